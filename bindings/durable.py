@@ -1,0 +1,109 @@
+"""Binding providers for the durable triggers and the durable client input binding."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from durable_ext.extension.client_binding import client_binding_json
+from durable_ext.extension.extension import DurableTaskExtension
+
+from .base import FunctionInfo, FunctionInvoker, InvocationContext, Listener
+
+log = logging.getLogger("durable_ext.bindings")
+
+
+def durable_name(function: FunctionInfo, trigger_property: str) -> str:
+    """The registered durable name: the trigger's override property if set, else the function name."""
+    override = function.trigger.get(trigger_property)
+    return str(override) if override else function.name
+
+
+@dataclass
+class _StartEngine:
+    """A listener that registers a durable function and starts the engine (once for all of them)."""
+
+    extension: DurableTaskExtension
+
+    async def start(self) -> None:
+        await self.extension.start_once()
+
+    async def stop(self) -> None:
+        return None
+
+
+@dataclass
+class OrchestrationTriggerBinding:
+    function: FunctionInfo
+    extension: DurableTaskExtension
+
+    def create_listener(self, invoker: FunctionInvoker) -> Listener:
+        name = durable_name(self.function, "orchestration")
+        # the SDK wrapper is called positionally with the context JSON, like the Functions worker would
+        self.extension.functions.add_orchestrator(name, self.function.user_function)
+        return _StartEngine(self.extension)
+
+
+@dataclass
+class ActivityTriggerBinding:
+    function: FunctionInfo
+    extension: DurableTaskExtension
+
+    def create_listener(self, invoker: FunctionInvoker) -> Listener:
+        name = durable_name(self.function, "activity")
+
+        async def run(argument: Any) -> Any:
+            invocation = InvocationContext(str(uuid.uuid4()), self.function.name)
+            return await invoker.invoke(argument, invocation)
+
+        self.extension.functions.add_activity(name, run)
+        return _StartEngine(self.extension)
+
+
+class OrchestrationTriggerBindingProvider:
+    binding_type = "orchestrationTrigger"
+
+    def __init__(self, extension: DurableTaskExtension) -> None:
+        self.extension = extension
+
+    def create_trigger(self, function: FunctionInfo) -> OrchestrationTriggerBinding:
+        return OrchestrationTriggerBinding(function, self.extension)
+
+
+class ActivityTriggerBindingProvider:
+    binding_type = "activityTrigger"
+
+    def __init__(self, extension: DurableTaskExtension) -> None:
+        self.extension = extension
+
+    def create_trigger(self, function: FunctionInfo) -> ActivityTriggerBinding:
+        return ActivityTriggerBinding(function, self.extension)
+
+
+@dataclass
+class DurableClientInputBinding:
+    parameter_name: str
+    hub_name: str
+    connection_name: str | None
+    server_base_url: Callable[[], str]
+
+    def value(self, invocation: InvocationContext) -> Any:
+        return client_binding_json(self.server_base_url(), self.hub_name, self.connection_name)
+
+
+class DurableClientBindingProvider:
+    """``durableClient``: the SDK client's JSON, pointing at this host's own HTTP server."""
+
+    binding_type = "durableClient"
+
+    def __init__(self, extension: DurableTaskExtension, server_base_url: Callable[[], str]) -> None:
+        self.extension = extension
+        self.server_base_url = server_base_url
+
+    def create_input(self, function: FunctionInfo, binding: dict[str, Any]) -> DurableClientInputBinding:
+        hub = str(binding.get("taskHub") or self.extension.hub_name)
+        connection = binding.get("connectionName")
+        return DurableClientInputBinding(str(binding["name"]), hub, connection, self.server_base_url)

@@ -1,0 +1,148 @@
+"""The History table: load the current execution's events, commit an episode under the sentinel ETag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from ..core.history import HistoryEvent
+from ..errors import ConcurrencyConflictError
+from . import table_codec
+from .clients import translated
+from .names import escape_key
+
+MAX_ROWS_PER_BATCH = 99  # + the sentinel = 100 operations, the entity group transaction limit
+MAX_BATCH_BYTES = 3 * 1024 * 1024
+
+
+@dataclass
+class LoadedHistory:
+    events: list[HistoryEvent]
+    execution_id: str | None
+    etag: str | None
+    """The sentinel row's ETag; ``None`` when the instance has no history yet."""
+
+
+class HistoryStore:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    async def load(self, instance_id: str) -> LoadedHistory:
+        """Events of the current execution (the one the sentinel names), in order."""
+        rows: list[dict[str, Any]] = []
+        async with translated(f"Loading the history of instance '{instance_id}'"):
+            query = self.table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": escape_key(instance_id)}
+            )
+            rows = [dict(row) | {"etag": row.metadata.get("etag")} async for row in query]
+        if not rows:
+            return LoadedHistory([], None, None)
+        sentinel = next((r for r in rows if r["RowKey"] == table_codec.SENTINEL_ROW_KEY), None)
+        history_rows = [r for r in rows if r["RowKey"] != table_codec.SENTINEL_ROW_KEY]
+        execution_id = (sentinel or {}).get("ExecutionId") or (
+            history_rows[0]["ExecutionId"] if history_rows else None
+        )
+        events: list[HistoryEvent] = []
+        for row in history_rows:
+            if row.get("ExecutionId") != execution_id:
+                break  # rows of an older, longer execution left behind after a restart
+            events.append(table_codec.from_row(row))
+        return LoadedHistory(events, execution_id, sentinel["etag"] if sentinel else None)
+
+    async def commit(
+        self,
+        instance_id: str,
+        execution_id: str,
+        first_sequence_number: int,
+        new_events: list[HistoryEvent],
+        etag: str | None,
+    ) -> str:
+        """Write ``new_events`` after ``first_sequence_number`` rows; return the sentinel's new ETag.
+
+        Raises :class:`ConcurrencyConflictError` when someone else committed first (the sentinel's ETag
+        changed, or it was created by another writer).
+        """
+        pk = escape_key(instance_id)
+        batches = _split(new_events)
+        for index, batch in enumerate(batches):
+            last = index == len(batches) - 1
+            ops: list[Any] = []
+            for offset, event in batch:
+                row = table_codec.to_row(instance_id, execution_id, first_sequence_number + offset, event)
+                ops.append(("upsert", row, {"mode": UpdateMode.REPLACE}))
+            sentinel: dict[str, Any] = {
+                "PartitionKey": pk,
+                "RowKey": table_codec.SENTINEL_ROW_KEY,
+                "ExecutionId": execution_id,
+                "IsCheckpointComplete": last,
+            }
+            if last:
+                sentinel["CheckpointCompletedTimestamp"] = datetime.now(UTC)
+            if etag is None:
+                ops.append(("create", sentinel))
+            else:
+                ops.append(
+                    (
+                        "update",
+                        sentinel,
+                        {
+                            "mode": UpdateMode.MERGE,
+                            "etag": etag,
+                            "match_condition": MatchConditions.IfNotModified,
+                        },
+                    )
+                )
+            etag = await self._submit(instance_id, ops)
+        assert etag is not None
+        return etag
+
+    async def _submit(self, instance_id: str, ops: list[Any]) -> str:
+        try:
+            async with translated(f"Committing the history of instance '{instance_id}'"):
+                results = await self.table.submit_transaction(ops)
+        except Exception as exc:
+            if _is_conflict(exc.__cause__):
+                raise ConcurrencyConflictError(
+                    f"The history of instance '{instance_id}' was changed by another worker; the episode "
+                    "will be retried on the new history."
+                ) from exc
+            raise
+        return str(results[-1]["etag"])
+
+    async def delete_instance(self, instance_id: str) -> int:
+        pk = escape_key(instance_id)
+        async with translated(f"Deleting the history of instance '{instance_id}'"):
+            query = self.table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": pk}, select=["PartitionKey", "RowKey"]
+            )
+            keys = [(row["PartitionKey"], row["RowKey"]) async for row in query]
+            for start in range(0, len(keys), 100):
+                chunk = keys[start : start + 100]
+                await self.table.submit_transaction(
+                    [("delete", {"PartitionKey": p, "RowKey": r}) for p, r in chunk]
+                )
+        return len(keys)
+
+
+def _is_conflict(exc: BaseException | None) -> bool:
+    status = getattr(exc, "status_code", None)
+    return status in (409, 412)
+
+
+def _split(events: list[HistoryEvent]) -> list[list[tuple[int, HistoryEvent]]]:
+    """Group events into transactions of at most 99 rows and about 3 MB."""
+    batches: list[list[tuple[int, HistoryEvent]]] = [[]]
+    size = 0
+    for offset, event in enumerate(events):
+        estimate = 1024 + sum(len(str(v)) * 2 for v in event.props.values() if isinstance(v, str))
+        if batches[-1] and (len(batches[-1]) >= MAX_ROWS_PER_BATCH or size + estimate > MAX_BATCH_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append((offset, event))
+        size += estimate
+    return batches

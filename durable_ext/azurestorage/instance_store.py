@@ -1,0 +1,162 @@
+"""The Instances table: one row per instance, the status that queries read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import EdmType, EntityProperty, UpdateMode
+from azure.data.tables.aio import TableClient
+
+from ..core.history import EventType, HistoryEvent, OrchestrationStatus
+from ..core.state import OrchestrationRuntimeState, OrchestrationState
+from .clients import translated
+from .names import escape_key, unescape_key
+
+
+def _int32(value: int) -> EntityProperty:
+    return EntityProperty(value, EdmType.INT32)
+
+
+def _dt(value: Any) -> datetime | None:
+    return value.astimezone(UTC) if isinstance(value, datetime) else None
+
+
+def state_from_row(row: dict[str, Any]) -> OrchestrationState:
+    tags = row.get("Tags")
+    return OrchestrationState(
+        instance_id=unescape_key(str(row["PartitionKey"])),
+        name=str(row.get("Name") or ""),
+        status=OrchestrationStatus[str(row.get("RuntimeStatus") or "Pending")],
+        execution_id=row.get("ExecutionId"),
+        version=str(row.get("Version") or ""),
+        input=row.get("Input"),
+        output=row.get("Output"),
+        custom_status=None if row.get("CustomStatus") in (None, "null") else row.get("CustomStatus"),
+        created_time=_dt(row.get("CreatedTime")),
+        last_updated_time=_dt(row.get("LastUpdatedTime")),
+        completed_time=_dt(row.get("CompletedTime")),
+        scheduled_start_time=_dt(row.get("ScheduledStartTime")),
+        generation=int(row.get("Generation") or 0),
+        tags=json.loads(tags) if isinstance(tags, str) and tags not in ("", "null") else None,
+    )
+
+
+class InstanceStore:
+    def __init__(self, table: TableClient, hub_name: str) -> None:
+        self.table = table
+        self.hub_name = hub_name
+
+    async def get_row(self, instance_id: str) -> dict[str, Any] | None:
+        async with translated(f"Reading the status of instance '{instance_id}'"):
+            try:
+                entity = await self.table.get_entity(escape_key(instance_id), "")
+            except ResourceNotFoundError:
+                return None
+        return dict(entity) | {"etag": entity.metadata.get("etag")}
+
+    async def get(self, instance_id: str) -> OrchestrationState | None:
+        row = await self.get_row(instance_id)
+        return None if row is None else state_from_row(row)
+
+    async def write_pending(self, started: HistoryEvent, instance_id: str, existing_etag: str | None) -> None:
+        """The client's row for a new start (``Pending``); replaces an older generation's row."""
+        instance = started.props["OrchestrationInstance"]
+        row = {
+            "PartitionKey": escape_key(instance_id),
+            "RowKey": "",
+            "Name": started.name,
+            "Version": started.get("Version") or "",
+            "Input": started.input,
+            "CreatedTime": started.timestamp,
+            "LastUpdatedTime": datetime.now(UTC),
+            "RuntimeStatus": OrchestrationStatus.Pending.name,
+            "TaskHubName": self.hub_name,
+            "ExecutionId": instance["ExecutionId"],
+            "Generation": _int32(int(started.get("Generation") or 0)),
+            "Tags": json.dumps(started.get("Tags")) if started.get("Tags") else "null",
+            "CustomStatus": "null",
+        }
+        if started.get("ScheduledStartTime") is not None:
+            row["ScheduledStartTime"] = started.get("ScheduledStartTime")
+        async with translated(f"Writing the status of new instance '{instance_id}'"):
+            try:
+                if existing_etag is None:
+                    await self.table.create_entity(row)
+                else:
+                    await self.table.update_entity(
+                        row,
+                        mode=UpdateMode.REPLACE,
+                        etag=existing_etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except (ResourceExistsError, ResourceModifiedError):
+                pass  # another start won the race; its row stands, as in the reference
+
+    async def update_from_episode(
+        self,
+        runtime_state: OrchestrationRuntimeState,
+        custom_status: str | None,
+    ) -> None:
+        """Merge what this episode changed into the row (a projection of the history)."""
+        instance_id = runtime_state.instance_id or ""
+        now = datetime.now(UTC)
+        row: dict[str, Any] = {
+            "PartitionKey": escape_key(instance_id),
+            "RowKey": "",
+            "CustomStatus": custom_status if custom_status is not None else "null",
+            "ExecutionId": runtime_state.execution_id,
+            "LastUpdatedTime": runtime_state.new_events[-1].timestamp if runtime_state.new_events else now,
+            "TaskHubName": self.hub_name,
+        }
+        for event in runtime_state.new_events:
+            row.update(_fields_for(event, now))
+        async with translated(f"Updating the status of instance '{instance_id}'"):
+            await self.table.upsert_entity(row, mode=UpdateMode.MERGE)
+
+    async def delete(self, instance_id: str) -> bool:
+        async with translated(f"Deleting the status of instance '{instance_id}'"):
+            try:
+                await self.table.delete_entity(escape_key(instance_id), "")
+            except ResourceNotFoundError:
+                return False
+        return True
+
+    async def query(self, query_filter: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        async with translated("Querying instances"):
+            async for row in self.table.query_entities(query_filter, parameters=parameters):
+                yield dict(row)
+
+
+def _fields_for(event: HistoryEvent, now: datetime) -> dict[str, Any]:
+    if event.event_type == EventType.ExecutionStarted:
+        fields: dict[str, Any] = {
+            "Name": event.name,
+            "Version": event.get("Version") or "",
+            "CreatedTime": event.timestamp,
+            "RuntimeStatus": OrchestrationStatus.Running.name,
+            "Generation": _int32(int(event.get("Generation") or 0)),
+            "Input": event.input,
+            "Tags": json.dumps(event.get("Tags")) if event.get("Tags") else "null",
+        }
+        if event.get("ScheduledStartTime") is not None:
+            fields["ScheduledStartTime"] = event.get("ScheduledStartTime")
+        return fields
+    if event.event_type == EventType.ExecutionCompleted:
+        status = OrchestrationStatus(int(event.get("OrchestrationStatus", OrchestrationStatus.Completed)))
+        return {"RuntimeStatus": status.name, "CompletedTime": now, "Output": event.get("Result")}
+    if event.event_type == EventType.ExecutionTerminated:
+        return {
+            "RuntimeStatus": OrchestrationStatus.Terminated.name,
+            "CompletedTime": now,
+            "Output": event.input,
+        }
+    if event.event_type == EventType.ExecutionSuspended:
+        return {"RuntimeStatus": OrchestrationStatus.Suspended.name, "Output": event.get("Reason")}
+    if event.event_type == EventType.ExecutionResumed:
+        return {"RuntimeStatus": OrchestrationStatus.Running.name, "Output": event.get("Reason")}
+    return {}

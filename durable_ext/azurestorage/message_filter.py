@@ -1,0 +1,132 @@
+"""Which of a session's messages an episode may apply now, which wait, and which are dropped.
+
+Rules follow the reference provider: a top-level start is accepted only once the client's Instances row
+names its execution (the client writes the row after the message); responses that reference a task the
+loaded history has not recorded yet wait; messages for a finished or older execution are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+
+from ..core.history import SCHEDULING_EVENTS, EventType, HistoryEvent
+from ..core.state import OrchestrationRuntimeState
+from .instance_store import InstanceStore
+from .queues import ReceivedMessage
+from .sessions import OrchestrationSession
+from .settings import AzureStorageSettings
+
+log = logging.getLogger("durable_ext.messages")
+
+
+class Verdict(enum.Enum):
+    APPLY = "apply"
+    WAIT = "wait"
+    DROP = "drop"
+
+
+_RESPONSES = {
+    EventType.TaskCompleted: "TaskScheduledId",
+    EventType.TaskFailed: "TaskScheduledId",
+    EventType.SubOrchestrationInstanceCompleted: "TaskScheduledId",
+    EventType.SubOrchestrationInstanceFailed: "TaskScheduledId",
+    EventType.TimerFired: "TimerId",
+}
+
+
+class MessageFilter:
+    def __init__(self, instances: InstanceStore, settings: AzureStorageSettings) -> None:
+        self.instances = instances
+        self.settings = settings
+
+    async def runnable(self, session: OrchestrationSession) -> bool:
+        """Keep in ``session.messages`` only what this episode applies; True if anything is left."""
+        state = OrchestrationRuntimeState(past_events=session.history.events)
+        starts = [m for m in session.messages if m.message.event_type == EventType.ExecutionStarted]
+        others = [m for m in session.messages if m.message.event_type != EventType.ExecutionStarted]
+        keep: list[ReceivedMessage] = []
+        new_execution_id: str | None = None
+        for received in starts:
+            verdict = await self._judge_start(received, state) if new_execution_id is None else Verdict.DROP
+            if verdict == Verdict.APPLY:
+                new_execution_id = received.message.execution_id
+                session.new_execution = bool(session.history.events)
+            keep += await self._act(received, verdict)
+        scheduled = {e.event_id for e in state.past_events if e.event_type in SCHEDULING_EVENTS}
+        for received in others:
+            if new_execution_id is not None:
+                verdict = _judge_for_new_execution(received, new_execution_id)
+            else:
+                verdict = self._judge(received, state, scheduled)
+            keep += await self._act(received, verdict)
+        session.messages = keep
+        return bool(keep)
+
+    async def _act(self, received: ReceivedMessage, verdict: Verdict) -> list[ReceivedMessage]:
+        if verdict == Verdict.APPLY:
+            return [received]
+        if verdict == Verdict.DROP:
+            asyncio.get_running_loop().create_task(received.queue.delete(received.queue_message))
+        else:
+            await received.queue.abandon(received.queue_message)
+        return []
+
+    async def _judge_start(self, received: ReceivedMessage, state: OrchestrationRuntimeState) -> Verdict:
+        message = received.message
+        if message.event.get("ParentInstance") is None:
+            row = await self.instances.get_row(message.instance_id)
+            if row is None:
+                if received.dequeue_count >= self.settings.execution_started_dedupe_max_dequeues:
+                    log.warning(
+                        "Dropping the start of '%s': its status row never appeared", message.instance_id
+                    )
+                    return Verdict.DROP
+                return Verdict.WAIT
+            if row.get("ExecutionId") not in (None, message.execution_id):
+                log.info("Dropping a superseded start of instance '%s'", message.instance_id)
+                return Verdict.DROP
+        if state.execution_started is None or state.status.is_terminal:
+            return Verdict.APPLY
+        if state.execution_id == message.execution_id:
+            log.info("Dropping a duplicate start of instance '%s'", message.instance_id)
+        else:
+            log.warning(
+                "Dropping a start of instance '%s': it is already %s", message.instance_id, state.status.name
+            )
+        return Verdict.DROP
+
+    def _judge(
+        self, received: ReceivedMessage, state: OrchestrationRuntimeState, scheduled: set[int]
+    ) -> Verdict:
+        message = received.message
+        stale_limit = self.settings.stale_message_max_dequeues
+        if state.execution_started is None:
+            if received.dequeue_count > stale_limit:
+                log.warning("Dropping %s: no such instance", message.describe())
+                return Verdict.DROP
+            return Verdict.WAIT
+        if message.execution_id not in (None, state.execution_id):
+            log.info("Dropping %s: it belongs to an older execution", message.describe())
+            return Verdict.DROP
+        if state.status.is_terminal:
+            log.info("Dropping %s: the instance is %s", message.describe(), state.status.name)
+            return Verdict.DROP
+        if _is_out_of_order(message.event, scheduled):
+            if received.dequeue_count > stale_limit:
+                log.warning("Dropping %s: its task was never scheduled", message.describe())
+                return Verdict.DROP
+            return Verdict.WAIT
+        return Verdict.APPLY
+
+
+def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None) -> Verdict:
+    if received.message.execution_id in (None, execution_id):
+        return Verdict.APPLY
+    return Verdict.DROP
+
+
+def _is_out_of_order(event: HistoryEvent, scheduled: set[int]) -> bool:
+    prop = _RESPONSES.get(event.event_type)
+    return prop is not None and int(event.get(prop, -1)) not in scheduled

@@ -1,0 +1,169 @@
+"""Control and work-item queues: send, receive with idle back-off, renew, abandon, delete.
+
+Idle polling backs off exponentially (50 ms doubling, randomised, capped at ``maxQueuePollingInterval``);
+any message this process sends to a queue wakes that queue's poller at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue import QueueMessage
+from azure.storage.queue.aio import QueueClient
+
+from ..core.messages import TaskMessage
+from . import envelope
+from .clients import translated
+
+log = logging.getLogger("durable_ext.queues")
+
+MIN_POLL_DELAY_S = 0.05
+MAX_VISIBILITY_DELAY_S = 7 * 24 * 3600 - 60
+MAX_ABANDON_DELAY_S = 600
+
+
+@dataclass
+class ReceivedMessage:
+    """A dequeued message with what is needed to renew, abandon or delete it."""
+
+    message: TaskMessage
+    queue_message: QueueMessage
+    queue: TaskHubQueue
+    sequence_number: int = 0
+
+    @property
+    def id(self) -> str:
+        return str(self.queue_message.id)
+
+    @property
+    def dequeue_count(self) -> int:
+        return int(self.queue_message.dequeue_count or 0)
+
+    @property
+    def inserted_on(self) -> datetime:
+        return self.queue_message.inserted_on or datetime.now(UTC)
+
+
+class PollBackoff:
+    """Randomised exponential back-off between empty polls, reset by a wake-up or a hit."""
+
+    def __init__(self, max_delay_s: float) -> None:
+        self.max_delay_s = max(max_delay_s, MIN_POLL_DELAY_S)
+        self._exponent = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._exponent = 0
+        self._wake.set()
+
+    def reset(self) -> None:
+        self._exponent = 0
+
+    def next_delay_s(self) -> float:
+        delay = MIN_POLL_DELAY_S + random.uniform(0.8, 1.2) * (2 ** max(self._exponent - 1, 0)) * 0.05
+        if self._exponent == 0:
+            delay = MIN_POLL_DELAY_S
+        self._exponent = min(self._exponent + 1, 30)
+        return min(delay, self.max_delay_s)
+
+    async def wait(self) -> None:
+        """Sleep for the next back-off delay, or less if woken."""
+        delay = self.next_delay_s()
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        except TimeoutError:
+            return
+        self._exponent = 0
+
+
+class TaskHubQueue:
+    def __init__(
+        self, client: QueueClient, visibility_timeout_s: float, max_polling_interval_s: float
+    ) -> None:
+        self.client = client
+        self.name = client.queue_name
+        self.visibility_timeout_s = int(visibility_timeout_s)
+        self.backoff = PollBackoff(max_polling_interval_s)
+
+    async def create(self) -> None:
+        async with translated(f"Creating queue '{self.name}'"):
+            try:
+                await self.client.create_queue()
+            except Exception as exc:  # already exists
+                if "QueueAlreadyExists" not in str(exc) and "already exists" not in str(exc).lower():
+                    raise
+
+    async def send(self, message: TaskMessage, *, wake: bool = True) -> None:
+        """Enqueue ``message``; unless ``wake`` is false, this process's poller of the queue looks at once."""
+        _, body = envelope.encode(message)
+        await self.send_body(body, message.visible_at, wake=wake)
+
+    async def send_body(self, body: str, visible_at: datetime | None = None, *, wake: bool = True) -> None:
+        delay = 0
+        if visible_at is not None:
+            delay = int(max(0.0, (visible_at - datetime.now(UTC)).total_seconds()) + 0.999)
+            delay = min(delay, MAX_VISIBILITY_DELAY_S)
+        async with translated(f"Sending a message to queue '{self.name}'"):
+            await self.client.send_message(body, visibility_timeout=delay or None, time_to_live=-1)
+        if delay == 0 and wake:
+            self.backoff.wake()
+
+    async def receive_batch(self, max_messages: int) -> list[QueueMessage]:
+        """One Get Messages call; may return nothing."""
+        async with translated(f"Receiving from queue '{self.name}'"):
+            pager = self.client.receive_messages(
+                messages_per_page=max_messages,
+                max_messages=max_messages,
+                visibility_timeout=self.visibility_timeout_s,
+            )
+            return [m async for m in pager]
+
+    async def receive(self, max_messages: int, stopping: asyncio.Event) -> list[QueueMessage]:
+        """Wait, backing off while idle, until at least one message arrives or ``stopping`` is set."""
+        while not stopping.is_set():
+            batch = await self.receive_batch(max_messages)
+            if batch:
+                self.backoff.reset()
+                return batch
+            await self.backoff.wait()
+        return []
+
+    async def delete(self, message: QueueMessage) -> None:
+        async with translated(f"Deleting a message from queue '{self.name}'"):
+            try:
+                await self.client.delete_message(message.id, message.pop_receipt)
+            except ResourceNotFoundError:
+                log.debug("message %s was already gone from %s", message.id, self.name)
+
+    async def set_visibility(self, message: QueueMessage, delay_s: float) -> None:
+        async with translated(f"Updating a message in queue '{self.name}'"):
+            try:
+                updated = await self.client.update_message(
+                    message.id, message.pop_receipt, visibility_timeout=int(delay_s)
+                )
+            except ResourceNotFoundError:
+                log.debug("message %s was already gone from %s", message.id, self.name)
+                return
+        message.pop_receipt = updated.pop_receipt
+        message.next_visible_on = updated.next_visible_on
+
+    async def abandon(self, message: QueueMessage, delay_s: float | None = None) -> None:
+        """Make the message visible again after a back-off that grows with its dequeue count."""
+        if delay_s is None:
+            delay_s = min(2 ** int(message.dequeue_count or 1), MAX_ABANDON_DELAY_S)
+        await self.set_visibility(message, delay_s)
+        if delay_s == 0:
+            self.backoff.wake()
+
+    async def renew(self, message: QueueMessage) -> None:
+        await self.set_visibility(message, self.visibility_timeout_s)
+
+    async def release(self, message: QueueMessage) -> None:
+        """Make a message visible at once (shutdown: let another worker take it without waiting)."""
+        await self.set_visibility(message, 0)

@@ -1,0 +1,179 @@
+"""The Azure Storage orchestration service: composes queues, tables, sessions and partitions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..core.history import HistoryEvent, OrchestrationStatus
+from ..core.messages import TaskMessage
+from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
+from ..core.state import OrchestrationRuntimeState, OrchestrationState
+from ..errors import InstanceAlreadyExistsError
+from .activities import ActivityQueueReader
+from .clients import StorageClients
+from .control_queues import ControlQueueListener
+from .history_store import HistoryStore
+from .instance_store import InstanceStore, state_from_row
+from .message_filter import MessageFilter
+from .names import TaskHubNames
+from .queues import TaskHubQueue
+from .routing import partition_for
+from .sessions import OrchestrationSession, SessionManager
+from .settings import AzureStorageSettings
+from .task_hub import TaskHubResources
+
+log = logging.getLogger("durable_ext.service")
+
+
+class AzureStorageOrchestrationService:
+    """Both sides of the provider: the worker's work items and the client's operations."""
+
+    def __init__(self, settings: AzureStorageSettings) -> None:
+        self.settings = settings
+        self.names = TaskHubNames(settings.hub_name, settings.partition_count)
+        self.clients = StorageClients.from_connection_string(
+            settings.connection_string, settings.connection_name
+        )
+        self.control_queues = [
+            TaskHubQueue(
+                self.clients.queues.get_queue_client(name),
+                settings.control_queue_visibility_timeout_s,
+                settings.max_queue_polling_interval_s,
+            )
+            for name in self.names.control_queues
+        ]
+        self.work_item_queue = TaskHubQueue(
+            self.clients.queues.get_queue_client(self.names.work_item_queue),
+            settings.work_item_queue_visibility_timeout_s,
+            settings.max_queue_polling_interval_s,
+        )
+        self.history = HistoryStore(self.clients.tables.get_table_client(self.names.history_table))
+        self.instances = InstanceStore(
+            self.clients.tables.get_table_client(self.names.instances_table), settings.hub_name
+        )
+        self.resources = TaskHubResources(
+            self.clients, self.names, [*self.control_queues, self.work_item_queue]
+        )
+        self.sessions = SessionManager(self.history)
+        self.filter = MessageFilter(self.instances, settings)
+        self.listener = ControlQueueListener(self.sessions, settings)
+        self.activity_reader = ActivityQueueReader(self.work_item_queue, settings)
+        self._hub_ready = asyncio.Lock()
+        self._hub_created = False
+        self._stopping = False
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    async def ensure_task_hub(self) -> None:
+        async with self._hub_ready:
+            if not self._hub_created:
+                await self.resources.ensure()
+                self._hub_created = True
+
+    async def start(self) -> None:
+        await self.ensure_task_hub()
+        for queue in self.control_queues:  # one worker owns every partition until leases arrive
+            self.listener.add_queue(queue)
+        self.activity_reader.start()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.listener.stop()
+        await self.activity_reader.stop()
+        await self.sessions.close()
+
+    async def close(self) -> None:
+        await self.clients.close()
+
+    # ---- routing ------------------------------------------------------------------------------
+    def control_queue_for(self, instance_id: str) -> TaskHubQueue:
+        return self.control_queues[partition_for(instance_id, self.settings.partition_count)]
+
+    async def _send_all(self, result: EpisodeResult) -> None:
+        sends = [self.work_item_queue.send(m) for m in result.activity_messages]
+        sends += [self.control_queue_for(m.instance_id).send(m) for m in result.orchestrator_messages]
+        await asyncio.gather(*sends)
+
+    # ---- orchestration work items -------------------------------------------------------------
+    async def lock_next_orchestration_work_item(self) -> OrchestrationWorkItem | None:
+        while not self._stopping:
+            session = await self.sessions.next()
+            if session is None:
+                return None
+            runnable = await self.filter.runnable(session)
+            if runnable:
+                past = [] if session.new_execution else session.history.events
+                return OrchestrationWorkItem(
+                    session.instance_id,
+                    OrchestrationRuntimeState(past_events=list(past)),
+                    [m.message for m in session.messages],
+                    session,
+                )
+            self.sessions.release(session)
+        return None
+
+    async def complete_orchestration_work_item(
+        self, item: OrchestrationWorkItem, result: EpisodeResult
+    ) -> None:
+        session: OrchestrationSession = item.session
+        state = result.runtime_state
+        await self._send_all(result)
+        session.history.etag = await self.history.commit(
+            item.instance_id,
+            state.execution_id or "",
+            len(state.past_events),
+            state.new_events,
+            session.history.etag,
+        )
+        await self.instances.update_from_episode(state, result.custom_status)
+        await asyncio.gather(*(m.queue.delete(m.queue_message) for m in session.messages))
+        self.sessions.release(session)
+
+    async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
+        session: OrchestrationSession = item.session
+        try:
+            await asyncio.gather(*(m.queue.abandon(m.queue_message) for m in session.messages))
+        finally:
+            self.sessions.release(session)
+
+    async def release_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
+        self.sessions.release(item.session)
+
+    # ---- activity work items ------------------------------------------------------------------
+    async def lock_next_activity_work_item(self) -> ActivityWorkItem | None:
+        return await self.activity_reader.next()
+
+    async def complete_activity_work_item(self, item: ActivityWorkItem, response: TaskMessage) -> None:
+        await self.control_queue_for(response.instance_id).send(response)
+        await self.activity_reader.done(item)
+
+    async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None:
+        await self.activity_reader.abandon(item)
+
+    # ---- client operations --------------------------------------------------------------------
+    async def create_instance(self, started: TaskMessage) -> None:
+        await self.ensure_task_hub()
+        row = await self.instances.get_row(started.instance_id)
+        if row is not None:
+            status = OrchestrationStatus[str(row.get("RuntimeStatus") or "Pending")]
+            if not status.is_terminal:
+                raise InstanceAlreadyExistsError(started.instance_id, status.name)
+            started.event.props["Generation"] = int(row.get("Generation") or 0) + 1
+        queue = self.control_queue_for(started.instance_id)
+        # the row is written before this process's poller is woken, so the start is never deferred here
+        await queue.send(started, wake=False)
+        await self.instances.write_pending(started.event, started.instance_id, row["etag"] if row else None)
+        queue.backoff.wake()
+
+    async def send_message(self, message: TaskMessage) -> None:
+        await self.ensure_task_hub()
+        await self.control_queue_for(message.instance_id).send(message)
+
+    async def get_state(self, instance_id: str) -> OrchestrationState | None:
+        await self.ensure_task_hub()
+        row = await self.instances.get_row(instance_id)
+        return None if row is None else state_from_row(row)
+
+    async def get_history(self, instance_id: str) -> list[HistoryEvent]:
+        await self.ensure_task_hub()
+        return (await self.history.load(instance_id)).events

@@ -1,0 +1,102 @@
+"""Orchestration sessions: messages buffered per instance, history prefetched, one episode at a time.
+
+Dequeue loops add received messages here. An instance with buffered messages and no running episode gets
+its history loaded in the background and is then handed out as a session. Messages that arrive while
+an episode runs wait for the next one, so one worker never runs two episodes of one instance at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from .history_store import HistoryStore, LoadedHistory
+from .queues import ReceivedMessage
+
+log = logging.getLogger("durable_ext.sessions")
+
+PREFETCH_RETRY_DELAY_S = 2.0
+
+
+@dataclass
+class OrchestrationSession:
+    instance_id: str
+    history: LoadedHistory
+    messages: list[ReceivedMessage] = field(default_factory=list)
+    new_execution: bool = False
+    """True when this episode starts a new execution over the history of a finished one."""
+
+
+class SessionManager:
+    def __init__(self, history: HistoryStore) -> None:
+        self.history = history
+        self._pending: dict[str, list[ReceivedMessage]] = {}
+        self._busy: set[str] = set()
+        self._ready: asyncio.Queue[OrchestrationSession | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def buffered_count(self) -> int:
+        return sum(len(messages) for messages in self._pending.values())
+
+    def add(self, received: list[ReceivedMessage]) -> None:
+        for item in received:
+            instance_id = item.message.instance_id
+            buffered = self._pending.setdefault(instance_id, [])
+            # a message seen again (its visibility ran out while it waited) replaces the old copy
+            buffered[:] = [m for m in buffered if m.id != item.id]
+            buffered.append(item)
+            if instance_id not in self._busy:
+                self._schedule(instance_id)
+
+    def _schedule(self, instance_id: str) -> None:
+        self._busy.add(instance_id)
+        task = asyncio.create_task(self._prefetch(instance_id), name=f"prefetch-{instance_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _prefetch(self, instance_id: str) -> None:
+        while True:
+            try:
+                history = await self.history.load(instance_id)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Loading the history of '%s' failed, retrying: %s", instance_id, exc)
+                await asyncio.sleep(PREFETCH_RETRY_DELAY_S)
+        messages = self._pending.pop(instance_id, [])
+        if not messages:
+            self._busy.discard(instance_id)
+            return
+        messages.sort(key=lambda m: (m.inserted_on, m.sequence_number))
+        await self._ready.put(OrchestrationSession(instance_id, history, messages))
+
+    async def next(self) -> OrchestrationSession | None:
+        """The next session ready to run; ``None`` once :meth:`close` was called."""
+        return await self._ready.get()
+
+    def release(self, session: OrchestrationSession) -> None:
+        """The episode is over: messages that arrived meanwhile start the next one."""
+        self._busy.discard(session.instance_id)
+        if self._pending.get(session.instance_id):
+            self._schedule(session.instance_id)
+
+    def drop_queue_messages(self, queue_name: str) -> list[ReceivedMessage]:
+        """Forget buffered messages of a control queue this worker no longer owns."""
+        dropped: list[ReceivedMessage] = []
+        for instance_id, messages in list(self._pending.items()):
+            keep = [m for m in messages if m.queue.name != queue_name]
+            dropped += [m for m in messages if m.queue.name == queue_name]
+            if keep:
+                self._pending[instance_id] = keep
+            else:
+                del self._pending[instance_id]
+        return dropped
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._ready.put(None)

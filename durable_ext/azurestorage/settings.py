@@ -1,0 +1,29 @@
+"""Settings of the Azure Storage provider."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class AzureStorageSettings:
+    hub_name: str
+    connection_string: str
+    connection_name: str = "AzureWebJobsStorage"
+    partition_count: int = 4
+    control_queue_batch_size: int = 32
+    control_queue_buffer_threshold: int = 256
+    control_queue_visibility_timeout_s: float = 300
+    work_item_queue_visibility_timeout_s: float = 300
+    max_queue_polling_interval_s: float = 30
+    max_concurrent_activities: int = 10
+    worker_id: str = field(default_factory=default_worker_id)
+    execution_started_dedupe_max_dequeues: int = 10
+    stale_message_max_dequeues: int = 5

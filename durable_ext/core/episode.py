@@ -1,0 +1,117 @@
+"""Turning a work item into an episode and the replay's outcome into history and outbound messages."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from .history import EventType, OrchestrationStatus, event, execution_started, utc_now
+from .messages import TaskMessage
+from .replay import Command, Completion, ReplayOutcome
+from .service import EpisodeResult, OrchestrationWorkItem
+from .state import OrchestrationRuntimeState
+
+log = logging.getLogger("durable_ext.episode")
+
+
+def begin_episode(item: OrchestrationWorkItem) -> OrchestrationRuntimeState:
+    """Append ``OrchestratorStarted`` and the new messages' events to the work item's history."""
+    state = item.runtime_state
+    state.add(event(EventType.OrchestratorStarted))
+    for message in item.new_messages:
+        if message.event_type == EventType.ExecutionStarted and state.execution_started is not None:
+            log.info("Dropping a duplicate start of instance '%s'", item.instance_id)
+            continue
+        state.add(message.event.copy(is_played=False))
+    return state
+
+
+def finish_episode(state: OrchestrationRuntimeState, outcome: ReplayOutcome) -> EpisodeResult:
+    """Record the new commands and the completion in history, and build the messages they send."""
+    result = EpisodeResult(runtime_state=state, custom_status=outcome.custom_status)
+    instance_id = state.instance_id or ""
+    execution_id = state.execution_id or ""
+    episode = state.episode
+    for command in outcome.new_commands:
+        recorded = command.event.copy(timestamp=utc_now())
+        state.add(recorded)
+        message = _outbound(command, instance_id, execution_id)
+        message.sender_instance_id, message.sender_execution_id = instance_id, execution_id
+        message.episode = episode
+        if command.event.event_type == EventType.TaskScheduled:
+            result.activity_messages.append(message)
+        else:
+            result.orchestrator_messages.append(message)
+    if outcome.completion is not None:
+        _complete(state, outcome.completion, result)
+    state.add(event(EventType.OrchestratorCompleted))
+    return result
+
+
+def _outbound(command: Command, instance_id: str, execution_id: str) -> TaskMessage:
+    scheduled = command.event
+    kind = scheduled.event_type
+    if kind == EventType.TaskScheduled:
+        return TaskMessage(scheduled.copy(), instance_id, execution_id)
+    if kind == EventType.TimerCreated:
+        fire_at = scheduled.get("FireAt")
+        fired = event(EventType.TimerFired, -1, TimerId=command.id, FireAt=fire_at)
+        return TaskMessage(fired, instance_id, execution_id, visible_at=fire_at)
+    if kind == EventType.SubOrchestrationInstanceCreated:
+        child_id = str(scheduled.get("InstanceId"))
+        child_execution = uuid.uuid4().hex
+        parent = {
+            "Name": None,
+            "OrchestrationInstance": {"InstanceId": instance_id, "ExecutionId": execution_id},
+            "TaskScheduleId": command.id,
+            "Version": "",
+        }
+        started = execution_started(
+            instance_id=child_id,
+            execution_id=child_execution,
+            name=str(scheduled.name),
+            input_json=scheduled.input,
+            parent=parent,
+        )
+        return TaskMessage(started, child_id, child_execution)
+    if kind == EventType.EventSent:
+        raised = event(EventType.EventRaised, -1, Name=scheduled.name, Input=scheduled.input)
+        return TaskMessage(raised, str(scheduled.get("InstanceId")), None)
+    raise ValueError(f"no outbound message for {kind.name}")
+
+
+def _complete(state: OrchestrationRuntimeState, completion: Completion, result: EpisodeResult) -> None:
+    completed = event(
+        EventType.ExecutionCompleted,
+        -1,
+        OrchestrationStatus=int(completion.status),
+        Result=completion.result,
+        FailureDetails=None,
+    )
+    state.add(completed)
+    parent = state.parent_instance
+    if not parent or completion.status == OrchestrationStatus.ContinuedAsNew:
+        return
+    parent_instance = parent.get("OrchestrationInstance") or {}
+    task_id = int(parent.get("TaskScheduleId", -1))
+    if completion.status == OrchestrationStatus.Completed:
+        reply = event(
+            EventType.SubOrchestrationInstanceCompleted, -1, TaskScheduledId=task_id, Result=completion.result
+        )
+    else:
+        reply = event(
+            EventType.SubOrchestrationInstanceFailed,
+            -1,
+            TaskScheduledId=task_id,
+            Reason=completion.result,
+            Details=completion.details,
+        )
+    result.orchestrator_messages.append(
+        TaskMessage(
+            reply,
+            str(parent_instance.get("InstanceId")),
+            parent_instance.get("ExecutionId"),
+            sender_instance_id=state.instance_id or "",
+            sender_execution_id=state.execution_id or "",
+        )
+    )

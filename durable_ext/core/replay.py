@@ -1,0 +1,219 @@
+"""Replays an orchestration's history and turns what it schedules into new events and messages.
+
+This is the host half of DurableTask.Core's orchestration executor: the orchestration *program* (for the
+Python SDK, the shim that walks the SDK's action list) calls :class:`ReplayContext` to schedule work.
+Every scheduling call takes the next sequence id. History events are processed in order: a scheduling
+event must match the call with the same id (else the code is not deterministic), a completion completes
+the task with that id, and whatever awaited it runs on at once. Calls left unmatched at the end are the
+episode's new work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import NonDeterminismError
+from .history import EventType, HistoryEvent, OrchestrationStatus, utc_now
+from .state import OrchestrationRuntimeState
+from .tasks import Fiber, Program, ReplayTask, TaskFailure
+
+
+@dataclass
+class Command:
+    """Work scheduled by the orchestration: the history event that records it."""
+
+    event: HistoryEvent
+
+    @property
+    def id(self) -> int:
+        return self.event.event_id
+
+    def describe(self) -> str:
+        name = self.event.name or self.event.get("InstanceId") or self.event.get("FireAt")
+        return f"{self.event.event_type.name}#{self.id} '{name}'"
+
+
+@dataclass
+class Completion:
+    """How this execution ends: completed, failed, or continued as new."""
+
+    status: OrchestrationStatus
+    result: str | None = None
+    details: str | None = None
+    continue_input: str | None = None
+    carry_over_events: list[HistoryEvent] = field(default_factory=list)
+
+
+@dataclass
+class ReplayOutcome:
+    new_commands: list[Command]
+    completion: Completion | None
+    custom_status: str | None = None
+
+
+# Which completion event closes which kind of scheduled task, and the prop naming the task id.
+_COMPLETIONS: dict[EventType, tuple[str, bool]] = {
+    EventType.TaskCompleted: ("TaskScheduledId", True),
+    EventType.TaskFailed: ("TaskScheduledId", False),
+    EventType.SubOrchestrationInstanceCompleted: ("TaskScheduledId", True),
+    EventType.SubOrchestrationInstanceFailed: ("TaskScheduledId", False),
+    EventType.TimerFired: ("TimerId", True),
+}
+
+
+class ReplayContext:
+    """What an orchestration program may do. Mirrors DurableTask.Core's orchestration context."""
+
+    def __init__(self, instance_id: str, execution_id: str) -> None:
+        self.instance_id = instance_id
+        self.execution_id = execution_id
+        self.current_utc_datetime: datetime = utc_now()
+        self.is_replaying = True
+        self._next_id = 0
+        self._pending: dict[int, Command] = {}
+        self._open: dict[int, ReplayTask] = {}
+        self._event_waiters: dict[str, deque[ReplayTask]] = {}
+        self._buffered_events: dict[str, deque[Any]] = {}
+        self.completion: Completion | None = None
+
+    # ---- scheduling -------------------------------------------------------------------------
+    def _schedule(self, event_type: EventType, props: dict[str, Any], awaitable: bool = True) -> ReplayTask:
+        task_id = self._next_id
+        self._next_id += 1
+        self._pending[task_id] = Command(HistoryEvent(event_type, task_id, utc_now(), False, props))
+        task = ReplayTask()
+        if awaitable:
+            self._open[task_id] = task
+        else:
+            task.complete(None)
+        return task
+
+    def schedule_activity(self, name: str, input_json: str | None) -> ReplayTask:
+        return self._schedule(EventType.TaskScheduled, {"Name": name, "Version": "", "Input": input_json})
+
+    def create_timer(self, fire_at: datetime) -> ReplayTask:
+        return self._schedule(EventType.TimerCreated, {"FireAt": fire_at})
+
+    def create_sub_orchestration(
+        self, name: str, instance_id: str | None, input_json: str | None
+    ) -> ReplayTask:
+        child_id = instance_id or f"{self.execution_id}:{self._next_id}"
+        props = {"Name": name, "Version": "", "InstanceId": child_id, "Input": input_json}
+        return self._schedule(EventType.SubOrchestrationInstanceCreated, props)
+
+    def send_event(self, instance_id: str, name: str, input_json: str | None) -> None:
+        props = {"InstanceId": instance_id, "Name": name, "Input": input_json}
+        self._schedule(EventType.EventSent, props, awaitable=False)
+
+    def wait_for_event(self, name: str) -> ReplayTask:
+        """A task completed by the next ``EventRaised`` with this name (case-insensitive)."""
+        task = ReplayTask()
+        buffered = self._buffered_events.get(name.lower())
+        if buffered:
+            task.complete(buffered.popleft())
+        else:
+            self._event_waiters.setdefault(name.lower(), deque()).append(task)
+        return task
+
+    def _raise_event(self, event: HistoryEvent) -> None:
+        key = (event.name or "").lower()
+        waiters = self._event_waiters.get(key)
+        if waiters:
+            waiters.popleft().complete(event.input)
+        else:
+            self._buffered_events.setdefault(key, deque()).append(event.input)
+
+    def spawn(self, program: Program) -> ReplayTask:
+        return Fiber(program).start()
+
+    # ---- ending -------------------------------------------------------------------------------
+    def complete(self, result_json: str | None) -> None:
+        self.completion = self.completion or Completion(OrchestrationStatus.Completed, result_json)
+
+    def fail(self, reason: str, details: str | None = None) -> None:
+        self.completion = self.completion or Completion(OrchestrationStatus.Failed, reason, details)
+
+    def continue_as_new(self, input_json: str | None) -> None:
+        self.completion = self.completion or Completion(
+            OrchestrationStatus.ContinuedAsNew, input_json, continue_input=input_json
+        )
+
+    # ---- replay -------------------------------------------------------------------------------
+    def apply(self, event: HistoryEvent) -> None:
+        """Process one history event."""
+        if event.event_type == EventType.OrchestratorStarted:
+            self.current_utc_datetime = event.timestamp
+        elif event.event_id >= 0 and event.event_type in (
+            EventType.TaskScheduled,
+            EventType.TimerCreated,
+            EventType.SubOrchestrationInstanceCreated,
+            EventType.EventSent,
+        ):
+            self._match_scheduled(event)
+        elif event.event_type in _COMPLETIONS:
+            self._complete_task(event)
+        elif event.event_type == EventType.EventRaised:
+            self._raise_event(event)
+
+    def _match_scheduled(self, event: HistoryEvent) -> None:
+        command = self._pending.pop(event.event_id, None)
+        recorded = f"{event.event_type.name}#{event.event_id} '{event.name or event.get('FireAt')}'"
+        if command is None:
+            raise NonDeterminismError(
+                f"Non-deterministic orchestration detected: history has {recorded}, but the orchestrator "
+                "did not schedule it on replay. Orchestrator code must not change while instances of it are "
+                "running, and must not branch on anything but its input, history and context."
+            )
+        same_kind = command.event.event_type == event.event_type
+        same_name = (command.event.name or "").lower() == (event.name or "").lower()
+        if not same_kind or not same_name:
+            raise NonDeterminismError(
+                f"Non-deterministic orchestration detected: history has {recorded}, but on replay the "
+                f"orchestrator scheduled {command.describe()} with that id."
+            )
+
+    def _complete_task(self, event: HistoryEvent) -> None:
+        id_prop, succeeded = _COMPLETIONS[event.event_type]
+        task = self._open.pop(int(event.get(id_prop, -1)), None)
+        if task is None:
+            return  # a duplicate or stale completion: ignored, as DurableTask.Core does
+        if succeeded:
+            task.complete(event.get("Result"))
+        else:
+            task.fail(TaskFailure(str(event.get("Reason") or ""), event.get("Details")))
+
+    def unmatched_commands(self) -> list[Command]:
+        return [self._pending[i] for i in sorted(self._pending)]
+
+
+ProgramFactory = Callable[[ReplayContext], Program]
+
+
+def replay(runtime_state: OrchestrationRuntimeState, program: ProgramFactory) -> ReplayOutcome:
+    """Run ``program`` over the full history of ``runtime_state`` and collect the episode's new work."""
+    instance_id = runtime_state.instance_id or ""
+    execution_id = runtime_state.execution_id or ""
+    ctx = ReplayContext(instance_id, execution_id)
+    past_count = len(runtime_state.past_events)
+    for index, event in enumerate(runtime_state.events):
+        ctx.is_replaying = index < past_count
+        if event.event_type == EventType.ExecutionStarted:
+            ctx.spawn(program(ctx))
+        else:
+            ctx.apply(event)
+    return ReplayOutcome(ctx.unmatched_commands(), ctx.completion)
+
+
+def compact_json(text: str | None) -> str | None:
+    """Re-serialise JSON text compactly, as the reference host stores results; non-JSON passes as is."""
+    if text is None:
+        return None
+    try:
+        return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        return text

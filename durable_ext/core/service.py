@@ -1,0 +1,81 @@
+"""What the engine needs from a storage provider (DurableTask.Core's ``IOrchestrationService``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .history import HistoryEvent
+from .messages import TaskMessage
+from .state import OrchestrationRuntimeState, OrchestrationState
+
+
+@dataclass
+class OrchestrationWorkItem:
+    """One episode's input: an instance's committed history plus the messages that arrived for it."""
+
+    instance_id: str
+    runtime_state: OrchestrationRuntimeState
+    new_messages: list[TaskMessage]
+    session: Any = None
+    """Provider-specific handle (queue messages to delete, ETag, ...)."""
+
+
+@dataclass
+class EpisodeResult:
+    """What an episode produced, to be committed by the provider."""
+
+    runtime_state: OrchestrationRuntimeState
+    activity_messages: list[TaskMessage] = field(default_factory=list)
+    orchestrator_messages: list[TaskMessage] = field(default_factory=list)
+    custom_status: str | None = None
+    continued_as_new: OrchestrationRuntimeState | None = None
+    """The new execution's state when the orchestration continued as new in this episode."""
+
+
+@dataclass
+class ActivityWorkItem:
+    id: str
+    message: TaskMessage
+    """The ``TaskScheduled`` event addressed to the orchestration that scheduled it."""
+    session: Any = None
+
+
+class OrchestrationService(Protocol):
+    """The worker side: hands out work items and commits their results."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def lock_next_orchestration_work_item(self) -> OrchestrationWorkItem | None:
+        """Wait for the next episode; ``None`` once the service is stopping."""
+        ...
+
+    async def complete_orchestration_work_item(
+        self, item: OrchestrationWorkItem, result: EpisodeResult
+    ) -> None: ...
+
+    async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None: ...
+
+    async def release_orchestration_work_item(self, item: OrchestrationWorkItem) -> None: ...
+
+    async def lock_next_activity_work_item(self) -> ActivityWorkItem | None: ...
+
+    async def complete_activity_work_item(self, item: ActivityWorkItem, response: TaskMessage) -> None: ...
+
+    async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None: ...
+
+
+class OrchestrationServiceClient(Protocol):
+    """The client side: starts instances, sends them messages, reads their state."""
+
+    async def create_instance(self, started: TaskMessage) -> None:
+        """Start a new instance (or a new generation of a finished one); refuse a running one."""
+        ...
+
+    async def send_message(self, message: TaskMessage) -> None: ...
+
+    async def get_state(self, instance_id: str) -> OrchestrationState | None: ...
+
+    async def get_history(self, instance_id: str) -> list[HistoryEvent]: ...

@@ -1,0 +1,126 @@
+"""The task hub worker: the orchestration and activity dispatchers over an orchestration service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from ..errors import ActivityFailedError, ConcurrencyConflictError
+from .dispatcher import WorkItemDispatcher
+from .episode import begin_episode, finish_episode
+from .history import EventType, OrchestrationStatus, event
+from .messages import TaskMessage
+from .middleware import DispatchContext, MiddlewarePipeline, Next
+from .replay import Completion, ReplayOutcome
+from .service import ActivityWorkItem, OrchestrationService, OrchestrationWorkItem
+from .state import OrchestrationRuntimeState
+
+log = logging.getLogger("durable_ext.worker")
+
+
+class OrchestrationRunner(Protocol):
+    async def run(self, runtime_state: OrchestrationRuntimeState) -> ReplayOutcome: ...
+
+
+class ActivityRunner(Protocol):
+    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+        """Run the activity; raise :class:`ActivityFailedError` when it fails."""
+        ...
+
+
+class TaskHubWorker:
+    def __init__(
+        self,
+        service: OrchestrationService,
+        orchestrations: OrchestrationRunner,
+        activities: ActivityRunner,
+        *,
+        max_concurrent_orchestrations: int,
+        max_concurrent_activities: int,
+    ) -> None:
+        self.service = service
+        self.orchestrations = orchestrations
+        self.activities = activities
+        self.orchestration_pipeline = MiddlewarePipeline(self._run_orchestration)
+        self.activity_pipeline = MiddlewarePipeline(self._run_activity)
+        self._orchestration_dispatcher = WorkItemDispatcher(
+            "orchestration",
+            service.lock_next_orchestration_work_item,
+            self._process_orchestration,
+            max_concurrent_orchestrations,
+        )
+        self._activity_dispatcher = WorkItemDispatcher(
+            "activity",
+            service.lock_next_activity_work_item,
+            self._process_activity,
+            max_concurrent_activities,
+        )
+        self.started = False
+
+    async def start(self) -> None:
+        await self.service.start()
+        self._orchestration_dispatcher.start()
+        self._activity_dispatcher.start()
+        self.started = True
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        if not self.started:
+            return
+        self.started = False
+        await self.service.stop()
+        await self._orchestration_dispatcher.stop(timeout_s)
+        await self._activity_dispatcher.stop(timeout_s)
+
+    # ---- orchestrations -----------------------------------------------------------------------
+    async def _process_orchestration(self, item: OrchestrationWorkItem) -> None:
+        state = begin_episode(item)
+        context = DispatchContext(item, {"runtime_state": state})
+        try:
+            terminated = next((e for e in state.new_events if e.event_type == EventType.ExecutionTerminated), None)
+            if terminated is not None:  # user code does not run again
+                outcome = ReplayOutcome([], Completion(OrchestrationStatus.Terminated, terminated.input))
+            else:
+                await self.orchestration_pipeline.run(context)
+                outcome = context.properties["outcome"]
+            result = finish_episode(state, outcome)
+            await self.service.complete_orchestration_work_item(item, result)
+        except ConcurrencyConflictError as exc:
+            log.warning("%s", exc)
+            await self.service.abandon_orchestration_work_item(item)
+        except Exception:
+            log.exception("Episode of instance '%s' failed; its messages will be retried", item.instance_id)
+            await self.service.abandon_orchestration_work_item(item)
+
+    async def _run_orchestration(self, context: DispatchContext, _next: Next) -> None:
+        state: OrchestrationRuntimeState = context.properties["runtime_state"]
+        context.properties["outcome"] = await self.orchestrations.run(state)
+
+    # ---- activities ---------------------------------------------------------------------------
+    async def _process_activity(self, item: ActivityWorkItem) -> None:
+        context = DispatchContext(item)
+        try:
+            await self.activity_pipeline.run(context)
+        except Exception:
+            log.exception("Activity work item %s could not be completed; it will be retried", item.id)
+            await self.service.abandon_activity_work_item(item)
+            return
+        await self.service.complete_activity_work_item(item, context.properties["response"])
+
+    async def _run_activity(self, context: DispatchContext, _next: Next) -> None:
+        item: ActivityWorkItem = context.work_item
+        scheduled = item.message.event
+        name = scheduled.name or ""
+        try:
+            result = await self.activities.run(name, scheduled.input, item.message.instance_id)
+            response = event(EventType.TaskCompleted, -1, TaskScheduledId=scheduled.event_id, Result=result)
+        except ActivityFailedError as failure:
+            response = event(
+                EventType.TaskFailed,
+                -1,
+                TaskScheduledId=scheduled.event_id,
+                Reason=failure.reason,
+                Details=failure.details,
+            )
+        context.properties["response"] = TaskMessage(
+            response, item.message.instance_id, item.message.execution_id
+        )

@@ -1,0 +1,106 @@
+"""The Durable Functions extension: the registry of durable functions, the engine, started once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from ..azurestorage.service import AzureStorageOrchestrationService
+from ..azurestorage.settings import AzureStorageSettings
+from ..core.client import TaskHubClient
+from ..core.worker import TaskHubWorker
+from ..errors import ConfigurationError
+from .functions import FunctionRegistry
+from .options import DurableTaskOptions
+from .runners import SdkActivityRunner, SdkOrchestrationRunner
+
+log = logging.getLogger("durable_ext.extension")
+
+SettingLookup = Callable[[str], "str | None"]
+
+
+class DurableTaskExtension:
+    """Owns the task hub worker for the app's own hub, and clients for any hub the app names."""
+
+    def __init__(self, options: DurableTaskOptions, get_setting: SettingLookup) -> None:
+        self.options = options
+        self.get_setting = get_setting
+        self.functions = FunctionRegistry()
+        self.service = AzureStorageOrchestrationService(self._storage_settings(options.hub_name, None))
+        self.client = TaskHubClient(self.service)
+        self._orchestrator_pool = ThreadPoolExecutor(
+            options.max_concurrent_orchestrator_functions, thread_name_prefix="orchestrator"
+        )
+        self.worker = TaskHubWorker(
+            self.service,
+            SdkOrchestrationRunner(self.functions, self._orchestrator_pool),
+            SdkActivityRunner(self.functions),
+            max_concurrent_orchestrations=options.max_concurrent_orchestrator_functions,
+            max_concurrent_activities=options.max_concurrent_activity_functions,
+        )
+        self._start_lock = asyncio.Lock()
+        self._other_hubs: dict[tuple[str, str], tuple[AzureStorageOrchestrationService, TaskHubClient]] = {}
+
+    @property
+    def hub_name(self) -> str:
+        return self.options.hub_name
+
+    def connection_string(self, connection_name: str | None) -> str:
+        """The connection string behind an app setting name (``Storage`` means ``AzureWebJobsStorage``)."""
+        name = connection_name or self.options.connection_name
+        for candidate in (name, f"AzureWebJobs{name}"):
+            value = self.get_setting(candidate)
+            if value:
+                return value
+        raise ConfigurationError(
+            f"The storage connection setting '{name}' is not set. Add it to local.settings.json Values "
+            "or the environment (for Azurite use UseDevelopmentStorage=true)."
+        )
+
+    def _storage_settings(self, hub_name: str, connection_name: str | None) -> AzureStorageSettings:
+        o = self.options
+        return AzureStorageSettings(
+            hub_name=hub_name,
+            connection_string=self.connection_string(connection_name),
+            connection_name=connection_name or o.connection_name,
+            partition_count=o.partition_count,
+            control_queue_batch_size=o.control_queue_batch_size,
+            control_queue_buffer_threshold=o.control_queue_buffer_threshold,
+            control_queue_visibility_timeout_s=o.control_queue_visibility_timeout_s,
+            work_item_queue_visibility_timeout_s=o.work_item_queue_visibility_timeout_s,
+            max_queue_polling_interval_s=o.max_queue_polling_interval_s,
+            max_concurrent_activities=o.max_concurrent_activity_functions,
+        )
+
+    def client_for(self, hub_name: str | None, connection_name: str | None) -> TaskHubClient:
+        """The client of the app's hub, or of another hub named by a binding or a request."""
+        if (not hub_name or hub_name.lower() == self.hub_name.lower()) and (
+            not connection_name or connection_name in ("Storage", self.options.connection_name)
+        ):
+            return self.client
+        key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
+        if key not in self._other_hubs:
+            service = AzureStorageOrchestrationService(
+                self._storage_settings(hub_name or self.hub_name, connection_name)
+            )
+            self._other_hubs[key] = (service, TaskHubClient(service))
+        return self._other_hubs[key][1]
+
+    def is_own_hub(self, hub_name: str | None) -> bool:
+        return not hub_name or hub_name.lower() == self.hub_name.lower()
+
+    async def start_once(self) -> None:
+        """Start the task hub worker if it is not running yet (listeners call this on start)."""
+        async with self._start_lock:
+            if not self.worker.started:
+                log.info("Starting task hub worker for hub '%s'", self.hub_name)
+                await self.worker.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+        await self.service.close()
+        for service, _ in self._other_hubs.values():
+            await service.close()
+        self._orchestrator_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,54 @@
+"""The durable functions the app defines, by their durable names (case-insensitive)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigurationError
+
+OrchestratorHandler = Callable[[str], str]
+"""The SDK's orchestrator ``handle``: context JSON in, state JSON out (or raises)."""
+ActivityHandler = Callable[[Any], Awaitable[Any]]
+"""Calls the user's activity with its decoded input and returns what it returned."""
+EntityHandler = Callable[[str], str]
+
+
+@dataclass
+class FunctionRegistry:
+    orchestrators: dict[str, tuple[str, OrchestratorHandler]] = field(default_factory=dict)
+    activities: dict[str, tuple[str, ActivityHandler]] = field(default_factory=dict)
+    entities: dict[str, tuple[str, EntityHandler]] = field(default_factory=dict)
+
+    @staticmethod
+    def _add(table: dict[str, tuple[str, Any]], kind: str, name: str, handler: Any) -> None:
+        key = name.lower()
+        if key in table and table[key][0] != name:
+            raise ConfigurationError(
+                f"The {kind} names '{table[key][0]}' and '{name}' differ only in case; durable function "
+                "names are case-insensitive, so rename one of them."
+            )
+        table[key] = (name, handler)
+
+    def add_orchestrator(self, name: str, handler: OrchestratorHandler) -> None:
+        if name.startswith("@"):
+            raise ConfigurationError(f"The orchestrator name '{name}' must not start with '@'.")
+        self._add(self.orchestrators, "orchestrator", name, handler)
+
+    def add_activity(self, name: str, handler: ActivityHandler) -> None:
+        self._add(self.activities, "activity", name, handler)
+
+    def add_entity(self, name: str, handler: EntityHandler) -> None:
+        self._add(self.entities, "entity", name.lower(), handler)
+
+    def orchestrator(self, name: str) -> OrchestratorHandler | None:
+        entry = self.orchestrators.get(name.lower())
+        return None if entry is None else entry[1]
+
+    def activity(self, name: str) -> ActivityHandler | None:
+        entry = self.activities.get(name.lower())
+        return None if entry is None else entry[1]
+
+    def has_orchestrator(self, name: str) -> bool:
+        return name.lower() in self.orchestrators

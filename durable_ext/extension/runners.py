@@ -1,0 +1,100 @@
+"""Running the app's orchestrators and activities through the SDK's own entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from concurrent.futures import Executor
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from ..core.replay import Completion, ReplayOutcome, compact_json, replay
+from ..core.history import OrchestrationStatus
+from ..core.state import OrchestrationRuntimeState
+from ..errors import ActivityFailedError, NonDeterminismError
+from .functions import FunctionRegistry
+from .protocol import OrchestratorState, build_context, parse_failure
+from .shim import failing_program, output_json, shim_program
+
+
+class SdkOrchestrationRunner:
+    """Calls the SDK's orchestrator ``handle`` with the context JSON and replays what it returns."""
+
+    def __init__(self, functions: FunctionRegistry, executor: Executor) -> None:
+        self.functions = functions
+        self.executor = executor
+
+    async def run(self, state: OrchestrationRuntimeState) -> ReplayOutcome:
+        name = state.name or ""
+        handler = self.functions.orchestrator(name)
+        if handler is None:
+            message = (
+                f"The orchestrator function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                "function. Check the function name and that the app registers it."
+            )
+            return replay(state, failing_program(message))
+        sdk_state = await self._call(handler, state, name)
+        try:
+            outcome = replay(state, shim_program(name, sdk_state))
+        except NonDeterminismError as exc:
+            return ReplayOutcome([], Completion(OrchestrationStatus.Failed, f"Orchestrator function '{name}' "
+                                                f"failed: {exc}"))
+        if sdk_state.custom_status is not None:
+            outcome.custom_status = output_json(sdk_state.custom_status)
+        return outcome
+
+    async def _call(self, handler: Any, state: OrchestrationRuntimeState, name: str) -> OrchestratorState:
+        context_json = build_context(state)
+        loop = asyncio.get_running_loop()
+        try:
+            returned = await loop.run_in_executor(self.executor, handler, context_json)
+            return OrchestratorState.from_json(str(returned))
+        except Exception as exc:
+            message, attached = parse_failure(exc)
+            if attached is None:
+                return OrchestratorState(is_done=False, error=message)
+            attached.error = attached.error or message
+            return attached
+
+
+def activity_argument(input_json: str | None) -> Any:
+    """Decode a ``TaskScheduled.Input`` (a one-element JSON array) as the activity binding does."""
+    raw: Any = input_json
+    if input_json is not None:
+        try:
+            parsed = json.loads(input_json)
+            raw = parsed[0] if isinstance(parsed, list) and len(parsed) == 1 else input_json
+        except ValueError:
+            raw = input_json
+    if raw is not None and not isinstance(raw, str):
+        raw = json.dumps(raw)
+    return ActivityTriggerConverter.decode(meta.Datum(raw if raw is not None else "null", "string"),
+                                           trigger_metadata=None)
+
+
+class SdkActivityRunner:
+    """Decodes an activity's input like the activity trigger binding, calls it, encodes its result."""
+
+    def __init__(self, functions: FunctionRegistry) -> None:
+        self.functions = functions
+
+    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+        handler = self.functions.activity(name)
+        if handler is None:
+            raise ActivityFailedError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
+                "Check the name passed to call_activity.",
+                json.dumps({"Message": f"Unknown activity '{name}'"}),
+            )
+        try:
+            result = await handler(activity_argument(input_json))
+            encoded = ActivityTriggerConverter.encode(result, expected_type=None)
+        except Exception as exc:
+            raise ActivityFailedError(
+                f"Activity function '{name}' failed:  {type(exc).__name__}: {exc}",
+                json.dumps({"Message": f"{type(exc).__name__}: {exc}", "StackTrace": traceback.format_exc()}),
+            ) from exc
+        return compact_json(str(encoded.value)) if encoded is not None and encoded.value is not None else None

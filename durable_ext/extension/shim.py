@@ -1,0 +1,127 @@
+"""Replaying the SDK's cumulative action list as an orchestration program.
+
+The SDK re-runs the user's orchestrator every episode and returns every action scheduled so far. This
+walks that list in order, scheduling each through the replay context (which assigns task ids as DTFx
+does) and awaiting it; compound actions schedule their children first, then await all or any of them.
+When every awaited action is done, the SDK's verdict (failed, done, continue-as-new) is applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..core.replay import ProgramFactory, ReplayContext
+from ..core.tasks import Program, ReplayTask, when_all, when_any
+from ..core.timefmt import parse_datetime
+from .protocol import OrchestratorState
+
+
+class UnsupportedActionError(Exception):
+    pass
+
+
+ACTION_NAMES = {
+    0: "CallActivity",
+    1: "CallActivityWithRetry",
+    2: "CallSubOrchestrator",
+    3: "CallSubOrchestratorWithRetry",
+    4: "ContinueAsNew",
+    5: "CreateTimer",
+    6: "WaitForExternalEvent",
+    7: "CallEntity",
+    8: "CallHttp",
+    9: "SignalEntity",
+    10: "ScheduledSignalEntity",
+    11: "WhenAny",
+    12: "WhenAll",
+}
+
+
+def _done() -> ReplayTask:
+    task = ReplayTask()
+    task.complete(None)
+    return task
+
+
+def _call_activity(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    return ctx.schedule_activity(str(action["functionName"]), json.dumps([action.get("input")]))
+
+
+def _call_sub_orchestrator(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    return ctx.create_sub_orchestration(
+        str(action["functionName"]), action.get("instanceId") or None, action.get("input")
+    )
+
+
+def _create_timer(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    timer = ctx.create_timer(parse_datetime(str(action["fireAt"])))
+    return _done() if action.get("isCanceled") else timer
+
+
+def _wait_for_event(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    return ctx.wait_for_event(str(action["externalEventName"]))
+
+
+def _continue_as_new(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    return _done()  # no id, nothing recorded: applied when the SDK says it is done
+
+
+def _compound(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    children = [schedule(ctx, child) for child in action.get("compoundActions") or []]
+    return when_all(children) if action["actionType"] == 12 else when_any(children)
+
+
+_SCHEDULERS: dict[int, Callable[[ReplayContext, dict[str, Any]], ReplayTask]] = {
+    0: _call_activity,
+    2: _call_sub_orchestrator,
+    4: _continue_as_new,
+    5: _create_timer,
+    6: _wait_for_event,
+    11: _compound,
+    12: _compound,
+}
+
+
+def schedule(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    action_type = int(action.get("actionType", -1))
+    scheduler = _SCHEDULERS.get(action_type)
+    if scheduler is None:
+        name = ACTION_NAMES.get(action_type, f"actionType {action_type}")
+        raise UnsupportedActionError(f"durable-ext does not support the {name} action yet")
+    return scheduler(ctx, action)
+
+
+def output_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def shim_program(orchestrator_name: str, state: OrchestratorState) -> ProgramFactory:
+    def program(ctx: ReplayContext) -> Program:
+        for action in state.actions:
+            try:
+                task = schedule(ctx, action)
+            except UnsupportedActionError as exc:
+                ctx.fail(f"Orchestrator function '{orchestrator_name}' failed: {exc}")
+                return
+            yield task  # a failed task is not an error here: the SDK already saw it and decided
+        if state.error is not None:
+            ctx.fail(f"Orchestrator function '{orchestrator_name}' failed: {state.error}")
+        elif state.is_done:
+            restart = next((a for a in state.actions if a.get("actionType") == 4), None)
+            if restart is not None:
+                ctx.continue_as_new(restart.get("input"))
+            else:
+                ctx.complete(output_json(state.output) if state.output is not None else None)
+
+    return program
+
+
+def failing_program(message: str) -> ProgramFactory:
+    def program(ctx: ReplayContext) -> Program:
+        ctx.fail(message)
+        return
+        yield  # pragma: no cover - makes this a generator
+
+    return program

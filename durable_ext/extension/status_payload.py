@@ -1,0 +1,109 @@
+"""The JSON bodies of the HTTP API: instance status (with history) and the check-status links."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ..core.history import EventType, HistoryEvent
+from ..core.state import OrchestrationState
+from ..core.timefmt import format_dotnet, format_seconds
+from .protocol import embedded_input
+
+_SCHEDULED_BY_COMPLETION = {
+    EventType.TaskCompleted: EventType.TaskScheduled,
+    EventType.TaskFailed: EventType.TaskScheduled,
+    EventType.SubOrchestrationInstanceCompleted: EventType.SubOrchestrationInstanceCreated,
+    EventType.SubOrchestrationInstanceFailed: EventType.SubOrchestrationInstanceCreated,
+}
+_HIDDEN_EVENTS = {
+    EventType.OrchestratorStarted,
+    EventType.OrchestratorCompleted,
+    EventType.TaskScheduled,
+    EventType.SubOrchestrationInstanceCreated,
+}
+_DROPPED_PROPS = {"EventId", "IsPlayed", "TaskScheduledId", "TimerId", "OrchestrationInstance",
+                  "ParentInstance", "Version", "Tags", "Correlation", "ParentTraceContext"}
+
+
+def status_payload(
+    state: OrchestrationState,
+    *,
+    show_input: bool = True,
+    history: list[HistoryEvent] | None = None,
+    show_history_output: bool = False,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": state.name,
+        "instanceId": state.instance_id,
+        "runtimeStatus": state.status.name,
+        "input": embedded_input(state.input) if show_input else None,
+        "customStatus": embedded_input(state.custom_status),
+        "output": embedded_input(state.output),
+        "createdTime": format_seconds(state.created_time) if state.created_time else None,
+        "lastUpdatedTime": format_seconds(state.last_updated_time) if state.last_updated_time else None,
+    }
+    if history is not None:
+        body["historyEvents"] = history_payload(history, show_input, show_history_output)
+    return body
+
+
+def history_payload(events: list[HistoryEvent], show_input: bool, show_output: bool) -> list[dict[str, Any]]:
+    """History for the status API: scheduling events merged into their completions, as .NET does."""
+    scheduled = {(e.event_type, e.event_id): e for e in events if e.event_id >= 0}
+    out: list[dict[str, Any]] = []
+    for e in events:
+        if e.event_type in _HIDDEN_EVENTS:
+            continue
+        item: dict[str, Any] = {"EventType": e.event_type.name}
+        for key, value in e.props.items():
+            if key in _DROPPED_PROPS or value is None:
+                continue
+            item[key] = format_dotnet(value) if hasattr(value, "isoformat") else value
+        if e.event_type == EventType.ExecutionStarted:
+            item["FunctionName"] = item.pop("Name", None)
+        origin_type = _SCHEDULED_BY_COMPLETION.get(e.event_type)
+        if origin_type is not None:
+            origin = scheduled.get((origin_type, int(e.get("TaskScheduledId", -1))))
+            if origin is not None:
+                item["FunctionName"] = origin.name
+                item["ScheduledTime"] = format_dotnet(origin.timestamp)
+                if show_input and origin.input is not None:
+                    item["Input"] = embedded_input(origin.input)
+        if "Result" in item:
+            if show_output:
+                item["Result"] = embedded_input(item["Result"])
+            else:
+                del item["Result"]
+        if not show_input:
+            item.pop("Input", None)
+        item["Timestamp"] = format_dotnet(e.timestamp)
+        out.append(item)
+    return out
+
+
+def management_links(base_url: str, instance_id: str, query: dict[str, str]) -> dict[str, str]:
+    """The check-status payload: every management URL of one instance."""
+    suffix = urlencode(query)
+    instance = f"{base_url}/instances/{quote(instance_id, safe='')}"
+
+    def url(path: str, extra: str = "") -> str:
+        return f"{instance}{path}?{extra}{suffix}"
+
+    return {
+        "id": instance_id,
+        "statusQueryGetUri": url(""),
+        "sendEventPostUri": url("/raiseEvent/{eventName}"),
+        "terminatePostUri": url("/terminate", "reason={text}&"),
+        "rewindPostUri": url("/rewind", "reason={text}&"),
+        "purgeHistoryDeleteUri": url(""),
+        "restartPostUri": url("/restart"),
+        "suspendPostUri": url("/suspend", "reason={text}&"),
+        "resumePostUri": url("/resume", "reason={text}&"),
+    }
+
+
+def error_body(message: str) -> str:
+    """The shape .NET uses for 400s; the SDK reads ``ExceptionMessage``."""
+    return json.dumps({"Message": message, "ExceptionMessage": message})
