@@ -99,11 +99,18 @@ class DurableClientBindingProvider:
 
     binding_type = "durableClient"
 
-    def __init__(self, extension: DurableTaskExtension, server_base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        extension: DurableTaskExtension,
+        server_base_url: Callable[[], str],
+        resolve: Callable[[str], str] = lambda value: value,
+    ) -> None:
         self.extension = extension
         self.server_base_url = server_base_url
+        self.resolve = resolve
 
     def create_input(self, function: FunctionInfo, binding: dict[str, Any]) -> DurableClientInputBinding:
-        hub = str(binding.get("taskHub") or self.extension.hub_name)
+        hub = self.resolve(str(binding.get("taskHub") or self.extension.hub_name))
         connection = binding.get("connectionName")
+        connection = self.resolve(str(connection)) if connection else None
         return DurableClientInputBinding(str(binding["name"]), hub, connection, self.server_base_url)

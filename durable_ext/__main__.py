@@ -1,0 +1,5 @@
+import sys
+
+from durable_ext.host.cli import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""The host's HTTP server: management handlers added by other parts, then the function router.
+
+Handlers added with :meth:`HttpServer.add_routes` / :meth:`HttpServer.add_subapp` are matched first;
+every other request goes to the :class:`HttpRouter`, which holds the routes of HTTP-triggered functions.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bindings.http import FunctionRoute, RouteTemplate, error_response, split_path
+from durable_ext.errors import ConfigurationError
+
+logger = logging.getLogger("durable_ext.http")
+
+MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
+"""The Functions host's default request size limit; durable inputs of several MB must fit."""
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: FunctionRoute
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RouteMiss:
+    status: int
+    """404 when no route matches the path, 405 when routes match the path but not the method."""
+    allowed_methods: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    route: FunctionRoute
+    template: RouteTemplate
+
+
+class HttpRouter:
+    """The routes of HTTP-triggered functions, most specific first."""
+
+    def __init__(self, route_prefix: str = "api") -> None:
+        self.route_prefix = route_prefix.strip().strip("/")
+        self._entries: list[_Entry] = []
+
+    def add(self, route: FunctionRoute) -> None:
+        """Register (or replace) the route of ``route.function_name``."""
+        template = RouteTemplate.parse(f"{self.route_prefix}/{route.route.strip('/')}")
+        self.remove(route.function_name)
+        self._entries.append(_Entry(route, template))
+        self._entries.sort(key=lambda e: (e.template.specificity_key(), e.route.function_name))
+
+    def remove(self, function_name: str) -> None:
+        self._entries = [e for e in self._entries if e.route.function_name != function_name]
+
+    def routes(self) -> list[tuple[FunctionRoute, str]]:
+        """Each registered route with its full template, in match order."""
+        return [(e.route, e.template.text) for e in self._entries]
+
+    def match(self, method: str, raw_path: str) -> RouteMatch | RouteMiss:
+        """The route for ``method`` and the percent-encoded ``raw_path``, or why there is none."""
+        segments = split_path(raw_path)
+        allowed: set[str] = set()
+        for entry in self._entries:
+            params = entry.template.match(segments)
+            if params is None:
+                continue
+            if entry.route.allows(method):
+                return RouteMatch(entry.route, params)
+            allowed |= entry.route.methods
+        return RouteMiss(405, frozenset(allowed)) if allowed else RouteMiss(404)
+
+
+class HttpServer:
+    """aiohttp server on one port; add management handlers before :meth:`start`."""
+
+    def __init__(self, router: HttpRouter, host: str = "127.0.0.1", port: int = 7071) -> None:
+        self.router = router
+        self.host = host
+        self.port = port
+        self.app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES)
+        self._runner: web.AppRunner | None = None
+
+    def add_routes(self, routes: list[web.RouteDef]) -> None:
+        self._ensure_not_started("add routes")
+        self.app.add_routes(routes)
+
+    def add_subapp(self, prefix: str, app: web.Application) -> None:
+        self._ensure_not_started("add a sub-application")
+        self.app.add_subapp(prefix, app)
+
+    @property
+    def base_url(self) -> str:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self._ensure_not_started("start")
+        self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(self.app)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise _bind_error(self.host, self.port, exc) from exc
+        self._runner = runner
+        if self.port == 0:
+            self.port = int(runner.addresses[0][1])
+        logger.info("HTTP server listening on %s", self.base_url)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _ensure_not_started(self, action: str) -> None:
+        if self._runner is not None or self.app.frozen:
+            raise RuntimeError(f"Cannot {action}: the HTTP server has already started.")
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        found = self.router.match(request.method, request.rel_url.raw_path)
+        if isinstance(found, RouteMatch):
+            return await found.route.handler(request, found.params)
+        if found.status == 405:
+            allowed = ", ".join(sorted(found.allowed_methods))
+            message = f"Method {request.method} is not allowed for {request.path}; allowed: {allowed}."
+            return error_response(405, message, headers={"Allow": allowed})
+        return error_response(404, f"No function route matches {request.method} {request.path}.")
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> ConfigurationError:
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigurationError(
+            f"Port {port} on {host} is already in use (another host or program is listening on it). "
+            "Stop that program or start with a different port: --port <number>."
+        )
+    return ConfigurationError(f"Cannot listen on {host}:{port}: {exc}. Check the host name or use --port.")
