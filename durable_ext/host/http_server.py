@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bindings.http import FunctionRoute, RouteTemplate, error_response, split_path
+from bindings.http import FunctionRoute, error_response
+from bindings.http_routes import RouteTemplate, split_path
 from durable_ext.errors import ConfigurationError
 
 logger = logging.getLogger("durable_ext.http")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from bindings.http import FunctionRoute, RouteTemplate, split_path
+from bindings.http import FunctionRoute
+from bindings.http_routes import RouteTemplate, split_path
 from durable_ext.errors import ConfigurationError
 from durable_ext.host.http_server import HttpRouter, RouteMatch, RouteMiss
 
