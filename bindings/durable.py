@@ -90,8 +90,12 @@ class DurableClientInputBinding:
     connection_name: str | None
     server_base_url: Callable[[], str]
 
+    default_hub: bool = True
+
     def value(self, invocation: InvocationContext) -> Any:
-        return client_binding_json(self.server_base_url(), self.hub_name, self.connection_name)
+        return client_binding_json(
+            self.server_base_url(), self.hub_name, self.connection_name, default_hub=self.default_hub
+        )
 
 
 class DurableClientBindingProvider:
@@ -113,4 +117,6 @@ class DurableClientBindingProvider:
         hub = self.resolve(str(binding.get("taskHub") or self.extension.hub_name))
         connection = binding.get("connectionName")
         connection = self.resolve(str(connection)) if connection else None
-        return DurableClientInputBinding(str(binding["name"]), hub, connection, self.server_base_url)
+        return DurableClientInputBinding(
+            str(binding["name"]), hub, connection, self.server_base_url, self.extension.is_own_hub(hub)
+        )

@@ -1,7 +1,8 @@
 """Fan-out/fan-in: run activities in parallel and aggregate their results.
 
 Start it with the number of work items as input:
-    curl -X POST http://localhost:7071/api/orchestrators/fan_out_fan_in -H 'Content-Type: application/json' -d '10'
+    curl -X POST http://localhost:7071/api/orchestrators/fan_out_fan_in \
+        -H 'Content-Type: application/json' -d '10'
 """
 
 import azure.durable_functions as df

@@ -20,27 +20,10 @@ from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from ..errors import ConfigurationError, StorageError, TransientStorageError
+from .connection import expand_connection_string
 
 log = logging.getLogger("durable_ext.storage")
 T = TypeVar("T")
-
-_DEV_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-DEV_STORAGE = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-    f"AccountKey={_DEV_ACCOUNT_KEY};"
-    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
-    "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
-    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
-)
-
-
-def expand_connection_string(value: str) -> str:
-    """Turn ``UseDevelopmentStorage=true`` into the explicit Azurite connection string."""
-    if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
-        return DEV_STORAGE
-    return value
 
 
 @dataclass

@@ -74,12 +74,11 @@ class ControlQueueListener:
                 continue
             try:
                 batch = await queue.receive(self.settings.control_queue_batch_size, stopping)
+                received = [r for r in (decode_received(queue, raw) for raw in batch) if r is not None]
+                if received:
+                    self.sessions.add(received)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("Receiving from '%s' failed, retrying: %s", queue.name, exc)
                 await asyncio.sleep(ERROR_DELAY_S)
-                continue
-            received = [r for r in (decode_received(queue, raw) for raw in batch) if r is not None]
-            if received:
-                self.sessions.add(received)

@@ -132,7 +132,21 @@ def _decode_event(body: dict[str, Any]) -> HistoryEvent:
 
 
 def decode(text: str) -> DecodedMessage:
-    """Parse a queue message body (raw UTF-8 JSON, or Base64 of it)."""
+    """Parse a queue message body (raw UTF-8 JSON, or Base64 of it).
+
+    Anything that is not a DurableTask message raises :class:`MessageFormatError` saying why.
+    """
+    try:
+        return _decode(text)
+    except MessageFormatError:
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise MessageFormatError(
+            f"the body is not a DurableTask message ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _decode(text: str) -> DecodedMessage:
     stripped = text.lstrip()
     if not stripped.startswith("{"):
         try:

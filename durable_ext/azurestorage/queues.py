@@ -72,13 +72,13 @@ class PollBackoff:
         return min(delay, self.max_delay_s)
 
     async def wait(self) -> None:
-        """Sleep for the next back-off delay, or less if woken."""
+        """Sleep for the next back-off delay, or less if woken (also by a wake-up that came earlier)."""
         delay = self.next_delay_s()
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
         except TimeoutError:
             return
+        self._wake.clear()
         self._exponent = 0
 
 

@@ -86,7 +86,7 @@ def from_row(row: dict[str, Any]) -> HistoryEvent:
         timestamp = datetime(2000, 1, 1, tzinfo=UTC)
     return HistoryEvent(
         event_type=EventType[str(row["EventType"])],
-        event_id=int(row.get("EventId", -1)),
+        event_id=int(_value("EventId", row.get("EventId", -1))),
         timestamp=timestamp.astimezone(UTC),
         is_played=bool(row.get("IsPlayed", False)),
         props=props,

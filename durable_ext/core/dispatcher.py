@@ -45,11 +45,9 @@ class WorkItemDispatcher(Generic[T]):
                 log.exception("%s dispatcher: fetching the next work item failed", self.name)
                 await asyncio.sleep(ERROR_DELAY_S)
                 continue
-            if item is None:
+            if item is None:  # the service is stopping
                 self._slots.release()
-                if self._stopping:
-                    return
-                continue
+                return
             task = asyncio.create_task(self._guarded(item))
             self._running.add(task)
             task.add_done_callback(self._running.discard)

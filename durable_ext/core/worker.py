@@ -76,7 +76,9 @@ class TaskHubWorker:
         state = begin_episode(item)
         context = DispatchContext(item, {"runtime_state": state})
         try:
-            terminated = next((e for e in state.new_events if e.event_type == EventType.ExecutionTerminated), None)
+            terminated = next(
+                (e for e in state.new_events if e.event_type == EventType.ExecutionTerminated), None
+            )
             if terminated is not None:  # user code does not run again
                 outcome = ReplayOutcome([], Completion(OrchestrationStatus.Terminated, terminated.input))
             else:

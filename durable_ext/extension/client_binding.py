@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from .http_api import RPC_BASE, WEBHOOK_BASE
+from .http_api import NO_CONNECTION, RPC_BASE, SCOPED_RPC_BASE, WEBHOOK_BASE
 from .status_payload import management_links
 
 INSTANCE_PLACEHOLDER = "INSTANCEID"
 
 
-def client_binding_json(server_base_url: str, hub_name: str, connection_name: str | None) -> str:
-    """``server_base_url`` is where this host serves HTTP, e.g. ``http://127.0.0.1:7071``."""
+def client_binding_json(
+    server_base_url: str, hub_name: str, connection_name: str | None, *, default_hub: bool = True
+) -> str:
+    """``server_base_url`` is where this host serves HTTP, e.g. ``http://127.0.0.1:7071``.
+
+    For another hub than the app's own (``default_hub`` false), the RPC base URL names the hub and the
+    connection in its path, so every call of the SDK client goes to that hub.
+    """
+    rpc_base = RPC_BASE
+    if not default_hub or connection_name:
+        rpc_base = SCOPED_RPC_BASE.format(
+            taskHub=quote(hub_name, safe=""), connection=quote(connection_name or NO_CONNECTION, safe="")
+        )
     query = {"taskHub": hub_name, "connection": connection_name or "Storage"}
     webhooks = f"{server_base_url}{WEBHOOK_BASE}"
     start = f"{webhooks}/orchestrators/{{functionName}}[/{{instanceId}}]"
@@ -27,7 +38,7 @@ def client_binding_json(server_base_url: str, hub_name: str, connection_name: st
         "managementUrls": management_links(webhooks, INSTANCE_PLACEHOLDER, query),
         "baseUrl": webhooks,
         "requiredQueryStringParameters": "",
-        "rpcBaseUrl": f"{server_base_url}{RPC_BASE}/",
+        "rpcBaseUrl": f"{server_base_url}{rpc_base}/",
         "connectionName": connection_name,
         "httpBaseUrl": None,
     }

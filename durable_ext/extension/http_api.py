@@ -21,6 +21,10 @@ from .status_payload import error_body, management_links, status_payload
 
 WEBHOOK_BASE = "/runtime/webhooks/durabletask"
 RPC_BASE = "/durabletask"
+# The SDK's client sends no hub with most calls, so a binding that names another task hub gets an RPC
+# base URL that carries it in the path.
+SCOPED_RPC_BASE = RPC_BASE + "/taskHubs/{taskHub}/connections/{connection}"
+NO_CONNECTION = "-"
 RUNNING_STATES = {
     OrchestrationStatus.Running,
     OrchestrationStatus.Pending,
@@ -31,6 +35,17 @@ RUNNING_STATES = {
 
 def _bad_request(message: str) -> web.Response:
     return web.Response(status=400, text=error_body(message), content_type="application/json")
+
+
+def _hub(request: web.Request) -> str | None:
+    return request.match_info.get("taskHub") or request.query.get("taskHub")
+
+
+def _connection(request: web.Request) -> str | None:
+    scoped = request.match_info.get("connection")
+    if scoped:
+        return None if scoped == NO_CONNECTION else scoped
+    return request.query.get("connection") or request.query.get("connectionName")
 
 
 def _flag(request: web.Request, name: str, default: bool) -> bool:
@@ -49,7 +64,8 @@ def _seconds(request: web.Request, name: str) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        raise InvalidRequestError(f"The query parameter '{name}' must be a number of seconds, not '{value}'.")
+        message = f"The query parameter '{name}' must be a number of seconds, not '{value}'."
+        raise InvalidRequestError(message) from None
     if seconds < 0:
         raise InvalidRequestError(f"The query parameter '{name}' must not be negative.")
     return seconds
@@ -72,7 +88,7 @@ class ManagementApi:
 
     def routes(self) -> list[web.RouteDef]:
         defs: list[web.RouteDef] = []
-        for base in (WEBHOOK_BASE, RPC_BASE):
+        for base in (WEBHOOK_BASE, RPC_BASE, SCOPED_RPC_BASE):
             defs += [
                 web.post(f"{base}/orchestrators/{{functionName}}", self.start),
                 web.post(f"{base}/orchestrators/{{functionName}}/{{instanceId}}", self.start),
@@ -84,15 +100,13 @@ class ManagementApi:
 
     # ---- helpers ------------------------------------------------------------------------------
     def _client(self, request: web.Request) -> TaskHubClient:
-        return self.extension.client_for(
-            request.query.get("taskHub"), request.query.get("connection") or request.query.get("connectionName")
-        )
+        return self.extension.client_for(_hub(request), _connection(request))
 
     def _links(self, request: web.Request, instance_id: str) -> dict[str, str]:
         base = f"{request.scheme}://{request.host}{WEBHOOK_BASE}"
         query = {
-            "taskHub": request.query.get("taskHub") or self.extension.hub_name,
-            "connection": request.query.get("connection") or "Storage",
+            "taskHub": _hub(request) or self.extension.hub_name,
+            "connection": _connection(request) or "Storage",
         }
         return management_links(base, instance_id, query)
 
@@ -113,9 +127,8 @@ class ManagementApi:
     async def _start(self, request: web.Request) -> web.Response:
         name = request.match_info["functionName"]
         instance_id = request.match_info.get("instanceId")
-        if self.extension.is_own_hub(request.query.get("taskHub")) and not self.extension.functions.has_orchestrator(
-            name
-        ):
+        own_hub = self.extension.is_own_hub(_hub(request))
+        if own_hub and not self.extension.functions.has_orchestrator(name):
             raise InvalidRequestError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
             )
@@ -125,13 +138,20 @@ class ManagementApi:
         interval_s = _seconds(request, "pollingInterval") or 1.0
         input_json = await json_body_text(request, "orchestration input")
         client = self._client(request)
-        instance_id = await client.start(name, input_json, instance_id, version=request.query.get("version", ""))
+        instance_id = await client.start(
+            name, input_json, instance_id, version=request.query.get("version", "")
+        )
         if timeout_s is None:
             return self._accepted(request, instance_id)
         return await self._wait_or_accept(request, client, instance_id, timeout_s, interval_s)
 
     async def _wait_or_accept(
-        self, request: web.Request, client: TaskHubClient, instance_id: str, timeout_s: float, interval_s: float
+        self,
+        request: web.Request,
+        client: TaskHubClient,
+        instance_id: str,
+        timeout_s: float,
+        interval_s: float,
     ) -> web.Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -179,9 +199,13 @@ class ManagementApi:
         client = self._client(request)
         state = await client.get_state(instance_id)
         if state is None:
-            return web.Response(status=404, text=error_body(f"No instance with ID '{instance_id}' was found."))
+            return web.Response(
+                status=404, text=error_body(f"No instance with ID '{instance_id}' was found.")
+            )
         if state.status.is_terminal:
-            return web.Response(status=410, text=error_body(f"The instance '{instance_id}' is {state.status.name}."))
+            return web.Response(
+                status=410, text=error_body(f"The instance '{instance_id}' is {state.status.name}.")
+            )
         await client.raise_event(instance_id, request.match_info["eventName"], data)
         return web.Response(status=202)
 
@@ -190,8 +214,12 @@ class ManagementApi:
         client = self._client(request)
         state = await client.get_state(instance_id)
         if state is None:
-            return web.Response(status=404, text=error_body(f"No instance with ID '{instance_id}' was found."))
+            return web.Response(
+                status=404, text=error_body(f"No instance with ID '{instance_id}' was found.")
+            )
         if state.status.is_terminal:
-            return web.Response(status=410, text=error_body(f"The instance '{instance_id}' is {state.status.name}."))
+            return web.Response(
+                status=410, text=error_body(f"The instance '{instance_id}' is {state.status.name}.")
+            )
         await client.terminate(instance_id, request.query.get("reason"))
         return web.Response(status=202)

@@ -11,8 +11,8 @@ from typing import Any
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from ..core.replay import Completion, ReplayOutcome, compact_json, replay
 from ..core.history import OrchestrationStatus
+from ..core.replay import Completion, ReplayOutcome, compact_json, replay
 from ..core.state import OrchestrationRuntimeState
 from ..errors import ActivityFailedError, NonDeterminismError
 from .functions import FunctionRegistry
@@ -40,8 +40,9 @@ class SdkOrchestrationRunner:
         try:
             outcome = replay(state, shim_program(name, sdk_state))
         except NonDeterminismError as exc:
-            return ReplayOutcome([], Completion(OrchestrationStatus.Failed, f"Orchestrator function '{name}' "
-                                                f"failed: {exc}"))
+            return ReplayOutcome(
+                [], Completion(OrchestrationStatus.Failed, f"Orchestrator function '{name}' failed: {exc}")
+            )
         if sdk_state.custom_status is not None:
             outcome.custom_status = output_json(sdk_state.custom_status)
         return outcome
@@ -71,8 +72,9 @@ def activity_argument(input_json: str | None) -> Any:
             raw = input_json
     if raw is not None and not isinstance(raw, str):
         raw = json.dumps(raw)
-    return ActivityTriggerConverter.decode(meta.Datum(raw if raw is not None else "null", "string"),
-                                           trigger_metadata=None)
+    return ActivityTriggerConverter.decode(
+        meta.Datum(raw if raw is not None else "null", "string"), trigger_metadata=None
+    )
 
 
 class SdkActivityRunner:

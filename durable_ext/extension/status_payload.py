@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..core.history import EventType, HistoryEvent
+from ..core.history import EventType, HistoryEvent, OrchestrationStatus
 from ..core.state import OrchestrationState
 from ..core.timefmt import format_dotnet, format_seconds
 from .protocol import embedded_input
@@ -23,8 +23,18 @@ _HIDDEN_EVENTS = {
     EventType.TaskScheduled,
     EventType.SubOrchestrationInstanceCreated,
 }
-_DROPPED_PROPS = {"EventId", "IsPlayed", "TaskScheduledId", "TimerId", "OrchestrationInstance",
-                  "ParentInstance", "Version", "Tags", "Correlation", "ParentTraceContext"}
+_DROPPED_PROPS = {
+    "EventId",
+    "IsPlayed",
+    "TaskScheduledId",
+    "TimerId",
+    "OrchestrationInstance",
+    "ParentInstance",
+    "Version",
+    "Tags",
+    "Correlation",
+    "ParentTraceContext",
+}
 
 
 def status_payload(
@@ -70,7 +80,9 @@ def history_payload(events: list[HistoryEvent], show_input: bool, show_output: b
                 item["FunctionName"] = origin.name
                 item["ScheduledTime"] = format_dotnet(origin.timestamp)
                 if show_input and origin.input is not None:
-                    item["Input"] = embedded_input(origin.input)
+                    item["Input"] = _scheduled_input(origin)
+        if "OrchestrationStatus" in item:
+            item["OrchestrationStatus"] = OrchestrationStatus(int(item["OrchestrationStatus"])).name
         if "Result" in item:
             if show_output:
                 item["Result"] = embedded_input(item["Result"])
@@ -81,6 +93,15 @@ def history_payload(events: list[HistoryEvent], show_input: bool, show_output: b
         item["Timestamp"] = format_dotnet(e.timestamp)
         out.append(item)
     return out
+
+
+def _scheduled_input(scheduled: HistoryEvent) -> Any:
+    """An activity's input as the activity saw it (``TaskScheduled.Input`` wraps it in a JSON array)."""
+    value = embedded_input(scheduled.input)
+    if scheduled.event_type == EventType.TaskScheduled and isinstance(value, list) and len(value) == 1:
+        inner = value[0]
+        return embedded_input(inner) if isinstance(inner, str) else inner
+    return value
 
 
 def management_links(base_url: str, instance_id: str, query: dict[str, str]) -> dict[str, str]:

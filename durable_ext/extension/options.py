@@ -1,0 +1,307 @@
+"""Durable Task options from ``host.json``: ``extensions.durableTask`` (2.0) or ``durableTask`` (1.x).
+
+Keys are matched case-insensitively, string values may hold ``%AppSetting%`` references, and time spans
+are .NET TimeSpan strings (``"00:00:30"``, ``"1.00:00:00"``, ``"00:00:00.500"``) or plain seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import ConfigurationError
+
+DEFAULT_HUB_NAME = "TestHubName"
+SITE_NAME_SETTING = "WEBSITE_SITE_NAME"
+MIN_HUB_NAME_LENGTH = 3
+MAX_HUB_NAME_LENGTH = 45
+MAX_QUEUE_VISIBILITY_S = 7 * 24 * 3600.0
+
+_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_TIME_SPAN_FORMS = (
+    re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?"),  # [d.]hh:mm[:ss[.f]]
+    re.compile(r"(\d+):(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?"),  # d:hh:mm:ss[.f]
+)
+
+
+class SettingsSource(Protocol):
+    """What the options need from the host's app settings (``durable_ext.host.settings.AppSettings``)."""
+
+    @property
+    def host_json(self) -> dict[str, Any]: ...
+
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+    def resolve(self, value: str, where: str = ...) -> str: ...
+
+
+def find_key(mapping: Mapping[str, Any], key: str) -> Any:
+    """The value of ``key`` in ``mapping``, matched case-insensitively (exact match first); None if absent."""
+    if key in mapping:
+        return mapping[key]
+    lowered = key.lower()
+    return next((value for name, value in mapping.items() if name.lower() == lowered), None)
+
+
+def default_concurrency() -> int:
+    return 10 * (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class DurableTaskOptions:
+    """The ``durableTask`` section of ``host.json`` with the Durable Functions defaults."""
+
+    hub_name: str
+    hub_name_source: str
+    connection_name: str = "AzureWebJobsStorage"
+    partition_count: int = 4
+    control_queue_batch_size: int = 32
+    control_queue_buffer_threshold: int = 256
+    control_queue_visibility_timeout_s: float = 300
+    work_item_queue_visibility_timeout_s: float = 300
+    max_queue_polling_interval_s: float = 30
+    max_concurrent_activity_functions: int = field(default_factory=default_concurrency)
+    max_concurrent_orchestrator_functions: int = field(default_factory=default_concurrency)
+    max_concurrent_entity_functions: int = field(default_factory=default_concurrency)
+    max_entity_operation_batch_size: int = 5000
+    fetch_large_messages_automatically: bool = True
+    use_app_lease: bool = True
+    extended_sessions_enabled: bool = False
+    max_orchestration_actions: int = 100_000
+    store_inputs_in_orchestration_history: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: SettingsSource) -> DurableTaskOptions:
+        """Read the options from ``settings.host_json``, resolving ``%AppSetting%`` references."""
+        section, label = durable_task_section(settings)
+        top = _Reader(section, label, settings)
+        storage = _storage_reader(top)
+        hub_name, hub_name_source = _hub_name(top, settings)
+        return cls(
+            hub_name=hub_name,
+            hub_name_source=hub_name_source,
+            connection_name=storage.text(
+                "AzureWebJobsStorage",
+                "connectionName",
+                "connectionStringName",
+                "azureStorageConnectionStringName",
+            ),
+            partition_count=storage.integer("partitionCount", 4, 1, 16),
+            control_queue_batch_size=storage.integer("controlQueueBatchSize", 32, 1, 32),
+            control_queue_buffer_threshold=storage.integer("controlQueueBufferThreshold", 256, 1, 1000),
+            control_queue_visibility_timeout_s=storage.seconds(
+                "controlQueueVisibilityTimeout", 300, MAX_QUEUE_VISIBILITY_S
+            ),
+            work_item_queue_visibility_timeout_s=storage.seconds(
+                "workItemQueueVisibilityTimeout", 300, MAX_QUEUE_VISIBILITY_S
+            ),
+            max_queue_polling_interval_s=storage.seconds("maxQueuePollingInterval", 30, None),
+            max_concurrent_activity_functions=top.integer(
+                "maxConcurrentActivityFunctions", default_concurrency(), 1, None
+            ),
+            max_concurrent_orchestrator_functions=top.integer(
+                "maxConcurrentOrchestratorFunctions", default_concurrency(), 1, None
+            ),
+            max_concurrent_entity_functions=top.integer(
+                "maxConcurrentEntityFunctions", default_concurrency(), 1, None
+            ),
+            max_entity_operation_batch_size=top.integer("maxEntityOperationBatchSize", 5000, 1, None),
+            fetch_large_messages_automatically=storage.boolean("FetchLargeMessagesAutomatically", True),
+            use_app_lease=top.boolean("useAppLease", True),
+            extended_sessions_enabled=top.boolean("extendedSessionsEnabled", False),
+            max_orchestration_actions=top.integer("maxOrchestrationActions", 100_000, 1, None),
+            store_inputs_in_orchestration_history=top.boolean("storeInputsInOrchestrationHistory", False),
+            raw=section,
+        )
+
+
+def durable_task_section(settings: SettingsSource) -> tuple[dict[str, Any], str]:
+    """The durableTask object and its label: 2.0 ``extensions.durableTask``, else 1.x ``durableTask``."""
+    extensions = _object(settings.host_json, "extensions", "extensions")
+    section = _object(extensions, "durableTask", "extensions.durableTask")
+    if section or find_key(settings.host_json, "durableTask") is None:
+        return section, "extensions.durableTask"
+    return _object(settings.host_json, "durableTask", "durableTask"), "durableTask"
+
+
+def _object(parent: Mapping[str, Any], key: str, label: str) -> dict[str, Any]:
+    value = find_key(parent, key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"host.json {label} must be a JSON object, not {json.dumps(value)}.")
+    return value
+
+
+def parse_time_span_s(value: str) -> float:
+    """Seconds in a .NET TimeSpan string ``[d.]hh:mm[:ss[.fffffff]]`` or a plain number of seconds."""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(number):
+            raise ValueError(f"'{value}' is not a finite number of seconds")
+        return number
+    match = next((m for form in _TIME_SPAN_FORMS if (m := form.fullmatch(text))), None)
+    if match is None:
+        raise ValueError(f"'{value}' is not a time span")
+    days, hours, minutes, seconds, fraction = match.groups()
+    if int(hours) > 23 or int(minutes) > 59 or int(seconds or 0) > 59:
+        raise ValueError(f"'{value}' has hours above 23 or minutes or seconds above 59")
+    whole = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
+    return whole + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+
+def validate_hub_name(name: str, source: str) -> None:
+    """Raise ConfigurationError unless ``name`` is a valid hub name; ``source`` says where it came from."""
+    if _HUB_NAME.fullmatch(name) and MIN_HUB_NAME_LENGTH <= len(name) <= MAX_HUB_NAME_LENGTH:
+        return
+    raise ConfigurationError(
+        f"Task hub name '{name}' from {source} is invalid: it must contain only letters and digits, "
+        f"start with a letter, and be {MIN_HUB_NAME_LENGTH} to {MAX_HUB_NAME_LENGTH} characters long."
+    )
+
+
+def sanitize_hub_name(name: str) -> str:
+    """A valid hub name made from a site name, as Durable Functions does for ``WEBSITE_SITE_NAME``."""
+    kept = "".join(c for c in name if c.isascii() and c.isalnum())
+    if kept and kept[0].isdigit():
+        kept = "t" + kept
+    kept = kept[:MAX_HUB_NAME_LENGTH]
+    if not kept:
+        return DEFAULT_HUB_NAME
+    return kept if len(kept) >= MIN_HUB_NAME_LENGTH else kept + "Hub"
+
+
+def _hub_name(top: _Reader, settings: SettingsSource) -> tuple[str, str]:
+    configured = top.raw_value("hubName")
+    if configured is not None:
+        source = f"host.json {top.label}.hubName"
+        if isinstance(configured, str) and "%" in configured:
+            source += f" ({configured})"
+        name = top.text("", "hubName")
+        validate_hub_name(name, source)
+        return name, source
+    site_name = settings.get(SITE_NAME_SETTING)
+    if site_name:
+        name = sanitize_hub_name(site_name)
+        return name, f"app setting {SITE_NAME_SETTING}" + ("" if name == site_name else f" ('{site_name}')")
+    return DEFAULT_HUB_NAME, "default"
+
+
+def _storage_reader(top: _Reader) -> _Reader:
+    """``storageProvider`` keys; 1.x apps put them directly in ``durableTask``, which is the fallback."""
+    provider = _object(top.section, "storageProvider", f"{top.label}.storageProvider")
+    if not provider:
+        return top
+    return _Reader(provider, f"{top.label}.storageProvider", top.settings, fallback=top)
+
+
+class _Reader:
+    """Typed, validated reads of one host.json object; errors name the key and the value."""
+
+    def __init__(
+        self, section: dict[str, Any], label: str, settings: SettingsSource, fallback: _Reader | None = None
+    ) -> None:
+        self.section = section
+        self.label = label
+        self.settings = settings
+        self.fallback = fallback
+
+    def raw_value(self, key: str) -> Any:
+        return find_key(self.section, key)
+
+    def _lookup(self, keys: tuple[str, ...]) -> tuple[Any, str] | None:
+        for key in keys:
+            value = find_key(self.section, key)
+            if value is not None:
+                where = f"host.json {self.label}.{key}"
+                return (self.settings.resolve(value, where) if isinstance(value, str) else value), where
+        return self.fallback._lookup(keys) if self.fallback is not None else None
+
+    def text(self, default: str, *keys: str) -> str:
+        found = self._lookup(keys)
+        if found is None:
+            return default
+        value, where = found
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{where} is {json.dumps(value)}; it must be a non-empty string.")
+        return value.strip()
+
+    def integer(self, key: str, default: int, low: int, high: int | None) -> int:
+        found = self._lookup((key,))
+        if found is None:
+            return default
+        value, where = found
+        number = _as_int(value)
+        if number is None or number < low or (high is not None and number > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ConfigurationError(
+                f"{where} is {json.dumps(value)}; it must be a whole number {bound}. Fix it in host.json."
+            )
+        return number
+
+    def seconds(self, key: str, default: float, high_s: float | None) -> float:
+        found = self._lookup((key,))
+        if found is None:
+            return default
+        value, where = found
+        seconds = _as_seconds(value)
+        if seconds is None or seconds <= 0 or (high_s is not None and seconds > high_s):
+            limit = f" and at most {_format_span(high_s)}" if high_s is not None else ""
+            raise ConfigurationError(
+                f"{where} is {json.dumps(value)}; it must be a time span greater than zero{limit}, "
+                'written as "hh:mm:ss" (e.g. "00:00:30", "1.00:00:00", "00:00:00.500") or seconds.'
+            )
+        return seconds
+
+    def boolean(self, key: str, default: bool) -> bool:
+        found = self._lookup((key,))
+        if found is None:
+            return default
+        value, where = found
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ConfigurationError(f"{where} is {json.dumps(value)}; it must be true or false.")
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def _as_seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return parse_time_span_s(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _format_span(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{days}.{hours:02}:{minutes:02}:{secs:02}" if days else f"{hours:02}:{minutes:02}:{secs:02}"

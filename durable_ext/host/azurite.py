@@ -1,0 +1,295 @@
+"""Azurite, the Azure Storage emulator: find the project's pinned copy, run it, and wait until it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from ..azurestorage.connection import (
+    DEV_STORAGE_HOST,
+    DEV_STORAGE_PORTS,
+    emulator_connection_string,
+)
+from ..errors import ConfigurationError
+
+log = logging.getLogger("durable_ext.azurite")
+
+SERVICES = ("blob", "queue", "table")
+PINNED_VERSION = "3.35.0"
+STARTUP_TIMEOUT_S = 30.0
+STOP_GRACE_S = 5.0
+OUTPUT_TAIL_LINES = 40
+FREE_PORT_ATTEMPTS = 3
+
+INSTALL_AZURITE_HINT = (
+    "Install it: run `npm install` in the project directory (package.json pins azurite "
+    f"{PINNED_VERSION}), or `npm install -g azurite@{PINNED_VERSION}`."
+)
+INSTALL_NODE_HINT = "Install Node.js and npm (e.g. `apt-get install nodejs npm`), then run `npm install`."
+
+
+def find_azurite(search_from: Path) -> list[str]:
+    """The command that runs the project's pinned Azurite, else ``azurite`` on PATH."""
+    script = _pinned_azurite_script(search_from)
+    on_path = None if script is not None else shutil.which("azurite")
+    if script is None and on_path is None:
+        raise ConfigurationError(
+            f"Azurite (the Azure Storage emulator) was not found. {INSTALL_AZURITE_HINT}"
+        )
+    node = shutil.which("node")
+    if node is None:
+        raise ConfigurationError(f"Azurite needs Node.js, but `node` is not on PATH. {INSTALL_NODE_HINT}")
+    return [node, str(script)] if script is not None else [str(on_path)]
+
+
+def _pinned_azurite_script(search_from: Path) -> Path | None:
+    start = search_from.resolve()
+    candidates = [start, *start.parents]
+    repo_root = Path(__file__).resolve().parents[2]
+    if (repo_root / "package.json").is_file():
+        candidates.append(repo_root)
+    for folder in candidates:
+        launcher = folder / "node_modules" / ".bin" / "azurite"
+        if launcher.exists():
+            return launcher.resolve()
+    return None
+
+
+def free_ports(count: int, host: str = DEV_STORAGE_HOST) -> list[int]:
+    """``count`` distinct TCP ports that were free on ``host`` a moment ago."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+async def port_accepts(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """True if something accepts TCP connections on ``host:port``."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+class AzuriteProcess:
+    """One Azurite process (blob, queue and table services) in its own process group."""
+
+    def __init__(
+        self,
+        blob_port: int = 0,
+        queue_port: int = 0,
+        table_port: int = 0,
+        location: Path | None = None,
+        host: str = DEV_STORAGE_HOST,
+        command: list[str] | None = None,
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        self.requested_ports = (blob_port, queue_port, table_port)
+        self.ports = self.requested_ports
+        self.location = location
+        self.host = host
+        self.command = command
+        self.startup_timeout_s = startup_timeout_s
+        self._process: asyncio.subprocess.Process | None = None
+        self._output: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def blob_port(self) -> int:
+        return self.ports[0]
+
+    @property
+    def queue_port(self) -> int:
+        return self.ports[1]
+
+    @property
+    def table_port(self) -> int:
+        return self.ports[2]
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    @property
+    def connection_string(self) -> str:
+        if 0 in self.ports:
+            raise RuntimeError("Azurite's ports are chosen when it starts; call start() first.")
+        client_host = DEV_STORAGE_HOST if self.host in ("0.0.0.0", "") else self.host
+        return emulator_connection_string(*self.ports, host=client_host)
+
+    def output_tail(self) -> str:
+        """The last lines Azurite wrote to stdout/stderr."""
+        return "\n".join(self._output)
+
+    async def start(self) -> None:
+        """Start Azurite and wait until all three services accept connections."""
+        if self.running:
+            return
+        auto_ports = 0 in self.requested_ports
+        for attempt in range(1, FREE_PORT_ATTEMPTS + 1):
+            try:
+                await self._start_once()
+                return
+            except ConfigurationError:
+                if not (auto_ports and "EADDRINUSE" in self.output_tail()) or attempt == FREE_PORT_ATTEMPTS:
+                    raise
+                log.info("A port Azurite was given was taken meanwhile; retrying with other ports")
+
+    async def _start_once(self) -> None:
+        picked = iter(free_ports(self.requested_ports.count(0), self.host))
+        ports = tuple(port or next(picked) for port in self.requested_ports)
+        self.ports = (ports[0], ports[1], ports[2])
+        self._output.clear()
+        command = self.command or find_azurite(self.location or Path.cwd())
+        self._process = await asyncio.create_subprocess_exec(
+            *command,
+            *self._arguments(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )
+        self._reader = asyncio.create_task(self._read_output(self._process))
+        try:
+            await self._wait_until_ready(self._process)
+        except BaseException:
+            await self.stop()
+            raise
+        log.debug("Azurite serving blob/queue/table on %s ports %s", self.host, self.ports)
+
+    def _arguments(self) -> list[str]:
+        args: list[str] = []
+        for service, port in zip(SERVICES, self.ports, strict=True):
+            args += [f"--{service}Host", self.host, f"--{service}Port", str(port)]
+        args += ["--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose"]
+        if self.location is None:
+            return [*args, "--inMemoryPersistence"]
+        self.location.mkdir(parents=True, exist_ok=True)
+        return [*args, "--location", str(self.location)]
+
+    async def _read_output(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            self._output.append(line.decode(errors="replace").rstrip())
+
+    async def _wait_until_ready(self, process: asyncio.subprocess.Process) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.startup_timeout_s
+        probe_host = DEV_STORAGE_HOST if self.host in ("0.0.0.0", "") else self.host
+        while True:
+            if process.returncode is not None:
+                await self._drain_output()
+                raise ConfigurationError(
+                    f"Azurite exited with code {process.returncode} before it was ready "
+                    f"(ports {self._describe_ports()}). Its output:\n{self.output_tail()}"
+                )
+            answers = await asyncio.gather(*(port_accepts(probe_host, port) for port in self.ports))
+            if all(answers):
+                return
+            if loop.time() > deadline:
+                raise ConfigurationError(
+                    f"Azurite did not accept connections on {self._describe_ports()} within "
+                    f"{self.startup_timeout_s:.0f} s. Its output:\n{self.output_tail()}"
+                )
+            await asyncio.sleep(0.1)
+
+    def _describe_ports(self) -> str:
+        return ", ".join(f"{s} {self.host}:{p}" for s, p in zip(SERVICES, self.ports, strict=True))
+
+    async def _drain_output(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
+
+    async def stop(self) -> None:
+        """Stop the whole process group: SIGTERM, then SIGKILL after a grace period."""
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+            except TimeoutError:
+                _signal_group(process.pid, signal.SIGKILL)
+                await process.wait()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def __aenter__(self) -> AzuriteProcess:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, have the kernel SIGTERM Azurite when our process dies without stopping it (a test run
+    killed by a timeout, a crashed host), so no orphan keeps holding ports and memory."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork; the child only calls it
+    pr_set_pdeathsig = 1
+
+    def set_parent_death_signal() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+async def ensure_dev_storage(
+    script_root: Path, *, host: str = DEV_STORAGE_HOST, ports: tuple[int, int, int] = DEV_STORAGE_PORTS
+) -> AzuriteProcess | None:
+    """Make ``UseDevelopmentStorage=true`` work: None if an emulator already answers on the three ports,
+    else a started Azurite keeping its data under ``script_root/.azurite`` (the caller stops it)."""
+    answers = await asyncio.gather(*(port_accepts(host, port) for port in ports))
+    if all(answers):
+        return None
+    if any(answers):
+        raise ConfigurationError(_partial_ports_message(host, ports, answers))
+    azurite = AzuriteProcess(*ports, location=script_root / ".azurite", host=host)
+    await azurite.start()
+    return azurite
+
+
+def _partial_ports_message(host: str, ports: tuple[int, int, int], answers: list[bool]) -> str:
+    states = list(zip(SERVICES, ports, answers, strict=True))
+    held = [f"{port} ({service})" for service, port, taken in states if taken]
+    free = ", ".join(f"{port} ({service})" for service, port, taken in states if not taken)
+    verb = f"port {held[0]} is" if len(held) == 1 else f"ports {', '.join(held)} are"
+    return (
+        f"UseDevelopmentStorage=true needs Azurite on {host} ports {', '.join(map(str, ports))}, but only "
+        f"{verb} in use (free: {free}), so durable-ext cannot start Azurite there. Stop the "
+        "program holding it, or start Azurite yourself with all three services (`npx azurite`), "
+        "or set AzureWebJobsStorage to an explicit connection string."
+    )

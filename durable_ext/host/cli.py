@@ -1,0 +1,54 @@
+"""``durable-ext``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import AppLoadError, ConfigurationError
+from .host import FunctionsHost
+from .logs import configure_logging
+
+log = logging.getLogger("durable_ext.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="durable-ext", description="Run Azure Durable Functions Python apps on a pure-Python host."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="serve the function app in --script-root")
+    start.add_argument("--script-root", type=Path, default=Path("."), help="the app folder (default: .)")
+    start.add_argument("--port", type=int, default=7071, help="HTTP port (default: 7071)")
+    start.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    start.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING or ERROR")
+    return parser
+
+
+async def _run_host(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    host = FunctionsHost(args.script_root, host=args.host, port=args.port)
+    await host.serve_forever(stop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        asyncio.run(_run_host(args))
+    except (AppLoadError, ConfigurationError) as exc:
+        print(f"durable-ext: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The small Functions host: settings, app, storage, bindings, HTTP server, durable engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bindings.base import FunctionInfo, Listener
+from bindings.durable import (
+    ActivityTriggerBindingProvider,
+    DurableClientBindingProvider,
+    OrchestrationTriggerBindingProvider,
+)
+from bindings.http import HttpTriggerBindingProvider
+from bindings.registry import BindingRegistry
+
+from ..azurestorage.connection import expand_connection_string
+from ..extension.extension import DurableTaskExtension
+from ..extension.http_api import ManagementApi
+from ..extension.options import DurableTaskOptions
+from .app_loader import load_function_app
+from .azurite import AzuriteProcess, ensure_dev_storage
+from .http_server import HttpRouter, HttpServer
+from .settings import AppSettings, apply_to_environment, load_settings
+
+log = logging.getLogger("durable_ext.host")
+
+
+class FunctionsHost:
+    def __init__(self, script_root: Path, *, host: str = "127.0.0.1", port: int = 7071) -> None:
+        self.script_root = script_root.resolve()
+        self.host = host
+        self.port = port
+        self.azurite: AzuriteProcess | None = None
+        self.extension: DurableTaskExtension | None = None
+        self.server: HttpServer | None = None
+        self._listeners: list[Listener] = []
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def start(self) -> None:
+        settings = load_settings(self.script_root)
+        apply_to_environment(settings)
+        options = DurableTaskOptions.from_settings(settings)
+        await self._start_storage(settings, options)
+        loaded = load_function_app(self.script_root, settings)
+        self.extension = extension = DurableTaskExtension(options, settings.get)
+        router = HttpRouter(settings.route_prefix)
+        self.server = server = HttpServer(router, self.host, self.port)
+        server.add_routes(ManagementApi(extension).routes())
+        self._executor = ThreadPoolExecutor(
+            options.max_concurrent_activity_functions, thread_name_prefix="function"
+        )
+        registry = BindingRegistry(
+            [
+                HttpTriggerBindingProvider(router),
+                OrchestrationTriggerBindingProvider(extension),
+                ActivityTriggerBindingProvider(extension),
+            ],
+            [DurableClientBindingProvider(extension, lambda: server.base_url, settings.resolve)],
+            self._executor,
+        )
+        bound = registry.build([FunctionInfo.from_function(f) for f in loaded.functions])
+        self._listeners = [binding.create_listener(invoker) for binding, invoker in bound]
+        await server.start()
+        for listener in self._listeners:
+            await listener.start()
+        self._log_summary(router, options)
+
+    async def _start_storage(self, settings: AppSettings, options: DurableTaskOptions) -> None:
+        value = settings.get(options.connection_name) or settings.get(
+            f"AzureWebJobs{options.connection_name}"
+        )
+        if value and expand_connection_string(value) != value:
+            self.azurite = await ensure_dev_storage(self.script_root)
+            if self.azurite is not None:
+                log.info(
+                    "Started Azurite for UseDevelopmentStorage=true (data in %s)",
+                    self.script_root / ".azurite",
+                )
+
+    def _log_summary(self, router: HttpRouter, options: DurableTaskOptions) -> None:
+        assert self.server is not None
+        log.info(
+            "Task hub '%s' (%s), %d partitions",
+            options.hub_name,
+            options.hub_name_source,
+            options.partition_count,
+        )
+        for route, template in router.routes():
+            methods = ",".join(sorted(route.methods)) or "ALL"
+            log.info("  %s: [%s] %s/%s", route.function_name, methods, self.server.base_url, template)
+        log.info("Host listening on %s", self.server.base_url)
+
+    async def stop(self) -> None:
+        for listener in self._listeners:
+            await listener.stop()
+        if self.extension is not None:
+            await self.extension.stop()
+        if self.server is not None:
+            await self.server.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.azurite is not None:
+            await self.azurite.stop()
+
+    async def serve_forever(self, stop: asyncio.Event) -> None:
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            log.info("Shutting down")
+            await self.stop()

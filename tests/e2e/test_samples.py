@@ -1,0 +1,98 @@
+"""The repository's sample app, started with `durable-ext start`, driven over HTTP like a user would."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from .hosting import RunningHost
+from .polling import poll_status
+
+LINK_KEYS = {
+    "id",
+    "statusQueryGetUri",
+    "sendEventPostUri",
+    "terminatePostUri",
+    "rewindPostUri",
+    "purgeHistoryDeleteUri",
+    "restartPostUri",
+    "suspendPostUri",
+    "resumePostUri",
+}
+
+
+async def test_chaining_sample_through_the_classic_starter(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(f"{sample_host.base_url}/api/orchestrators/hello_cities") as response:
+        assert response.status == 202
+        links = await response.json()
+        assert set(links) == LINK_KEYS
+        assert response.headers["Location"] == links["statusQueryGetUri"]
+        assert response.headers["Retry-After"] == "10"
+    assert links["statusQueryGetUri"].startswith(
+        f"{sample_host.base_url}/runtime/webhooks/durabletask/instances/"
+    )
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["runtimeStatus"] == "Completed"
+    assert final["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert final["name"] == "hello_cities"
+    async with http.get(links["statusQueryGetUri"]) as response:
+        assert response.status == 200
+
+
+async def test_fan_out_sample_with_input_and_custom_status(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    url = f"{sample_host.base_url}/api/orchestrators/fan_out_fan_in"
+    async with http.post(url, json=10) as response:
+        assert response.status == 202
+        links = await response.json()
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["output"] == {"count": 10, "sum_of_squares": 385}
+    assert final["customStatus"] == {"items": 10}
+
+
+async def test_webhook_start_with_explicit_id_and_history(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    base = f"{sample_host.base_url}/runtime/webhooks/durabletask"
+    async with http.post(f"{base}/orchestrators/hello_cities/webhook-chain-1") as response:
+        assert response.status == 202
+        links = await response.json()
+    assert links["id"] == "webhook-chain-1"
+    await poll_status(http, links["statusQueryGetUri"])
+    async with http.get(
+        f"{base}/instances/webhook-chain-1?showHistory=true&showHistoryOutput=true"
+    ) as response:
+        assert response.status == 200
+        body = await response.json()
+    events = body["historyEvents"]
+    kinds = [e["EventType"] for e in events]
+    assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionCompleted"
+    completed = [e for e in events if e["EventType"] == "TaskCompleted"]
+    assert [e["FunctionName"] for e in completed] == ["say_hello"] * 3
+    assert [e["Result"] for e in completed] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert "OrchestratorStarted" not in kinds and "TaskScheduled" not in kinds
+
+
+async def test_bad_starts_get_400_and_unknown_instances_404(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    base = f"{sample_host.base_url}/runtime/webhooks/durabletask"
+    async with http.post(f"{base}/orchestrators/no_such_orchestrator") as response:
+        assert response.status == 400
+        assert "no_such_orchestrator" in (await response.json())["Message"]
+    async with http.post(f"{base}/orchestrators/hello_cities/@entity-like") as response:
+        assert response.status == 400
+        assert "@" in (await response.json())["Message"]
+    async with http.post(
+        f"{base}/orchestrators/hello_cities/bad-json-1",
+        data="{not json",
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400
+        assert "not valid JSON" in (await response.json())["Message"]
+    async with http.get(f"{base}/instances/bad-json-1") as response:
+        assert response.status == 404  # nothing was enqueued or written for the rejected start
+    async with http.get(f"{base}/instances/never-started") as response:
+        assert response.status == 404
