@@ -48,6 +48,30 @@ def finish_episode(state: OrchestrationRuntimeState, outcome: ReplayOutcome) -> 
     return result
 
 
+def next_generation(old: OrchestrationRuntimeState, outcome: ReplayOutcome) -> OrchestrationRuntimeState:
+    """The state a continue-as-new starts from: a new execution id, the new input, and the events that
+    arrived but were never waited for (DurableTask's default "carry over" behaviour)."""
+    started = old.execution_started
+    assert started is not None and outcome.completion is not None
+    state = OrchestrationRuntimeState()
+    state.add(event(EventType.OrchestratorStarted))
+    state.add(
+        execution_started(
+            instance_id=old.instance_id or "",
+            execution_id=uuid.uuid4().hex,
+            name=old.name or "",
+            input_json=outcome.completion.continue_input,
+            version=str(started.get("Version") or ""),
+            parent=old.parent_instance,
+            tags=started.get("Tags"),
+            generation=int(started.get("Generation") or 0) + 1,
+        )
+    )
+    for carried in outcome.unconsumed_events:
+        state.add(carried.copy(is_played=False))
+    return state
+
+
 def _outbound(command: Command, instance_id: str, execution_id: str) -> TaskMessage:
     scheduled = command.event
     kind = scheduled.event_type

@@ -54,6 +54,8 @@ class ReplayOutcome:
     new_commands: list[Command]
     completion: Completion | None
     custom_status: str | None = None
+    unconsumed_events: list[HistoryEvent] = field(default_factory=list)
+    """Events raised that nothing waited for: carried over to the next execution on continue-as-new."""
 
 
 # Which completion event closes which kind of scheduled task, and the prop naming the task id.
@@ -78,7 +80,7 @@ class ReplayContext:
         self._pending: dict[int, Command] = {}
         self._open: dict[int, ReplayTask] = {}
         self._event_waiters: dict[str, deque[ReplayTask]] = {}
-        self._buffered_events: dict[str, deque[Any]] = {}
+        self._buffered_events: dict[str, deque[HistoryEvent]] = {}
         self.completion: Completion | None = None
 
     # ---- scheduling -------------------------------------------------------------------------
@@ -115,7 +117,7 @@ class ReplayContext:
         task = ReplayTask()
         buffered = self._buffered_events.get(name.lower())
         if buffered:
-            task.complete(buffered.popleft())
+            task.complete(buffered.popleft().input)
         else:
             self._event_waiters.setdefault(name.lower(), deque()).append(task)
         return task
@@ -126,7 +128,7 @@ class ReplayContext:
         if waiters:
             waiters.popleft().complete(event.input)
         else:
-            self._buffered_events.setdefault(key, deque()).append(event.input)
+            self._buffered_events.setdefault(key, deque()).append(event)
 
     def spawn(self, program: Program) -> ReplayTask:
         return Fiber(program).start()
@@ -190,6 +192,10 @@ class ReplayContext:
     def unmatched_commands(self) -> list[Command]:
         return [self._pending[i] for i in sorted(self._pending)]
 
+    def unconsumed_events(self) -> list[HistoryEvent]:
+        events = [e for waiting in self._buffered_events.values() for e in waiting]
+        return sorted(events, key=lambda e: e.timestamp)
+
 
 ProgramFactory = Callable[[ReplayContext], Program]
 
@@ -206,7 +212,7 @@ def replay(runtime_state: OrchestrationRuntimeState, program: ProgramFactory) ->
             ctx.spawn(program(ctx))
         else:
             ctx.apply(event)
-    return ReplayOutcome(ctx.unmatched_commands(), ctx.completion)
+    return ReplayOutcome(ctx.unmatched_commands(), ctx.completion, unconsumed_events=ctx.unconsumed_events())
 
 
 def compact_json(text: str | None) -> str | None:

@@ -81,11 +81,20 @@ def when_any(tasks: Sequence[ReplayTask]) -> ReplayTask:
 Program = Generator[ReplayTask, ReplayTask, Any]
 
 
+class ProgramFailed(Exception):
+    """Raised inside a program to fail its fiber's task with ``failure``."""
+
+    def __init__(self, failure: TaskFailure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
 class Fiber:
     """Runs a generator that yields tasks; resumes it when each yielded task is done.
 
     The generator receives the finished task back from ``yield`` and decides itself whether a failure
-    matters. The fiber's own ``task`` completes with the generator's return value.
+    matters. The fiber's own ``task`` completes with the generator's return value, or fails when the
+    generator raises :class:`ProgramFailed`.
     """
 
     def __init__(self, program: Program) -> None:
@@ -102,6 +111,9 @@ class Fiber:
                 waiting = next(self._program) if finished is None else self._program.send(finished)
             except StopIteration as stop:
                 self.task.complete(stop.value)
+                return
+            except ProgramFailed as failed:
+                self.task.fail(failed.failure)
                 return
             if not waiting.done:
                 waiting.on_done(self._advance)

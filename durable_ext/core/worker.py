@@ -7,12 +7,12 @@ from typing import Protocol
 
 from ..errors import ActivityFailedError, ConcurrencyConflictError
 from .dispatcher import WorkItemDispatcher
-from .episode import begin_episode, finish_episode
+from .episode import begin_episode, finish_episode, next_generation
 from .history import EventType, OrchestrationStatus, event
 from .messages import TaskMessage
 from .middleware import DispatchContext, MiddlewarePipeline, Next
 from .replay import Completion, ReplayOutcome
-from .service import ActivityWorkItem, OrchestrationService, OrchestrationWorkItem
+from .service import ActivityWorkItem, EpisodeResult, OrchestrationService, OrchestrationWorkItem
 from .state import OrchestrationRuntimeState
 
 log = logging.getLogger("durable_ext.worker")
@@ -26,6 +26,15 @@ class ActivityRunner(Protocol):
     async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
         """Run the activity; raise :class:`ActivityFailedError` when it fails."""
         ...
+
+
+def _merge(first: EpisodeResult, then: EpisodeResult) -> EpisodeResult:
+    """One commit for an episode that continued as new: the new execution's history, both sets of
+    messages (the old execution's are still sent)."""
+    then.activity_messages = first.activity_messages + then.activity_messages
+    then.orchestrator_messages = first.orchestrator_messages + then.orchestrator_messages
+    then.continued_as_new = then.runtime_state
+    return then
 
 
 class TaskHubWorker:
@@ -74,17 +83,16 @@ class TaskHubWorker:
     # ---- orchestrations -----------------------------------------------------------------------
     async def _process_orchestration(self, item: OrchestrationWorkItem) -> None:
         state = begin_episode(item)
-        context = DispatchContext(item, {"runtime_state": state})
         try:
-            terminated = next(
-                (e for e in state.new_events if e.event_type == EventType.ExecutionTerminated), None
-            )
-            if terminated is not None:  # user code does not run again
-                outcome = ReplayOutcome([], Completion(OrchestrationStatus.Terminated, terminated.input))
-            else:
-                await self.orchestration_pipeline.run(context)
-                outcome = context.properties["outcome"]
+            outcome = await self._execute(item, state)
             result = finish_episode(state, outcome)
+            while (
+                outcome.completion is not None
+                and outcome.completion.status == OrchestrationStatus.ContinuedAsNew
+            ):
+                state = next_generation(state, outcome)
+                outcome = await self._execute(item, state)
+                result = _merge(result, finish_episode(state, outcome))
             await self.service.complete_orchestration_work_item(item, result)
         except ConcurrencyConflictError as exc:
             log.warning("%s", exc)
@@ -92,6 +100,20 @@ class TaskHubWorker:
         except Exception:
             log.exception("Episode of instance '%s' failed; its messages will be retried", item.instance_id)
             await self.service.abandon_orchestration_work_item(item)
+
+    async def _execute(self, item: OrchestrationWorkItem, state: OrchestrationRuntimeState) -> ReplayOutcome:
+        """Run the orchestration over ``state`` unless it was terminated or is suspended."""
+        terminated = next(
+            (e for e in state.new_events if e.event_type == EventType.ExecutionTerminated), None
+        )
+        if terminated is not None:  # user code does not run again
+            return ReplayOutcome([], Completion(OrchestrationStatus.Terminated, terminated.input))
+        if state.status == OrchestrationStatus.Suspended:  # events are recorded, user code waits
+            return ReplayOutcome([], None)
+        context = DispatchContext(item, {"runtime_state": state})
+        await self.orchestration_pipeline.run(context)
+        outcome: ReplayOutcome = context.properties["outcome"]
+        return outcome
 
     async def _run_orchestration(self, context: DispatchContext, _next: Next) -> None:
         state: OrchestrationRuntimeState = context.properties["runtime_state"]

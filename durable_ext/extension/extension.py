@@ -13,6 +13,7 @@ from ..core.client import TaskHubClient
 from ..core.worker import TaskHubWorker
 from ..errors import ConfigurationError
 from .functions import FunctionRegistry
+from .http_activity import HttpActivity
 from .options import DurableTaskOptions
 from .runners import SdkActivityRunner, SdkOrchestrationRunner
 
@@ -30,13 +31,14 @@ class DurableTaskExtension:
         self.functions = FunctionRegistry()
         self.service = AzureStorageOrchestrationService(self._storage_settings(options.hub_name, None))
         self.client = TaskHubClient(self.service)
+        self.http_activity = HttpActivity()
         self._orchestrator_pool = ThreadPoolExecutor(
             options.max_concurrent_orchestrator_functions, thread_name_prefix="orchestrator"
         )
         self.worker = TaskHubWorker(
             self.service,
             SdkOrchestrationRunner(self.functions, self._orchestrator_pool),
-            SdkActivityRunner(self.functions),
+            SdkActivityRunner(self.functions, self.http_activity),
             max_concurrent_orchestrations=options.max_concurrent_orchestrator_functions,
             max_concurrent_activities=options.max_concurrent_activity_functions,
         )
@@ -100,6 +102,7 @@ class DurableTaskExtension:
 
     async def stop(self) -> None:
         await self.worker.stop()
+        await self.http_activity.close()
         await self.service.close()
         for service, _ in self._other_hubs.values():
             await service.close()

@@ -16,8 +16,9 @@ from ..core.replay import Completion, ReplayOutcome, compact_json, replay
 from ..core.state import OrchestrationRuntimeState
 from ..errors import ActivityFailedError, NonDeterminismError
 from .functions import FunctionRegistry
+from .http_activity import HttpActivity
 from .protocol import OrchestratorState, build_context, parse_failure
-from .shim import failing_program, output_json, shim_program
+from .shim import HTTP_ACTIVITY_NAME, failing_program, output_json, shim_program
 
 
 class SdkOrchestrationRunner:
@@ -80,10 +81,13 @@ def activity_argument(input_json: str | None) -> Any:
 class SdkActivityRunner:
     """Decodes an activity's input like the activity trigger binding, calls it, encodes its result."""
 
-    def __init__(self, functions: FunctionRegistry) -> None:
+    def __init__(self, functions: FunctionRegistry, http: HttpActivity | None = None) -> None:
         self.functions = functions
+        self.http = http or HttpActivity()
 
     async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+        if name == HTTP_ACTIVITY_NAME:
+            return await self.http.run(input_json)
         handler = self.functions.activity(name)
         if handler is None:
             raise ActivityFailedError(

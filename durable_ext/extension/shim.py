@@ -13,9 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.replay import ProgramFactory, ReplayContext
+from ..core.retry import RetryOptions, with_retry
 from ..core.tasks import Program, ReplayTask, when_all, when_any
 from ..core.timefmt import parse_datetime
 from .protocol import OrchestratorState
+
+HTTP_ACTIVITY_NAME = "BuiltIn::HttpActivity"
 
 
 class UnsupportedActionError(Exception):
@@ -49,10 +52,38 @@ def _call_activity(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
     return ctx.schedule_activity(str(action["functionName"]), json.dumps([action.get("input")]))
 
 
+def as_stored_input(sdk_input: Any) -> str | None:
+    """The SDK sends a child's input as ``df_dumps(x)`` text; the reference stores the JSON of that text."""
+    return None if sdk_input is None else json.dumps(sdk_input)
+
+
 def _call_sub_orchestrator(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
     return ctx.create_sub_orchestration(
-        str(action["functionName"]), action.get("instanceId") or None, action.get("input")
+        str(action["functionName"]), action.get("instanceId") or None, as_stored_input(action.get("input"))
     )
+
+
+def _retry_options(action: dict[str, Any]) -> RetryOptions:
+    try:
+        return RetryOptions.from_wire(action.get("retryOptions") or {})
+    except (TypeError, ValueError) as exc:
+        name = ACTION_NAMES.get(int(action.get("actionType", -1)), "retry")
+        raise UnsupportedActionError(f"the retry options of its {name} action are invalid: {exc}") from exc
+
+
+def _call_activity_with_retry(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    options = _retry_options(action)
+    return with_retry(ctx, lambda: _call_activity(ctx, action), options)
+
+
+def _call_sub_orchestrator_with_retry(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    options = _retry_options(action)
+    return with_retry(ctx, lambda: _call_sub_orchestrator(ctx, action), options)
+
+
+def _call_http(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    request = action.get("httpRequest") or {}
+    return ctx.schedule_activity(HTTP_ACTIVITY_NAME, json.dumps([request]))
 
 
 def _create_timer(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
@@ -75,7 +106,10 @@ def _compound(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
 
 _SCHEDULERS: dict[int, Callable[[ReplayContext, dict[str, Any]], ReplayTask]] = {
     0: _call_activity,
+    1: _call_activity_with_retry,
     2: _call_sub_orchestrator,
+    3: _call_sub_orchestrator_with_retry,
+    8: _call_http,
     4: _continue_as_new,
     5: _create_timer,
     6: _wait_for_event,
@@ -111,7 +145,7 @@ def shim_program(orchestrator_name: str, state: OrchestratorState) -> ProgramFac
         elif state.is_done:
             restart = next((a for a in state.actions if a.get("actionType") == 4), None)
             if restart is not None:
-                ctx.continue_as_new(restart.get("input"))
+                ctx.continue_as_new(as_stored_input(restart.get("input")))
             else:
                 ctx.complete(output_json(state.output) if state.output is not None else None)
 

@@ -1,6 +1,7 @@
 """A test app that exercises the orchestration features of the foundation, through the official SDK."""
 
 import json
+from datetime import timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -150,3 +151,134 @@ def renamed_activity_function(value: str) -> str:
 def not_serializable(context: df.DurableOrchestrationContext):
     yield context.call_activity("echo", 1)
     return object()
+
+
+# ---- timers, events, sub-orchestrations, retries, continue-as-new, call_http ----------------------
+@app.orchestration_trigger(context_name="context")
+def timer_then_echo(context: df.DurableOrchestrationContext):
+    seconds = context.get_input()
+    started = context.current_utc_datetime
+    yield context.create_timer(started + timedelta(seconds=seconds))
+    elapsed = (context.current_utc_datetime - started).total_seconds()
+    return {"elapsed_at_least": elapsed >= seconds}
+
+
+@app.orchestration_trigger(context_name="context")
+def approval(context: df.DurableOrchestrationContext):
+    """Human interaction: an event races a timer; the timer is cancelled when the event wins."""
+    timeout_s = context.get_input()
+    deadline = context.current_utc_datetime + timedelta(seconds=timeout_s)
+    timer = context.create_timer(deadline)
+    event = context.wait_for_external_event("Approval")
+    winner = yield context.task_any([event, timer])
+    if winner == event:
+        timer.cancel()
+        return {"approved": event.result}
+    return {"approved": None, "timed_out": True}
+
+
+@app.orchestration_trigger(context_name="context")
+def two_events(context: df.DurableOrchestrationContext):
+    first = yield context.wait_for_external_event("Step")
+    second = yield context.wait_for_external_event("Step")
+    other = yield context.wait_for_external_event("Other")
+    return [first, second, other]
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    explicit = yield context.call_sub_orchestrator("child", 5, f"{context.instance_id}-kid")
+    generated = yield context.call_sub_orchestrator("child", 7)
+    try:
+        yield context.call_sub_orchestrator("failing_child", None)
+    except Exception as exc:
+        return {"explicit": explicit, "generated": generated, "failure": str(exc)[:120]}
+    return "not reached"
+
+
+@app.orchestration_trigger(context_name="context")
+def child(context: df.DurableOrchestrationContext):
+    value = context.get_input()
+    doubled = yield context.call_activity("double", value)
+    return {"doubled": doubled, "parent": context.parent_instance_id}
+
+
+@app.orchestration_trigger(context_name="context")
+def failing_child(context: df.DurableOrchestrationContext):
+    yield context.call_activity("explode", "child")
+    return "not reached"
+
+
+@app.activity_trigger(input_name="value")
+def double(value: int) -> int:
+    return value * 2
+
+
+ATTEMPTS: dict[str, int] = {}
+
+
+@app.activity_trigger(input_name="key")
+def flaky(key: str) -> str:
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    if ATTEMPTS[key] < 3:
+        raise RuntimeError(f"attempt {ATTEMPTS[key]} failed")
+    return f"succeeded on attempt {ATTEMPTS[key]}"
+
+
+@app.orchestration_trigger(context_name="context")
+def retries(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=3)
+    key = context.instance_id
+    ok = yield context.call_activity_with_retry("flaky", options, key)
+    both = yield context.task_all(
+        [
+            context.call_activity_with_retry("flaky", options, key + "-a"),
+            context.call_activity_with_retry("flaky", options, key + "-b"),
+        ]
+    )
+    try:
+        yield context.call_activity_with_retry(
+            "explode",
+            df.RetryOptions(first_retry_interval_in_milliseconds=50, max_number_of_attempts=2),
+            "retry",
+        )
+    except Exception as exc:
+        return {"ok": ok, "both": both, "gave_up": str(exc)[:60]}
+    return "not reached"
+
+
+@app.orchestration_trigger(context_name="context")
+def counter_loop(context: df.DurableOrchestrationContext):
+    state = context.get_input() or {"n": 0, "events": []}
+    if state["n"] >= 3:
+        return state
+    got = yield context.wait_for_external_event("Tick")
+    state = {"n": state["n"] + 1, "events": [*state["events"], got]}
+    context.continue_as_new(state)
+    return None
+
+
+@app.orchestration_trigger(context_name="context")
+def http_caller(context: df.DurableOrchestrationContext):
+    base = context.get_input()
+    response = yield context.call_http("GET", f"{base}/api/slow-resource")
+    return {"status": response["statusCode"], "content": response["content"]}
+
+
+POLLS: dict[str, int] = {}
+
+
+@app.route(route="slow-resource", methods=["GET"])
+def slow_resource(req: func.HttpRequest) -> func.HttpResponse:
+    """Answers 202 + Location twice, then 200: the async HTTP pattern call_http follows."""
+    POLLS["n"] = POLLS.get("n", 0) + 1
+    if POLLS["n"] % 3:
+        return func.HttpResponse(status_code=202, headers={"Location": req.url, "Retry-After": "0"})
+    return func.HttpResponse("done after polling", status_code=200)
+
+
+@app.route(route="raise/{instance_id}/{event}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def raise_with_sdk(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    await client.raise_event(req.route_params["instance_id"], req.route_params["event"], req.get_json())
+    return func.HttpResponse(status_code=202)
