@@ -3,7 +3,14 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from samples import fan_out_fan_in, function_chaining
+from samples import (
+    async_http_api,
+    fan_out_fan_in,
+    function_chaining,
+    human_interaction,
+    monitor,
+    sub_orchestrations_and_retries,
+)
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -19,5 +26,12 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return client.create_check_status_response(req, instance_id)
 
 
-app.register_functions(function_chaining.bp)
-app.register_functions(fan_out_fan_in.bp)
+for sample in (
+    function_chaining,
+    fan_out_fan_in,
+    async_http_api,
+    monitor,
+    human_interaction,
+    sub_orchestrations_and_retries,
+):
+    app.register_functions(sample.bp)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from .hosting import RunningHost
@@ -96,3 +98,50 @@ async def test_bad_starts_get_400_and_unknown_instances_404(
         assert response.status == 404  # nothing was enqueued or written for the rejected start
     async with http.get(f"{base}/instances/never-started") as response:
         assert response.status == 404
+
+
+async def start_sample(http: aiohttp.ClientSession, host: RunningHost, name: str, payload: object) -> dict:
+    async with http.post(f"{host.base_url}/api/orchestrators/{name}", json=payload) as response:
+        assert response.status == 202, await response.text()
+        return dict(await response.json())
+
+
+async def test_async_http_api_sample(sample_host: RunningHost, http: aiohttp.ClientSession) -> None:
+    links = await start_sample(http, sample_host, "process_order", {"order": 42, "items": 3})
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["output"] == {"order": 42, "receipt": "order-42-charged-for-3-items"}
+    assert final["customStatus"] == {"stage": "charging"}
+
+
+async def test_monitor_sample(sample_host: RunningHost, http: aiohttp.ClientSession) -> None:
+    links = await start_sample(http, sample_host, "job_monitor", {"checks_until_done": 3, "interval_s": 0.3})
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["output"] == {"done": True, "checks": 3}
+
+
+async def test_human_interaction_sample(sample_host: RunningHost, http: aiohttp.ClientSession) -> None:
+    links = await start_sample(http, sample_host, "approval_workflow", 30)
+    url = links["sendEventPostUri"].replace("{eventName}", "Approval")
+    for _ in range(50):  # the event is kept even if it arrives before the wait
+        async with http.post(url, json={"approved": True, "by": "ann"}) as response:
+            if response.status == 202:
+                break
+        await asyncio.sleep(0.1)
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["output"] == "approved by ann"
+
+
+async def test_human_interaction_sample_times_out(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    links = await start_sample(http, sample_host, "approval_workflow", 1)
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["output"] == "escalated: no decision in time"
+
+
+async def test_sub_orchestrations_and_retries_sample(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    links = await start_sample(http, sample_host, "deploy_everywhere", ["eu", "us"])
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["output"] == {"eu": "deployed to eu", "us": "deployed to us"}
