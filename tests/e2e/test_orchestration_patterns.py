@@ -134,3 +134,13 @@ async def test_call_http_follows_the_async_pattern(
 ) -> None:
     final = await run(http, features_host, "http_caller", features_host.base_url)
     assert final["output"] == {"status": 200, "content": "done after polling"}
+
+
+async def test_continue_as_new_carries_over_events_nothing_waited_for(
+    features_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    links = await start(http, features_host, "counter_loop")
+    for tick in range(3):  # all at once: later ticks arrive while an earlier generation runs
+        await raise_public(http, features_host, links["id"], "Tick", tick)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=15)
+    assert final["output"] == {"n": 3, "events": [0, 1, 2]}
