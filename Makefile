@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install run test lint typecheck unit clean
+.PHONY: install run test lint typecheck unit bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.run
 
 unit: install
 	$(BIN)/pytest -q tests/unit
