@@ -116,7 +116,7 @@ def render(rows: list[Row]) -> str:
 
 async def main(quick: bool) -> str:
     async with AzuriteProcess() as azurite:
-        os.environ["AzureWebJobsStorage"] = azurite.connection_string
+        os.environ["AzureWebJobsStorage"] = azurite.connection_string  # noqa: SIM112 (the Functions name)
         host = FunctionsHost(BENCH_DIR / "app", port=0)
         await host.start()
         try:
