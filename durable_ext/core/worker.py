@@ -124,11 +124,10 @@ class TaskHubWorker:
         context = DispatchContext(item)
         try:
             await self.activity_pipeline.run(context)
+            await self.service.complete_activity_work_item(item, context.properties["response"])
         except Exception:
             log.exception("Activity work item %s could not be completed; it will be retried", item.id)
             await self.service.abandon_activity_work_item(item)
-            return
-        await self.service.complete_activity_work_item(item, context.properties["response"])
 
     async def _run_activity(self, context: DispatchContext, _next: Next) -> None:
         item: ActivityWorkItem = context.work_item
