@@ -120,3 +120,12 @@ class DurableClientBindingProvider:
         return DurableClientInputBinding(
             str(binding["name"]), hub, connection, self.server_base_url, self.extension.is_own_hub(hub)
         )
+
+
+async def close_sdk_client_session() -> None:
+    """Close the SDK client's process-wide HTTP session (the Python worker never does; we stop cleanly)."""
+    from azure.durable_functions.models.utils import http_utils
+
+    session = getattr(http_utils, "_client_session", None)
+    if session is not None and not session.closed:
+        await session.close()

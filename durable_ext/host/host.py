@@ -12,6 +12,7 @@ from bindings.durable import (
     ActivityTriggerBindingProvider,
     DurableClientBindingProvider,
     OrchestrationTriggerBindingProvider,
+    close_sdk_client_session,
 )
 from bindings.http import HttpTriggerBindingProvider
 from bindings.registry import BindingRegistry
@@ -100,6 +101,7 @@ class FunctionsHost:
             await self.extension.stop()
         if self.server is not None:
             await self.server.stop()
+        await close_sdk_client_session()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self.azurite is not None:
