@@ -70,3 +70,13 @@ class ActivityFailedError(DurableExtError):
         super().__init__(reason)
         self.reason = reason
         self.details = details
+
+
+class InstanceStateError(DurableExtError):
+    """An operation does not apply to an instance in its current state (terminate a finished instance,
+    rewind one that did not fail); maps to HTTP 410. ``rule`` says which states it applies to."""
+
+    def __init__(self, instance_id: str, status: str, rule: str) -> None:
+        super().__init__(f"The instance '{instance_id}' is {status}: {rule}")
+        self.instance_id = instance_id
+        self.status = status

@@ -131,6 +131,48 @@ class InstanceStore:
             async for row in self.table.query_entities(query_filter, parameters=parameters):
                 yield dict(row)
 
+    async def mark_terminated(self, instance_id: str, execution_id: str | None, reason: str | None) -> bool:
+        """``Terminated`` for an instance that never started (``UpdateStatusForTerminationAsync``).
+
+        Only while the row is still ``Pending`` for ``execution_id``; False if it moved on meanwhile.
+        """
+        row = await self.get_row(instance_id)
+        if row is None or row.get("RuntimeStatus") != OrchestrationStatus.Pending.name:
+            return False
+        if execution_id is not None and row.get("ExecutionId") != execution_id:
+            return False
+        now = datetime.now(UTC)
+        fields = {
+            "PartitionKey": escape_key(instance_id),
+            "RowKey": "",
+            "RuntimeStatus": OrchestrationStatus.Terminated.name,
+            "Output": reason,
+            "LastUpdatedTime": now,
+            "CompletedTime": now,
+        }
+        async with translated(f"Marking instance '{instance_id}' terminated"):
+            try:
+                await self.table.update_entity(
+                    fields,
+                    mode=UpdateMode.MERGE,
+                    etag=row["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False  # the worker started it (or it was purged) in the meantime
+        return True
+
+    async def mark_pending(self, instance_id: str) -> None:
+        """``Pending`` again, for a rewound instance (``UpdateStatusForRewindAsync``)."""
+        fields = {
+            "PartitionKey": escape_key(instance_id),
+            "RowKey": "",
+            "RuntimeStatus": OrchestrationStatus.Pending.name,
+            "LastUpdatedTime": datetime.now(UTC),
+        }
+        async with translated(f"Marking instance '{instance_id}' pending for its rewind"):
+            await self.table.update_entity(fields, mode=UpdateMode.MERGE)
+
 
 def _fields_for(event: HistoryEvent, now: datetime) -> dict[str, Any]:
     if event.event_type == EventType.ExecutionStarted:

@@ -87,6 +87,9 @@ class MessageFilter:
             if row.get("ExecutionId") not in (None, message.execution_id):
                 log.info("Dropping a superseded start of instance '%s'", message.instance_id)
                 return Verdict.DROP
+            if row.get("RuntimeStatus") == "Terminated" and state.execution_id != message.execution_id:
+                log.info("Dropping the start of '%s': it was terminated before it ran", message.instance_id)
+                return Verdict.DROP
         if state.execution_started is None or state.status.is_terminal:
             return Verdict.APPLY
         if state.execution_id == message.execution_id:

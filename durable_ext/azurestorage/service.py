@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..core.history import HistoryEvent, OrchestrationStatus
+from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
+from ..core.queries import InstancePage, InstanceQuery
 from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import InstanceAlreadyExistsError
@@ -14,10 +15,13 @@ from .activities import ActivityQueueReader
 from .clients import StorageClients
 from .control_queues import ControlQueueListener
 from .history_store import HistoryStore
+from .instance_queries import query_page
 from .instance_store import InstanceStore, state_from_row
 from .message_filter import MessageFilter
 from .names import TaskHubNames
+from .purge import InstancePurger
 from .queues import TaskHubQueue
+from .rewind import HistoryRewinder
 from .routing import partition_for
 from .sessions import OrchestrationSession, SessionManager
 from .settings import AzureStorageSettings
@@ -59,6 +63,10 @@ class AzureStorageOrchestrationService:
         self.filter = MessageFilter(self.instances, settings)
         self.listener = ControlQueueListener(self.sessions, settings)
         self.activity_reader = ActivityQueueReader(self.work_item_queue, settings)
+        self.purger = InstancePurger(
+            self.history, self.instances, self.clients.blobs, self.names.large_messages_container
+        )
+        self.rewinder = HistoryRewinder(self.history.table, self.instances)
         self._hub_ready = asyncio.Lock()
         self._hub_created = False
         self._stopping = False
@@ -177,3 +185,25 @@ class AzureStorageOrchestrationService:
     async def get_history(self, instance_id: str) -> list[HistoryEvent]:
         await self.ensure_task_hub()
         return (await self.history.load(instance_id)).events
+
+    async def terminate_pending(self, instance_id: str, execution_id: str | None, reason: str | None) -> bool:
+        await self.ensure_task_hub()
+        return await self.instances.mark_terminated(instance_id, execution_id, reason)
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """Rewrite the failures in history, then wake every failed leaf with a ``GenericEvent``."""
+        await self.ensure_task_hub()
+        for leaf in await self.rewinder.rewind(instance_id):
+            await self.send_message(TaskMessage(event(EventType.GenericEvent, -1, Data=reason), leaf, None))
+
+    async def purge_instance(self, instance_id: str) -> int:
+        await self.ensure_task_hub()
+        return await self.purger.purge_one(instance_id)
+
+    async def purge_instances(self, query: InstanceQuery) -> int:
+        await self.ensure_task_hub()
+        return await self.purger.purge_many(query)
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        await self.ensure_task_hub()
+        return await query_page(self.instances.table, query)

@@ -1,4 +1,4 @@
-"""The task hub client: start instances, send them events, read their state."""
+"""The task hub client: start instances, send them events, manage them, read and query their state."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import asyncio
 import uuid
 from datetime import datetime
 
-from ..errors import InstanceNotFoundError
-from .history import EventType, HistoryEvent, event, execution_started
+from ..errors import InstanceNotFoundError, InstanceStateError
+from .history import EventType, HistoryEvent, OrchestrationStatus, event, execution_started
 from .messages import TaskMessage
+from .queries import InstancePage, InstanceQuery
 from .service import OrchestrationServiceClient
 from .state import OrchestrationState
+
+_ACTIVE = "running, pending or suspended"
+_PAST = {"terminate": "terminated", "suspend": "suspended", "resume": "resumed"}
 
 
 class TaskHubClient:
@@ -46,8 +50,66 @@ class TaskHubClient:
         await self.service.send_message(TaskMessage(raised, instance_id, None))
 
     async def terminate(self, instance_id: str, reason: str | None) -> None:
+        """Terminate a running, pending or suspended instance.
+
+        An instance whose start has not run yet is marked ``Terminated`` at once (its start is then
+        dropped); the termination message is sent either way, for the case that it started meanwhile.
+        """
+        state = await self._active_state(instance_id, "terminate")
+        execution_id: str | None = None
+        if state.status == OrchestrationStatus.Pending:
+            await self.service.terminate_pending(instance_id, state.execution_id, reason)
+            execution_id = state.execution_id  # must not reach a later generation of this id
         terminated = event(EventType.ExecutionTerminated, -1, Input=reason)
-        await self.service.send_message(TaskMessage(terminated, instance_id, None))
+        await self.service.send_message(TaskMessage(terminated, instance_id, execution_id))
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        await self._active_state(instance_id, "suspend")
+        suspended = event(EventType.ExecutionSuspended, -1, Reason=reason)
+        await self.service.send_message(TaskMessage(suspended, instance_id, None))
+
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        await self._active_state(instance_id, "resume")
+        resumed = event(EventType.ExecutionResumed, -1, Reason=reason)
+        await self.service.send_message(TaskMessage(resumed, instance_id, None))
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """Replay a failed instance from its failures: failed activities and sub-orchestrations run again."""
+        state = await self._existing_state(instance_id)
+        if state.status != OrchestrationStatus.Failed:
+            raise InstanceStateError(instance_id, state.status.name, "only failed instances can be rewound.")
+        await self.service.rewind(instance_id, reason)
+
+    async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        """Start the instance's orchestrator again with its original input; return the id it runs under."""
+        state = await self._existing_state(instance_id)
+        target = uuid.uuid4().hex if new_instance_id else instance_id
+        return await self.start(state.name, state.input, target, version=state.version)
+
+    async def purge(self, instance_id: str) -> int:
+        """Delete the instance's history, status and large payloads; 1 if it existed, else 0."""
+        return await self.service.purge_instance(instance_id)
+
+    async def purge_by(self, query: InstanceQuery) -> int:
+        """Delete every finished instance that matches; how many were deleted."""
+        return await self.service.purge_instances(query)
+
+    async def query(self, query: InstanceQuery) -> InstancePage:
+        """One page of the orchestration instances that match (never entities)."""
+        return await self.service.query_instances(query)
+
+    async def _existing_state(self, instance_id: str) -> OrchestrationState:
+        state = await self.get_state(instance_id)
+        if state is None:
+            raise InstanceNotFoundError(instance_id)
+        return state
+
+    async def _active_state(self, instance_id: str, operation: str) -> OrchestrationState:
+        state = await self._existing_state(instance_id)
+        if state.status.is_terminal:
+            rule = f"only {_ACTIVE} instances can be {_PAST[operation]}."
+            raise InstanceStateError(instance_id, state.status.name, rule)
+        return state
 
     async def get_state(self, instance_id: str) -> OrchestrationState | None:
         return await self.service.get_state(instance_id)

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from .history import HistoryEvent
 from .messages import TaskMessage
+from .queries import InstancePage, InstanceQuery
 from .state import OrchestrationRuntimeState, OrchestrationState
 
 
@@ -79,3 +80,21 @@ class OrchestrationServiceClient(Protocol):
     async def get_state(self, instance_id: str) -> OrchestrationState | None: ...
 
     async def get_history(self, instance_id: str) -> list[HistoryEvent]: ...
+
+    async def terminate_pending(self, instance_id: str, execution_id: str | None, reason: str | None) -> bool:
+        """Mark an instance whose start has not run yet ``Terminated``; False if it started meanwhile."""
+        ...
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """Clear the failures of a failed instance (and of its failed sub-orchestrations) and revive it."""
+        ...
+
+    async def purge_instance(self, instance_id: str) -> int:
+        """Delete everything stored for one instance; the number of instances deleted (0 or 1)."""
+        ...
+
+    async def purge_instances(self, query: InstanceQuery) -> int:
+        """Delete every finished instance the query matches; how many were deleted."""
+        ...
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage: ...

@@ -1,0 +1,124 @@
+"""Queries over the Instances table: filters as OData, pages, and our opaque continuation token.
+
+The Instances table has one row per instance (``RowKey`` is empty) and the service returns rows in
+PartitionKey order, so the last PartitionKey of a page is an exact cursor: the next page is the same
+query with ``PartitionKey gt <cursor>``. The token handed to clients is that cursor, base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from azure.data.tables.aio import TableClient
+
+from ..core.queries import InstancePage, InstanceQuery
+from ..errors import InvalidRequestError
+from .clients import translated
+from .instance_store import state_from_row
+from .names import escape_key
+
+CONTINUATION_HEADER = "x-ms-continuation-token"
+MAX_SERVICE_PAGE = 1000  # the Table service returns at most this many entities per request
+_TOKEN_VERSION = 1
+# Every Instances column but Input: what a query reads when inputs are not wanted.
+_COLUMNS_WITHOUT_INPUT = [
+    "PartitionKey",
+    "RowKey",
+    "Name",
+    "Version",
+    "ExecutionId",
+    "RuntimeStatus",
+    "CreatedTime",
+    "LastUpdatedTime",
+    "CompletedTime",
+    "Output",
+    "CustomStatus",
+    "ScheduledStartTime",
+    "Generation",
+    "Tags",
+    "TaskHubName",
+]
+
+
+def encode_token(last_partition_key: str) -> str:
+    payload = json.dumps({"v": _TOKEN_VERSION, "after": last_partition_key}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    """The PartitionKey a page continues after; :class:`InvalidRequestError` for a token not ours."""
+    try:
+        padded = token.strip() + "=" * (-len(token.strip()) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+    except (ValueError, UnicodeError, binascii.Error):
+        data = None
+    if (
+        not isinstance(data, dict)
+        or data.get("v") != _TOKEN_VERSION
+        or not isinstance(data.get("after"), str)
+    ):
+        raise InvalidRequestError(
+            f"The continuation token in the '{CONTINUATION_HEADER}' header was not issued by this host. "
+            f"Send back the '{CONTINUATION_HEADER}' value of the previous page unchanged, or omit the "
+            "header to read the first page."
+        )
+    return str(data["after"])
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """The PartitionKey range ``[low, high)`` of every instance id that starts with ``prefix``."""
+    low = escape_key(prefix)
+    return low, low[:-1] + chr(ord(low[-1]) + 1)
+
+
+def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The OData filter and its parameters (``@name`` words, space-separated as the SDK requires)."""
+    clauses = ["( PartitionKey lt @entityStart or PartitionKey ge @entityEnd )"]
+    params: dict[str, Any] = {"entityStart": "@", "entityEnd": "A"}
+    if query.instance_id_prefix:
+        params["prefixLow"], params["prefixHigh"] = prefix_range(query.instance_id_prefix)
+        clauses.append("PartitionKey ge @prefixLow and PartitionKey lt @prefixHigh")
+    if after is not None:
+        params["after"] = after
+        clauses.append("PartitionKey gt @after")
+    if query.created_from is not None:
+        params["createdFrom"] = query.created_from
+        clauses.append("CreatedTime ge @createdFrom")
+    if query.created_to is not None:
+        params["createdTo"] = query.created_to
+        clauses.append("CreatedTime le @createdTo")
+    if query.statuses:
+        names = sorted(status.name for status in query.statuses)
+        params.update({f"status{i}": name for i, name in enumerate(names)})
+        alternatives = " or ".join(f"RuntimeStatus eq @status{i}" for i in range(len(names)))
+        clauses.append(f"( {alternatives} )")
+    return " and ".join(clauses), params
+
+
+async def query_page(table: TableClient, query: InstanceQuery) -> InstancePage:
+    """One page of matching instances, and a token when more remain.
+
+    Reads one row past the page to know whether another page exists, so the last page has no token.
+    """
+    after = decode_token(query.continuation_token) if query.continuation_token else None
+    query_filter, params = build_filter(query, after)
+    select = None if query.show_input else _COLUMNS_WITHOUT_INPUT
+    rows: list[dict[str, Any]] = []
+    async with translated("Querying the Instances table"):
+        entities = table.query_entities(
+            query_filter,
+            parameters=params,
+            select=select,
+            results_per_page=min(query.page_size + 1, MAX_SERVICE_PAGE),
+        )
+        async for entity in entities:
+            rows.append(dict(entity))
+            if len(rows) > query.page_size:
+                break
+    more = len(rows) > query.page_size
+    rows = rows[: query.page_size]
+    token = encode_token(str(rows[-1]["PartitionKey"])) if more else None
+    return InstancePage([state_from_row(row) for row in rows], token)

@@ -1,0 +1,47 @@
+"""Instance queries: the filter a client asks for and the page of states it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .history import TERMINAL_STATUSES, OrchestrationStatus
+from .state import OrchestrationState
+
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class InstanceQuery:
+    """Which orchestration instances to list or purge. Empty fields do not filter.
+
+    ``continuation_token`` is the opaque token of a previous page (``None`` for the first page).
+    Entity instances (ids starting with ``@``) are never included.
+    """
+
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    statuses: frozenset[OrchestrationStatus] = frozenset()
+    instance_id_prefix: str | None = None
+    show_input: bool = True
+    page_size: int = DEFAULT_PAGE_SIZE
+    continuation_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.page_size < 1:
+            raise ValueError(f"page_size must be a positive integer, not {self.page_size}")
+
+
+@dataclass
+class InstancePage:
+    states: list[OrchestrationState] = field(default_factory=list)
+    continuation_token: str | None = None
+    """Pass it back in the next query to read the next page; ``None`` when this was the last page."""
+
+
+def purgeable_statuses(requested: frozenset[OrchestrationStatus]) -> frozenset[OrchestrationStatus]:
+    """Only finished instances are purged by a range purge: the terminal statuses among those requested
+    (all terminal statuses when none were)."""
+    if not requested:
+        return TERMINAL_STATUSES
+    return requested & TERMINAL_STATUSES
