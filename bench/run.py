@@ -49,8 +49,8 @@ class CompletionWatch:
         self._waiting: dict[str, asyncio.Future[None]] = {}
         original = instances.update_from_episode
 
-        async def update_and_notify(runtime_state: Any, custom_status: str | None) -> None:
-            await original(runtime_state, custom_status)
+        async def update_and_notify(runtime_state: Any, custom_status: str | None, **options: Any) -> None:
+            await original(runtime_state, custom_status, **options)
             if runtime_state.status.is_terminal:
                 future = self._waiting.pop(runtime_state.instance_id or "", None)
                 if future is not None and not future.done():

@@ -101,6 +101,8 @@ class InstanceStore:
         self,
         runtime_state: OrchestrationRuntimeState,
         custom_status: str | None,
+        *,
+        keep_custom_status: bool = False,
     ) -> None:
         """Merge what this episode changed into the row (a projection of the history)."""
         instance_id = runtime_state.instance_id or ""
@@ -113,6 +115,8 @@ class InstanceStore:
             "LastUpdatedTime": runtime_state.new_events[-1].timestamp if runtime_state.new_events else now,
             "TaskHubName": self.hub_name,
         }
+        if keep_custom_status:
+            del row["CustomStatus"]
         for event in runtime_state.new_events:
             row.update(_fields_for(event, now))
         async with translated(f"Updating the status of instance '{instance_id}'"):

@@ -133,7 +133,9 @@ class AzureStorageOrchestrationService:
             state.new_events,
             session.history.etag,
         )
-        await self.instances.update_from_episode(state, result.custom_status)
+        await self.instances.update_from_episode(
+            state, result.custom_status, keep_custom_status=result.keep_custom_status
+        )
         await asyncio.gather(*(m.queue.delete(m.queue_message) for m in session.messages))
         self.sessions.release(session)
 

@@ -28,7 +28,9 @@ def begin_episode(item: OrchestrationWorkItem) -> OrchestrationRuntimeState:
 
 def finish_episode(state: OrchestrationRuntimeState, outcome: ReplayOutcome) -> EpisodeResult:
     """Record the new commands and the completion in history, and build the messages they send."""
-    result = EpisodeResult(runtime_state=state, custom_status=outcome.custom_status)
+    result = EpisodeResult(
+        runtime_state=state, custom_status=outcome.custom_status, keep_custom_status=not outcome.user_code_ran
+    )
     instance_id = state.instance_id or ""
     execution_id = state.execution_id or ""
     episode = state.episode

@@ -54,6 +54,8 @@ class ReplayOutcome:
     new_commands: list[Command]
     completion: Completion | None
     custom_status: str | None = None
+    user_code_ran: bool = True
+    """False when the episode only recorded events (terminated or suspended): the custom status stands."""
     unconsumed_events: list[HistoryEvent] = field(default_factory=list)
     """Events raised that nothing waited for: carried over to the next execution on continue-as-new."""
 

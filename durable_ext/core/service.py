@@ -30,6 +30,8 @@ class EpisodeResult:
     activity_messages: list[TaskMessage] = field(default_factory=list)
     orchestrator_messages: list[TaskMessage] = field(default_factory=list)
     custom_status: str | None = None
+    keep_custom_status: bool = False
+    """True when user code did not run this episode, so the stored custom status must stay as it is."""
     continued_as_new: OrchestrationRuntimeState | None = None
     """The new execution's state when the orchestration continued as new in this episode."""
 

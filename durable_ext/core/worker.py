@@ -109,7 +109,7 @@ class TaskHubWorker:
         if terminated is not None:  # user code does not run again
             return ReplayOutcome([], Completion(OrchestrationStatus.Terminated, terminated.input))
         if state.status == OrchestrationStatus.Suspended:  # events are recorded, user code waits
-            return ReplayOutcome([], None)
+            return ReplayOutcome([], None, user_code_ran=False)
         context = DispatchContext(item, {"runtime_state": state})
         await self.orchestration_pipeline.run(context)
         outcome: ReplayOutcome = context.properties["outcome"]

@@ -145,3 +145,36 @@ async def test_sub_orchestrations_and_retries_sample(
     links = await start_sample(http, sample_host, "deploy_everywhere", ["eu", "us"])
     final = await poll_status(http, links["statusQueryGetUri"])
     assert final["output"] == {"eu": "deployed to eu", "us": "deployed to us"}
+
+
+async def test_suspended_instance_keeps_its_custom_status_and_runs_on_resume(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    links = await start_sample(http, sample_host, "approval_workflow", 60)
+    status_url = links["statusQueryGetUri"]
+
+    async def current() -> dict:
+        async with http.get(status_url) as response:
+            return dict(await response.json())
+
+    for _ in range(100):
+        if (await current())["customStatus"] == "waiting for approval":
+            break
+        await asyncio.sleep(0.05)
+    async with http.post(links["suspendPostUri"].replace("{text}", "pause")) as response:
+        assert response.status == 202
+    for _ in range(100):
+        if (await current())["runtimeStatus"] == "Suspended":
+            break
+        await asyncio.sleep(0.05)
+    async with http.post(
+        links["sendEventPostUri"].replace("{eventName}", "Approval"), json={"approved": True}
+    ) as r:
+        assert r.status == 202
+    await asyncio.sleep(0.5)  # the event is recorded while suspended; user code does not run
+    body = await current()
+    assert body["runtimeStatus"] == "Suspended" and body["customStatus"] == "waiting for approval"
+    async with http.post(links["resumePostUri"].replace("{text}", "go")) as response:
+        assert response.status == 202
+    final = await poll_status(http, status_url)
+    assert final["output"] == "approved by someone"
