@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..core.service import ActivityWorkItem
-from .control_queues import decode_received
+from .control_queues import decode_batch
 from .queues import ReceivedMessage, TaskHubQueue
 from .settings import AzureStorageSettings
 
@@ -52,7 +52,7 @@ class ActivityQueueReader:
                 log.warning("Receiving from '%s' failed, retrying: %s", self.queue.name, exc)
                 await asyncio.sleep(1.0)
                 continue
-            self._buffer.extend(r for r in (decode_received(self.queue, raw) for raw in batch) if r)
+            self._buffer.extend(await decode_batch(self.queue, batch))
         received = self._buffer.popleft()
         renewer = asyncio.create_task(self._keep_invisible(received))
         return ActivityWorkItem(received.id, received.message, _Lock(received, renewer))

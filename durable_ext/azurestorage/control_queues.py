@@ -18,24 +18,28 @@ ERROR_DELAY_S = 1.0
 BUFFER_FULL_DELAY_S = 0.1
 
 
-def decode_received(queue: TaskHubQueue, raw: QueueMessage) -> ReceivedMessage | None:
-    """Decode one queue message; log and return ``None`` for a body that is not a task message."""
+async def decode_received(queue: TaskHubQueue, raw: QueueMessage) -> ReceivedMessage | None:
+    """Decode one queue message (fetching its blob when it is large); log and return ``None`` for a
+    body that is not a task message."""
     try:
         decoded = envelope.decode(str(raw.content))
+        if decoded.message is None and decoded.compressed_blob_name and queue.payloads is not None:
+            decoded = envelope.decode(await queue.payloads.download(decoded.compressed_blob_name))
     except envelope.MessageFormatError as exc:
-        log.error(
-            "Message %s in queue '%s' cannot be read (%s); it stays in the queue", raw.id, queue.name, exc
-        )
+        log.error("Message %s in '%s' cannot be read (%s); it stays in the queue", raw.id, queue.name, exc)
         return None
     if decoded.message is None:
+        blob = decoded.compressed_blob_name
         log.error(
-            "Message %s in queue '%s' points at blob '%s'; large messages are not supported yet",
-            raw.id,
-            queue.name,
-            decoded.compressed_blob_name,
+            "Message %s in '%s' points at blob '%s', which holds no task message", raw.id, queue.name, blob
         )
         return None
     return ReceivedMessage(decoded.message, raw, queue, decoded.sequence_number)
+
+
+async def decode_batch(queue: TaskHubQueue, batch: list[QueueMessage]) -> list[ReceivedMessage]:
+    decoded = await asyncio.gather(*(decode_received(queue, raw) for raw in batch))
+    return [r for r in decoded if r is not None]
 
 
 class ControlQueueListener:
@@ -74,7 +78,7 @@ class ControlQueueListener:
                 continue
             try:
                 batch = await queue.receive(self.settings.control_queue_batch_size, stopping)
-                received = [r for r in (decode_received(queue, raw) for raw in batch) if r is not None]
+                received = await decode_batch(queue, batch)
                 if received:
                     self.sessions.add(received)
             except asyncio.CancelledError:

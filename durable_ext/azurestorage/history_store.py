@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,12 +11,14 @@ from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from ..core.history import HistoryEvent
+from ..core.history import LARGE_PROPS, HistoryEvent
 from ..errors import ConcurrencyConflictError
 from . import table_codec
 from .clients import translated
+from .large_payloads import LargePayloads, property_blob_name, property_too_large
 from .names import escape_key
 
+BLOB_NAME_SUFFIX = "BlobName"
 MAX_ROWS_PER_BATCH = 99  # + the sentinel = 100 operations, the entity group transaction limit
 MAX_BATCH_BYTES = 3 * 1024 * 1024
 
@@ -29,8 +32,9 @@ class LoadedHistory:
 
 
 class HistoryStore:
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, payloads: LargePayloads | None = None) -> None:
         self.table = table
+        self.payloads = payloads
 
     async def load(self, instance_id: str) -> LoadedHistory:
         """Events of the current execution (the one the sentinel names), in order."""
@@ -47,11 +51,13 @@ class HistoryStore:
         execution_id = (sentinel or {}).get("ExecutionId") or (
             history_rows[0]["ExecutionId"] if history_rows else None
         )
-        events: list[HistoryEvent] = []
+        current: list[dict[str, Any]] = []
         for row in history_rows:
             if row.get("ExecutionId") != execution_id:
                 break  # rows of an older, longer execution left behind after a restart
-            events.append(table_codec.from_row(row))
+            current.append(row)
+        await asyncio.gather(*(self._fetch_blobs(row) for row in current))
+        events = [table_codec.from_row(row) for row in current]
         return LoadedHistory(events, execution_id, sentinel["etag"] if sentinel else None)
 
     async def commit(
@@ -74,6 +80,7 @@ class HistoryStore:
             ops: list[Any] = []
             for offset, event in batch:
                 row = table_codec.to_row(instance_id, execution_id, first_sequence_number + offset, event)
+                row = await self._offload(row)
                 ops.append(("upsert", row, {"mode": UpdateMode.REPLACE}))
             sentinel: dict[str, Any] = {
                 "PartitionKey": pk,
@@ -100,6 +107,25 @@ class HistoryStore:
             etag = await self._submit(instance_id, ops)
         assert etag is not None
         return etag
+
+    async def _fetch_blobs(self, row: dict[str, Any]) -> None:
+        """Put back the properties that were too large for the row (``<Prop>BlobName`` columns)."""
+        for column in [c for c in row if c.endswith(BLOB_NAME_SUFFIX)]:
+            blob = row.pop(column)
+            if blob and self.payloads is not None:
+                row[column[: -len(BLOB_NAME_SUFFIX)]] = await self.payloads.download(str(blob))
+
+    async def _offload(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Move properties over the table limit to blobs, leaving ``""`` and a ``<Prop>BlobName``."""
+        if self.payloads is None:
+            return row
+        for prop in LARGE_PROPS:
+            value = row.get(prop)
+            if isinstance(value, str) and property_too_large(value):
+                blob = property_blob_name(row["PartitionKey"], row["RowKey"], str(row["EventType"]), prop)
+                await self.payloads.upload(blob, value)
+                row[prop], row[prop + BLOB_NAME_SUFFIX] = "", blob
+        return row
 
     async def _submit(self, instance_id: str, ops: list[Any]) -> str:
         try:

@@ -15,6 +15,7 @@ from azure.data.tables.aio import TableClient
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from .clients import translated
+from .large_payloads import LargePayloads, property_blob_name, property_too_large
 from .names import escape_key, unescape_key
 
 
@@ -46,10 +47,36 @@ def state_from_row(row: dict[str, Any]) -> OrchestrationState:
     )
 
 
+LARGE_COLUMNS = ("Input", "Output", "CustomStatus")
+
+
 class InstanceStore:
-    def __init__(self, table: TableClient, hub_name: str) -> None:
+    def __init__(self, table: TableClient, hub_name: str, payloads: LargePayloads | None = None) -> None:
         self.table = table
         self.hub_name = hub_name
+        self.payloads = payloads
+
+    async def _offload(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Replace values over the table limit by the absolute URL of a blob holding them."""
+        if self.payloads is None:
+            return row
+        for column in LARGE_COLUMNS:
+            value = row.get(column)
+            if isinstance(value, str) and property_too_large(value):
+                blob = property_blob_name(row["PartitionKey"], "", column, column)
+                await self.payloads.upload(blob, value)
+                row[column] = self.payloads.url(blob)
+        return row
+
+    async def fetch_large_values(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Put back the values that :meth:`_offload` moved to blobs."""
+        if self.payloads is None:
+            return row
+        for column in LARGE_COLUMNS:
+            blob = self.payloads.blob_name_of(row.get(column))
+            if blob is not None:
+                row[column] = await self.payloads.download(blob)
+        return row
 
     async def get_row(self, instance_id: str) -> dict[str, Any] | None:
         async with translated(f"Reading the status of instance '{instance_id}'"):
@@ -83,6 +110,7 @@ class InstanceStore:
         }
         if started.get("ScheduledStartTime") is not None:
             row["ScheduledStartTime"] = started.get("ScheduledStartTime")
+        row = await self._offload(row)
         async with translated(f"Writing the status of new instance '{instance_id}'"):
             try:
                 if existing_etag is None:
@@ -120,7 +148,7 @@ class InstanceStore:
         for event in runtime_state.new_events:
             row.update(_fields_for(event, now))
         async with translated(f"Updating the status of instance '{instance_id}'"):
-            await self.table.upsert_entity(row, mode=UpdateMode.MERGE)
+            await self.table.upsert_entity(await self._offload(row), mode=UpdateMode.MERGE)
 
     async def delete(self, instance_id: str) -> bool:
         async with translated(f"Deleting the status of instance '{instance_id}'"):

@@ -19,6 +19,7 @@ from azure.storage.queue.aio import QueueClient
 from ..core.messages import TaskMessage
 from . import envelope
 from .clients import translated
+from .large_payloads import LargePayloads, message_blob_name, message_too_large
 
 log = logging.getLogger("durable_ext.queues")
 
@@ -90,6 +91,8 @@ class TaskHubQueue:
         self.name = client.queue_name
         self.visibility_timeout_s = int(visibility_timeout_s)
         self.backoff = PollBackoff(max_polling_interval_s)
+        self.payloads: LargePayloads | None = None
+        """Where message bodies over the queue limit go; set by the service."""
 
     async def create(self) -> None:
         async with translated(f"Creating queue '{self.name}'"):
@@ -101,7 +104,11 @@ class TaskHubQueue:
 
     async def send(self, message: TaskMessage, *, wake: bool = True) -> None:
         """Enqueue ``message``; unless ``wake`` is false, this process's poller of the queue looks at once."""
-        _, body = envelope.encode(message)
+        activity_id, body = envelope.encode(message)
+        if self.payloads is not None and message_too_large(body):
+            blob = message_blob_name(message.instance_id, activity_id, message.event_type.name)
+            await self.payloads.upload(blob, body)
+            body = envelope.encode_blob_pointer(blob)
         await self.send_body(body, message.visible_at, wake=wake)
 
     async def send_body(self, body: str, visible_at: datetime | None = None, *, wake: bool = True) -> None:

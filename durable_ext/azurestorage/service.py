@@ -17,6 +17,7 @@ from .control_queues import ControlQueueListener
 from .history_store import HistoryStore
 from .instance_queries import query_page
 from .instance_store import InstanceStore, state_from_row
+from .large_payloads import LargePayloads
 from .message_filter import MessageFilter
 from .names import TaskHubNames
 from .purge import InstancePurger
@@ -52,9 +53,14 @@ class AzureStorageOrchestrationService:
             settings.work_item_queue_visibility_timeout_s,
             settings.max_queue_polling_interval_s,
         )
-        self.history = HistoryStore(self.clients.tables.get_table_client(self.names.history_table))
+        self.payloads = LargePayloads(self.clients.blobs, self.names.large_messages_container)
+        for queue in [*self.control_queues, self.work_item_queue]:
+            queue.payloads = self.payloads
+        self.history = HistoryStore(
+            self.clients.tables.get_table_client(self.names.history_table), self.payloads
+        )
         self.instances = InstanceStore(
-            self.clients.tables.get_table_client(self.names.instances_table), settings.hub_name
+            self.clients.tables.get_table_client(self.names.instances_table), settings.hub_name, self.payloads
         )
         self.resources = TaskHubResources(
             self.clients, self.names, [*self.control_queues, self.work_item_queue]
@@ -182,7 +188,7 @@ class AzureStorageOrchestrationService:
     async def get_state(self, instance_id: str) -> OrchestrationState | None:
         await self.ensure_task_hub()
         row = await self.instances.get_row(instance_id)
-        return None if row is None else state_from_row(row)
+        return None if row is None else state_from_row(await self.instances.fetch_large_values(row))
 
     async def get_history(self, instance_id: str) -> list[HistoryEvent]:
         await self.ensure_task_hub()

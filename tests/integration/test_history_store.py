@@ -195,3 +195,27 @@ async def test_delete_instance_removes_every_row(store: HistoryStore, table: Tab
     assert deleted == 123  # 122 events + sentinel, across two delete transactions
     assert await _rows(table, "gone") == []
     assert (await store.load("gone")).events == []
+
+
+async def test_a_property_over_the_table_limit_goes_to_a_blob_and_comes_back(
+    connection_string: str, hub_name: str
+) -> None:
+    from durable_ext.azurestorage.service import AzureStorageOrchestrationService
+    from durable_ext.azurestorage.settings import AzureStorageSettings
+    from durable_ext.core.history import EventType, event, execution_started
+
+    service = AzureStorageOrchestrationService(
+        AzureStorageSettings(hub_name=hub_name, connection_string=connection_string)
+    )
+    try:
+        await service.ensure_task_hub()
+        big = "y" * 200_000
+        started = execution_started(instance_id="big-1", execution_id="e1", name="n", input_json=big)
+        events = [event(EventType.OrchestratorStarted), started]
+        await service.history.commit("big-1", "e1", 0, events, None)
+        row = await service.history.table.get_entity("big-1", "0000000000000001")
+        assert row["Input"] == "" and row["InputBlobName"].startswith("big-1/history-0000000000000001-")
+        loaded = await service.history.load("big-1")
+        assert loaded.events[1].input == big
+    finally:
+        await service.close()
