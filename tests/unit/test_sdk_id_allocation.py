@@ -1,4 +1,4 @@
-"""Task-id allocation for retries, against the real SDK, with a simulated host and a scripted world.
+"""Task-id allocation against the real SDK, with a simulated host and a scripted world.
 
 The host must give ids exactly as the SDK expects them (DurableTask's RetryInterceptor): attempt,
 back-off timer, next attempt ..., and one more timer after the last failed attempt. Concurrent retries
@@ -7,6 +7,7 @@ interleave in the order their failures are processed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +55,24 @@ def gives_up(context: df.DurableOrchestrationContext) -> Any:
     return "not reached"
 
 
+@app.orchestration_trigger(context_name="context")
+def any_then_next(context: df.DurableOrchestrationContext) -> Any:
+    timer = context.create_timer(context.current_utc_datetime + timedelta(hours=1))
+    work = context.call_activity("flaky", "w")
+    winner = yield context.task_any([work, timer])
+    if winner == work:
+        timer.cancel()
+    after = yield context.call_activity("flaky", "after")
+    return [winner.result, after]
+
+
+@app.orchestration_trigger(context_name="context")
+def with_children(context: df.DurableOrchestrationContext) -> Any:
+    named = yield context.call_sub_orchestrator("kid", 1, "kid-1")
+    generated = yield context.call_sub_orchestrator("kid", 2)
+    return [named, generated]
+
+
 HANDLES = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
 Decide = Callable[[str, int], bool]  # (activity input, attempt number) -> succeeds?
 
@@ -99,6 +118,13 @@ def run_world(
                     event(EventType.TaskFailed, TaskScheduledId=m.event.event_id, Reason="E", Details="d")
                 )
         replies += [m.event for m in result.orchestrator_messages if m.event_type == EventType.TimerFired]
+        for m in result.orchestrator_messages:
+            if m.event_type == EventType.ExecutionStarted:
+                task_id = int(m.event.get("ParentInstance")["TaskScheduleId"])
+                child = json.dumps(f"child {m.instance_id}")
+                replies.append(
+                    event(EventType.SubOrchestrationInstanceCompleted, TaskScheduledId=task_id, Result=child)
+                )
         new = [at(now, event(EventType.OrchestratorStarted)), *(at(now, r) for r in order(replies))]
     raise AssertionError("the orchestration did not finish")
 
@@ -152,3 +178,17 @@ def test_concurrent_retries_interleave_in_failure_order() -> None:
         assert timers == [2, 3]
         retried = [e for e in history if e.event_type == EventType.TaskScheduled and e.event_id >= 4]
         assert sorted(activity_argument(e.input) for e in retried) == ["a", "b"]
+
+
+def test_task_any_then_a_later_activity_takes_the_next_id() -> None:
+    completion, history = run_world("any_then_next", lambda key, n: True)
+    assert completion.result == '["ok","ok"]'
+    assert ids(history)[:3] == [("TaskScheduled", 0), ("TimerCreated", 1), ("TaskCompleted", 0)]
+    assert ("TaskScheduled", 2) in ids(history)  # the cancelled timer kept id 1
+
+
+def test_sub_orchestrations_with_and_without_ids() -> None:
+    completion, history = run_world("with_children", lambda key, n: True)
+    assert completion.result == '["child kid-1","child e:1"]'
+    created = [e for e in history if e.event_type == EventType.SubOrchestrationInstanceCreated]
+    assert [(e.event_id, e.get("InstanceId")) for e in created] == [(0, "kid-1"), (1, "e:1")]
