@@ -144,3 +144,11 @@ async def test_continue_as_new_carries_over_events_nothing_waited_for(
         await raise_public(http, features_host, links["id"], "Tick", tick)
     final = await poll_status(http, links["statusQueryGetUri"], timeout_s=15)
     assert final["output"] == {"n": 3, "events": [0, 1, 2]}
+
+
+async def test_sub_orchestration_retries_until_the_child_succeeds(
+    features_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    final = await run(http, features_host, "parent_retrying_child")
+    assert final["runtimeStatus"] == "Completed"
+    assert final["output"] == "succeeded on attempt 3"

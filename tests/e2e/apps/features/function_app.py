@@ -282,3 +282,16 @@ def slow_resource(req: func.HttpRequest) -> func.HttpResponse:
 async def raise_with_sdk(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     await client.raise_event(req.route_params["instance_id"], req.route_params["event"], req.get_json())
     return func.HttpResponse(status_code=202)
+
+
+@app.orchestration_trigger(context_name="context")
+def parent_retrying_child(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=3)
+    result = yield context.call_sub_orchestrator_with_retry("flaky_child", options, context.instance_id)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_child(context: df.DurableOrchestrationContext):
+    outcome = yield context.call_activity("flaky", context.get_input() + "-child")
+    return outcome
