@@ -152,3 +152,17 @@ async def test_sub_orchestration_retries_until_the_child_succeeds(
     final = await run(http, features_host, "parent_retrying_child")
     assert final["runtimeStatus"] == "Completed"
     assert final["output"] == "succeeded on attempt 3"
+
+
+async def test_old_generation_messages_are_not_applied_to_the_new_one(
+    features_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    links = await start(http, features_host, "generations")
+    await wait_for_status(http, features_host, links["id"], "Running")
+    await raise_public(http, features_host, links["id"], "Tick", 0)  # generation 0 continues as new
+    await asyncio.sleep(4)  # its 3 s timer fires now, addressed to the old execution
+    body = await status(http, features_host, links["id"])
+    assert body["runtimeStatus"] == "Running", body
+    await raise_public(http, features_host, links["id"], "Tick", 1)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=10)
+    assert final["output"] == {"generation": 1, "timed_out": False}

@@ -295,3 +295,20 @@ def parent_retrying_child(context: df.DurableOrchestrationContext):
 def flaky_child(context: df.DurableOrchestrationContext):
     outcome = yield context.call_activity("flaky", context.get_input() + "-child")
     return outcome
+
+
+@app.orchestration_trigger(context_name="context")
+def generations(context: df.DurableOrchestrationContext):
+    """Generation 0 leaves a 3 s timer behind when it continues as new; it must not fire into generation 1."""
+    generation = context.get_input() or 0
+    wait = timedelta(seconds=3 if generation == 0 else 60)
+    timer = context.create_timer(context.current_utc_datetime + wait)
+    tick = context.wait_for_external_event("Tick")
+    winner = yield context.task_any([tick, timer])
+    if winner == timer:
+        return {"generation": generation, "timed_out": True}
+    timer.cancel()
+    if generation == 0:
+        context.continue_as_new(1)
+        return None
+    return {"generation": generation, "timed_out": False}
