@@ -103,7 +103,7 @@ async def throughput(
 
 def render(rows: list[Row]) -> str:
     head = (
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'this machine'}: "
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, Azurite 3.35.0 (in-memory).\n\n"
     )
     lines = ["| scenario | instances | seconds | per second | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
