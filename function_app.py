@@ -4,7 +4,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from samples import (
+    aggregator,
     async_http_api,
+    counter_entity,
     fan_out_fan_in,
     function_chaining,
     human_interaction,
@@ -33,5 +35,7 @@ for sample in (
     monitor,
     human_interaction,
     sub_orchestrations_and_retries,
+    counter_entity,
+    aggregator,
 ):
     app.register_functions(sample.bp)

@@ -12,6 +12,7 @@ from durable_ext.extension.client_binding import client_binding_json
 from durable_ext.extension.extension import DurableTaskExtension
 
 from .base import FunctionInfo, FunctionInvoker, InvocationContext, Listener
+from .sdk_fixes import keep_falsy_signal_inputs
 
 log = logging.getLogger("durable_ext.bindings")
 
@@ -48,6 +49,18 @@ class OrchestrationTriggerBinding:
 
 
 @dataclass
+class EntityTriggerBinding:
+    function: FunctionInfo
+    extension: DurableTaskExtension
+
+    def create_listener(self, invoker: FunctionInvoker) -> Listener:
+        name = durable_name(self.function, "entityName")
+        # like orchestrators: the SDK's entity wrapper takes the batch JSON and returns the result JSON
+        self.extension.functions.add_entity(name, self.function.user_function)
+        return _StartEngine(self.extension)
+
+
+@dataclass
 class ActivityTriggerBinding:
     function: FunctionInfo
     extension: DurableTaskExtension
@@ -71,6 +84,16 @@ class OrchestrationTriggerBindingProvider:
 
     def create_trigger(self, function: FunctionInfo) -> OrchestrationTriggerBinding:
         return OrchestrationTriggerBinding(function, self.extension)
+
+
+class EntityTriggerBindingProvider:
+    binding_type = "entityTrigger"
+
+    def __init__(self, extension: DurableTaskExtension) -> None:
+        self.extension = extension
+
+    def create_trigger(self, function: FunctionInfo) -> EntityTriggerBinding:
+        return EntityTriggerBinding(function, self.extension)
 
 
 class ActivityTriggerBindingProvider:
@@ -112,6 +135,7 @@ class DurableClientBindingProvider:
         self.extension = extension
         self.server_base_url = server_base_url
         self.resolve = resolve
+        keep_falsy_signal_inputs()
 
     def create_input(self, function: FunctionInfo, binding: dict[str, Any]) -> DurableClientInputBinding:
         hub = self.resolve(str(binding.get("taskHub") or self.extension.hub_name))

@@ -80,3 +80,7 @@ class InstanceStateError(DurableExtError):
         super().__init__(f"The instance '{instance_id}' is {status}: {rule}")
         self.instance_id = instance_id
         self.status = status
+
+
+class InvalidEntityIdError(InvalidRequestError):
+    """An entity id that cannot be used: empty name or key, or a name with '@' or '/'."""

@@ -76,8 +76,11 @@ def prefix_range(prefix: str) -> tuple[str, str]:
 
 def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, dict[str, Any]]:
     """The OData filter and its parameters (``@name`` words, space-separated as the SDK requires)."""
-    clauses = ["( PartitionKey lt @entityStart or PartitionKey ge @entityEnd )"]
-    params: dict[str, Any] = {"entityStart": "@", "entityEnd": "A"}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if not query.include_entities:
+        clauses.append("( PartitionKey lt @entityStart or PartitionKey ge @entityEnd )")
+        params.update(entityStart="@", entityEnd="A")
     if query.instance_id_prefix:
         params["prefixLow"], params["prefixHigh"] = prefix_range(query.instance_id_prefix)
         clauses.append("PartitionKey ge @prefixLow and PartitionKey lt @prefixHigh")
@@ -95,7 +98,7 @@ def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, d
         params.update({f"status{i}": name for i, name in enumerate(names)})
         alternatives = " or ".join(f"RuntimeStatus eq @status{i}" for i in range(len(names)))
         clauses.append(f"( {alternatives} )")
-    return " and ".join(clauses), params
+    return " and ".join(clauses) or "RowKey eq ''", params
 
 
 async def query_page(table: TableClient, query: InstanceQuery) -> InstancePage:

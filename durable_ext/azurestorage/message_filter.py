@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 
+from ..core.entities import is_entity_instance
 from ..core.history import SCHEDULING_EVENTS, EventType, HistoryEvent
+from ..core.messages import TaskMessage
 from ..core.state import OrchestrationRuntimeState
 from .instance_store import InstanceStore
 from .queues import ReceivedMessage
@@ -55,11 +58,12 @@ class MessageFilter:
                 session.new_execution = bool(session.history.events)
             keep += await self._act(received, verdict)
         scheduled = {e.event_id for e in state.past_events if e.event_type in SCHEDULING_EVENTS}
+        scheduled_requests = _entity_request_ids(state)
         for received in others:
             if new_execution_id is not None:
                 verdict = _judge_for_new_execution(received, new_execution_id)
             else:
-                verdict = self._judge(received, state, scheduled)
+                verdict = self._judge(received, state, scheduled, scheduled_requests)
             keep += await self._act(received, verdict)
         session.messages = keep
         return bool(keep)
@@ -101,10 +105,16 @@ class MessageFilter:
         return Verdict.DROP
 
     def _judge(
-        self, received: ReceivedMessage, state: OrchestrationRuntimeState, scheduled: set[int]
+        self,
+        received: ReceivedMessage,
+        state: OrchestrationRuntimeState,
+        scheduled: set[int],
+        scheduled_requests: set[str],
     ) -> Verdict:
         message = received.message
         stale_limit = self.settings.stale_message_max_dequeues
+        if state.execution_started is None and is_entity_instance(message.instance_id):
+            return Verdict.APPLY  # an entity starts with its first message
         if state.execution_started is None:
             if received.dequeue_count > stale_limit:
                 log.warning("Dropping %s: no such instance", message.describe())
@@ -116,7 +126,9 @@ class MessageFilter:
         if state.status.is_terminal:
             log.info("Dropping %s: the instance is %s", message.describe(), state.status.name)
             return Verdict.DROP
-        if _is_out_of_order(message.event, scheduled):
+        if _is_out_of_order(message.event, scheduled) or _is_early_entity_response(
+            message, scheduled_requests
+        ):
             if received.dequeue_count > stale_limit:
                 log.warning("Dropping %s: its task was never scheduled", message.describe())
                 return Verdict.DROP
@@ -128,6 +140,28 @@ def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None
     if received.message.execution_id in (None, execution_id):
         return Verdict.APPLY
     return Verdict.DROP
+
+
+def _entity_request_ids(state: OrchestrationRuntimeState) -> set[str]:
+    """Ids of the requests this execution's history records sending to entities."""
+    ids: set[str] = set()
+    for e in state.past_events:
+        if e.event_type == EventType.EventSent and is_entity_instance(e.get("InstanceId")):
+            try:
+                ids.add(str(json.loads(e.input or "{}").get("id")).lower())
+            except (ValueError, AttributeError):
+                continue
+    return ids
+
+
+def _is_early_entity_response(message: TaskMessage, scheduled_requests: set[str]) -> bool:
+    """A response from an entity to a request the loaded history does not show yet."""
+    return (
+        message.event_type == EventType.EventRaised
+        and is_entity_instance(message.sender_instance_id)
+        and not is_entity_instance(message.instance_id)
+        and (message.event.name or "").lower() not in scheduled_requests
+    )
 
 
 def _is_out_of_order(event: HistoryEvent, scheduled: set[int]) -> bool:

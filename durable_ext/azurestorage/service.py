@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
 from ..core.queries import InstancePage, InstanceQuery
@@ -14,6 +15,7 @@ from ..errors import InstanceAlreadyExistsError
 from .activities import ActivityQueueReader
 from .clients import StorageClients
 from .control_queues import ControlQueueListener
+from .entity_listing import query_entity_page
 from .history_store import HistoryStore
 from .instance_queries import query_page
 from .instance_store import InstanceStore, state_from_row
@@ -215,3 +217,7 @@ class AzureStorageOrchestrationService:
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         await self.ensure_task_hub()
         return await query_page(self.instances.table, query)
+
+    async def query_entities(self, query: EntityQuery) -> EntityPage:
+        await self.ensure_task_hub()
+        return await query_entity_page(self.instances, query)

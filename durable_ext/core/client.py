@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime
 
 from ..errors import InstanceNotFoundError, InstanceStateError
+from .entities import REQUEST_EVENT, EntityId, RequestMessage, scheduled_request_event
+from .entity_queries import EntityPage, EntityQuery, EntityStatus, entity_status
 from .history import EventType, HistoryEvent, OrchestrationStatus, event, execution_started
 from .messages import TaskMessage
 from .queries import InstancePage, InstanceQuery
@@ -97,6 +99,46 @@ class TaskHubClient:
     async def query(self, query: InstanceQuery) -> InstancePage:
         """One page of the orchestration instances that match (never entities)."""
         return await self.service.query_instances(query)
+
+    # ---- entities -----------------------------------------------------------------------------
+    async def signal_entity(
+        self,
+        entity: EntityId,
+        operation: str,
+        input_json: str | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+    ) -> str:
+        """Send a one-way operation to an entity (delivered at ``scheduled_time`` if given); its id."""
+        request = RequestMessage(
+            operation, str(uuid.uuid4()), is_signal=True, input=input_json, scheduled_time=scheduled_time
+        )
+        name = REQUEST_EVENT if scheduled_time is None else scheduled_request_event(scheduled_time)
+        raised = event(EventType.EventRaised, -1, Name=name, Input=request.to_json())
+        await self.service.send_message(
+            TaskMessage(raised, entity.instance_id, None, visible_at=scheduled_time)
+        )
+        return request.id
+
+    async def read_entity(self, entity: EntityId) -> EntityStatus | None:
+        """The entity's state, or ``None`` if it was never used; a deleted one reads ``exists=False``."""
+        state = await self.get_state(entity.instance_id)
+        return None if state is None else entity_status(state)
+
+    async def query_entities(self, query: EntityQuery) -> EntityPage:
+        return await self.service.query_entities(query)
+
+    async def purge_deleted_entities(self) -> int:
+        """Remove the stored rows of entities that were deleted and have nothing queued; how many."""
+        removed, token = 0, None
+        while True:
+            page = await self.query_entities(EntityQuery(include_deleted=True, continuation_token=token))
+            for status in page.entities:
+                if not status.exists and status.queue_size == 0:
+                    removed += await self.purge(status.entity_id.instance_id)
+            token = page.continuation_token
+            if token is None:
+                return removed
 
     async def _existing_state(self, instance_id: str) -> OrchestrationState:
         state = await self.get_state(instance_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from .entities import is_entity_instance
+from .entity_scheduler import auto_start
 from .history import EventType, OrchestrationStatus, event, execution_started, utc_now
 from .messages import TaskMessage
 from .replay import Command, Completion, ReplayOutcome
@@ -18,6 +20,9 @@ def begin_episode(item: OrchestrationWorkItem) -> OrchestrationRuntimeState:
     """Append ``OrchestratorStarted`` and the new messages' events to the work item's history."""
     state = item.runtime_state
     state.add(event(EventType.OrchestratorStarted))
+    starts = any(m.event_type == EventType.ExecutionStarted for m in item.new_messages)
+    if state.execution_started is None and not starts and is_entity_instance(item.instance_id):
+        state.add(auto_start(item.instance_id))
     for message in item.new_messages:
         if message.event_type == EventType.ExecutionStarted and state.execution_started is not None:
             log.info("Dropping a duplicate start of instance '%s'", item.instance_id)
@@ -102,7 +107,8 @@ def _outbound(command: Command, instance_id: str, execution_id: str) -> TaskMess
         return TaskMessage(started, child_id, child_execution)
     if kind == EventType.EventSent:
         raised = event(EventType.EventRaised, -1, Name=scheduled.name, Input=scheduled.input)
-        return TaskMessage(raised, str(scheduled.get("InstanceId")), None)
+        target = str(scheduled.get("InstanceId"))
+        return TaskMessage(raised, target, command.target_execution_id, visible_at=command.visible_at)
     raise ValueError(f"no outbound message for {kind.name}")
 
 

@@ -16,7 +16,7 @@ class InstanceQuery:
     """Which orchestration instances to list or purge. Empty fields do not filter.
 
     ``continuation_token`` is the opaque token of a previous page (``None`` for the first page).
-    Entity instances (ids starting with ``@``) are never included.
+    Entity instances (ids starting with ``@``) are left out unless ``include_entities``.
     """
 
     created_from: datetime | None = None
@@ -26,6 +26,7 @@ class InstanceQuery:
     show_input: bool = True
     page_size: int = DEFAULT_PAGE_SIZE
     continuation_token: str | None = None
+    include_entities: bool = False
 
     def __post_init__(self) -> None:
         if self.page_size < 1:

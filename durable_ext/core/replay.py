@@ -11,6 +11,7 @@ episode's new work.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import NonDeterminismError
+from .entities import REQUEST_EVENT, RequestMessage
 from .history import EventType, HistoryEvent, OrchestrationStatus, utc_now
+from .message_sorter import label_outgoing
 from .state import OrchestrationRuntimeState
 from .tasks import Fiber, Program, ReplayTask, TaskFailure
 
@@ -28,6 +31,10 @@ class Command:
     """Work scheduled by the orchestration: the history event that records it."""
 
     event: HistoryEvent
+    target_execution_id: str | None = None
+    """For an ``EventSent``: the execution the event is for (entity responses go to their caller's)."""
+    visible_at: datetime | None = None
+    """For an ``EventSent``: when the event may be delivered (scheduled entity requests)."""
 
     @property
     def id(self) -> int:
@@ -60,6 +67,9 @@ class ReplayOutcome:
     """Events raised that nothing waited for: carried over to the next execution on continue-as-new."""
 
 
+_REQUEST_IDS = uuid.UUID("6f1c2b0e-3d4a-4c8e-9a57-2b8d1e0f4c63")
+"""Namespace of the deterministic ids of entity requests (the same on every replay)."""
+
 # Which completion event closes which kind of scheduled task, and the prop naming the task id.
 _COMPLETIONS: dict[EventType, tuple[str, bool]] = {
     EventType.TaskCompleted: ("TaskScheduledId", True),
@@ -83,6 +93,7 @@ class ReplayContext:
         self._open: dict[int, ReplayTask] = {}
         self._event_waiters: dict[str, deque[ReplayTask]] = {}
         self._buffered_events: dict[str, deque[HistoryEvent]] = {}
+        self._entity_clocks: dict[str, datetime] = {}
         self.completion: Completion | None = None
 
     # ---- scheduling -------------------------------------------------------------------------
@@ -113,6 +124,30 @@ class ReplayContext:
     def send_event(self, instance_id: str, name: str, input_json: str | None) -> None:
         props = {"InstanceId": instance_id, "Name": name, "Input": input_json}
         self._schedule(EventType.EventSent, props, awaitable=False)
+
+    def send_entity_request(
+        self, entity_instance_id: str, operation: str, input_json: str | None, *, signal: bool
+    ) -> ReplayTask:
+        """Send an operation to an entity; for a call, a task completed by the entity's response."""
+        request_id = str(uuid.uuid5(_REQUEST_IDS, f"{self.instance_id}:{self.execution_id}:{self._next_id}"))
+        request = RequestMessage(
+            operation,
+            request_id,
+            is_signal=signal,
+            input=input_json,
+            parent_instance_id=self.instance_id,
+            parent_execution_id=self.execution_id,
+        )
+        target = entity_instance_id.lower()
+        self._entity_clocks[target] = label_outgoing(
+            request, self.current_utc_datetime, self._entity_clocks.get(target)
+        )
+        self.send_event(entity_instance_id, REQUEST_EVENT, request.to_json())
+        if signal:
+            done = ReplayTask()
+            done.complete(None)
+            return done
+        return self.wait_for_event(request_id)
 
     def wait_for_event(self, name: str) -> ReplayTask:
         """A task completed by the next ``EventRaised`` with this name (case-insensitive)."""

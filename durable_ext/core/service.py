@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .entity_queries import EntityPage, EntityQuery
 from .history import HistoryEvent
 from .messages import TaskMessage
 from .queries import InstancePage, InstanceQuery
@@ -100,3 +101,5 @@ class OrchestrationServiceClient(Protocol):
         ...
 
     async def query_instances(self, query: InstanceQuery) -> InstancePage: ...
+
+    async def query_entities(self, query: EntityQuery) -> EntityPage: ...

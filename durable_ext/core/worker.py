@@ -7,6 +7,7 @@ from typing import Protocol
 
 from ..errors import ActivityFailedError, ConcurrencyConflictError
 from .dispatcher import WorkItemDispatcher
+from .entities import is_entity_instance
 from .episode import begin_episode, finish_episode, next_generation
 from .history import EventType, OrchestrationStatus, event
 from .messages import TaskMessage
@@ -34,6 +35,8 @@ def _merge(first: EpisodeResult, then: EpisodeResult) -> EpisodeResult:
     then.activity_messages = first.activity_messages + then.activity_messages
     then.orchestrator_messages = first.orchestrator_messages + then.orchestrator_messages
     then.continued_as_new = then.runtime_state
+    if then.keep_custom_status and not first.keep_custom_status:  # an idle entity keeps the batch's
+        then.custom_status, then.keep_custom_status = first.custom_status, False
     return then
 
 
@@ -46,9 +49,11 @@ class TaskHubWorker:
         *,
         max_concurrent_orchestrations: int,
         max_concurrent_activities: int,
+        entities: OrchestrationRunner | None = None,
     ) -> None:
         self.service = service
         self.orchestrations = orchestrations
+        self.entities = entities
         self.activities = activities
         self.orchestration_pipeline = MiddlewarePipeline(self._run_orchestration)
         self.activity_pipeline = MiddlewarePipeline(self._run_activity)
@@ -117,7 +122,10 @@ class TaskHubWorker:
 
     async def _run_orchestration(self, context: DispatchContext, _next: Next) -> None:
         state: OrchestrationRuntimeState = context.properties["runtime_state"]
-        context.properties["outcome"] = await self.orchestrations.run(state)
+        runner = self.orchestrations
+        if self.entities is not None and is_entity_instance(state.instance_id):
+            runner = self.entities
+        context.properties["outcome"] = await runner.run(state)
 
     # ---- activities ---------------------------------------------------------------------------
     async def _process_activity(self, item: ActivityWorkItem) -> None:

@@ -12,6 +12,7 @@ from ..azurestorage.settings import AzureStorageSettings
 from ..core.client import TaskHubClient
 from ..core.worker import TaskHubWorker
 from ..errors import ConfigurationError
+from .entity_runner import SdkEntityRunner
 from .functions import FunctionRegistry
 from .http_activity import HttpActivity
 from .options import DurableTaskOptions
@@ -41,6 +42,11 @@ class DurableTaskExtension:
             SdkActivityRunner(self.functions, self.http_activity),
             max_concurrent_orchestrations=options.max_concurrent_orchestrator_functions,
             max_concurrent_activities=options.max_concurrent_activity_functions,
+            entities=SdkEntityRunner(
+                self.functions,
+                self._orchestrator_pool,
+                max_batch_size=options.max_entity_operation_batch_size,
+            ),
         )
         self._start_lock = asyncio.Lock()
         self._other_hubs: dict[tuple[str, str], tuple[AzureStorageOrchestrationService, TaskHubClient]] = {}

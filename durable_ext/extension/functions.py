@@ -40,6 +40,8 @@ class FunctionRegistry:
         self._add(self.activities, "activity", name, handler)
 
     def add_entity(self, name: str, handler: EntityHandler) -> None:
+        if "@" in name or "/" in name:
+            raise ConfigurationError(f"The entity name '{name}' must not contain '@' or '/'.")
         self._add(self.entities, "entity", name.lower(), handler)
 
     def orchestrator(self, name: str) -> OrchestratorHandler | None:
@@ -49,6 +51,13 @@ class FunctionRegistry:
     def activity(self, name: str) -> ActivityHandler | None:
         entry = self.activities.get(name.lower())
         return None if entry is None else entry[1]
+
+    def entity(self, name: str) -> EntityHandler | None:
+        entry = self.entities.get(name.lower())
+        return None if entry is None else entry[1]
+
+    def has_entity(self, name: str) -> bool:
+        return name.lower() in self.entities
 
     def has_orchestrator(self, name: str) -> bool:
         return name.lower() in self.orchestrators

@@ -2,7 +2,7 @@
 
 Both bases serve the same handlers, as the reference host does. Bad input gets a 400 naming the parameter;
 nothing is written for it. This module routes and serves start and status; the instance operations are in
-``http_instances`` and the queries over many instances in ``http_queries``.
+``http_instances``, the queries over many instances in ``http_queries`` and entities in ``http_entities``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .http_common import (
     hub_of,
     json_body_text,
 )
+from .http_entities import EntityHandlers
 from .http_instances import InstanceHandlers
 from .http_queries import QueryHandlers
 from .status_payload import status_payload
@@ -46,6 +47,7 @@ class ManagementApi(ApiHandlers):
         super().__init__(extension)
         self.instances = InstanceHandlers(extension)
         self.queries = QueryHandlers(extension)
+        self.entities = EntityHandlers(extension)
 
     def routes(self) -> list[web.RouteDef]:
         defs: list[web.RouteDef] = []
@@ -66,6 +68,16 @@ class ManagementApi(ApiHandlers):
                 web.post(f"{instance}/resume", self.instances.resume),
                 web.post(f"{instance}/rewind", self.instances.rewind),
                 web.post(f"{instance}/restart", self.instances.restart),
+            ]
+            entity = f"{base}/entities/{{entityName}}/{{entityKey}}"
+            defs += [
+                web.post(entity, self.entities.signal),
+                web.delete(entity, self.entities.signal),
+                web.get(entity, self.entities.read),
+                web.get(f"{base}/entities", self.entities.list),
+                web.get(f"{base}/entities/", self.entities.list),
+                web.get(f"{base}/entities/{{entityName}}", self.entities.list),
+                web.get(f"{base}/entities/{{entityName}}/", self.entities.list),
             ]
         return defs
 

@@ -36,6 +36,7 @@ def list_query(request: web.Request) -> InstanceQuery:
         show_input=flag(request, "showInput", True),
         page_size=positive_int(request, "top", DEFAULT_PAGE_SIZE),
         continuation_token=token,
+        include_entities=flag(request, "includeEntities", False),
     )
 
 

@@ -95,6 +95,16 @@ def _wait_for_event(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
     return ctx.wait_for_event(str(action["externalEventName"]))
 
 
+def _entity_request(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
+    signal = int(action["actionType"]) == 9
+    return ctx.send_entity_request(
+        str(action["instanceId"]),
+        str(action.get("operation") or ""),
+        as_stored_input(action.get("input")),
+        signal=signal,
+    )
+
+
 def _continue_as_new(ctx: ReplayContext, action: dict[str, Any]) -> ReplayTask:
     return _done()  # no id, nothing recorded: applied when the SDK says it is done
 
@@ -113,6 +123,8 @@ _SCHEDULERS: dict[int, Callable[[ReplayContext, dict[str, Any]], ReplayTask]] = 
     4: _continue_as_new,
     5: _create_timer,
     6: _wait_for_event,
+    7: _entity_request,
+    9: _entity_request,
     11: _compound,
     12: _compound,
 }

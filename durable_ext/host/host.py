@@ -11,6 +11,7 @@ from bindings.base import FunctionInfo, Listener
 from bindings.durable import (
     ActivityTriggerBindingProvider,
     DurableClientBindingProvider,
+    EntityTriggerBindingProvider,
     OrchestrationTriggerBindingProvider,
     close_sdk_client_session,
 )
@@ -58,6 +59,7 @@ class FunctionsHost:
                 HttpTriggerBindingProvider(router),
                 OrchestrationTriggerBindingProvider(extension),
                 ActivityTriggerBindingProvider(extension),
+                EntityTriggerBindingProvider(extension),
             ],
             [DurableClientBindingProvider(extension, lambda: server.base_url, settings.resolve)],
             self._executor,

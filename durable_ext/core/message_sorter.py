@@ -1,0 +1,121 @@
+"""In-order, duplicate-free delivery of requests from one sender to one entity.
+
+Queue messages can overtake each other, so every request an orchestration sends to an entity carries a
+timestamp and the timestamp of the request it sent to that entity before (its predecessor). The entity
+delivers a request only after its predecessor; one that arrives early waits in a per-sender buffer, a
+repeated one is dropped. Requests older than the reorder window, and requests from clients (no sender),
+pass straight through. The bookkeeping is kept in the entity's scheduler state under ``sorter``, in the
+reference's JSON shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from .entities import RequestMessage
+from .timefmt import format_dotnet, parse_datetime
+
+_MIN = "0001-01-01T00:00:00"
+_COLLECT_EVERY = timedelta(seconds=10)
+
+
+def _time(value: Any) -> datetime | None:
+    return None if not value or str(value).startswith("0001-01-01") else parse_datetime(str(value))
+
+
+def _text(value: datetime | None) -> str:
+    return _MIN if value is None else format_dotnet(value)
+
+
+def _before(a: datetime | None, b: datetime | None) -> bool:
+    """``a < b`` with ``None`` as the earliest time."""
+    if b is None:
+        return False
+    return a is None or a < b
+
+
+class MessageSorter:
+    def __init__(self, data: dict[str, Any], window: timedelta) -> None:
+        self.data = data
+        self.window = window
+
+    @property
+    def _horizon(self) -> datetime | None:
+        return _time(self.data.get("ReceiveHorizon"))
+
+    def receive(self, message: RequestMessage) -> Iterator[RequestMessage]:
+        """The requests that may be delivered now that ``message`` arrived, in order."""
+        if not self.window or message.parent_instance_id is None or message.timestamp is None:
+            yield message
+            return
+        horizon = self._horizon
+        if horizon is None or horizon + self.window + _COLLECT_EVERY < message.timestamp:
+            yield from self._advance_horizon(message.timestamp - self.window)
+            horizon = self._horizon
+        if _before(message.timestamp, horizon):
+            yield message
+            return
+        buffers: dict[str, Any] = self.data.setdefault("ReceivedFromInstance", {})
+        key = next((k for k in buffers if k.lower() == message.parent_instance_id.lower()), None)
+        if key is None:
+            key = message.parent_instance_id
+            buffers[key] = {"Last": _MIN, "ExecutionId": message.parent_execution_id}
+        buffer = buffers[key]
+        if buffer.get("ExecutionId") != message.parent_execution_id:  # a new execution starts over
+            yield from (
+                RequestMessage.from_dict(m) for _, m in sorted((buffer.get("Buffered") or {}).items())
+            )
+            buffer.update({"Last": _MIN, "ExecutionId": message.parent_execution_id, "Buffered": {}})
+        last = _time(buffer.get("Last"))
+        if not _before(last, message.timestamp):
+            return  # already delivered: a duplicate
+        if _before(last, message.predecessor) and not _before(message.predecessor, horizon):
+            buffer.setdefault("Buffered", {})[_text(message.timestamp)] = message.to_dict()
+            return
+        yield message
+        self._mark_delivered(buffer, message.timestamp)
+        yield from self._drain(buffer)
+
+    def _mark_delivered(self, buffer: dict[str, Any], timestamp: datetime | None) -> None:
+        buffer["Last"] = _text(None if _before(timestamp, self._horizon) else timestamp)
+
+    def _drain(self, buffer: dict[str, Any]) -> Iterator[RequestMessage]:
+        buffered: dict[str, Any] = buffer.get("Buffered") or {}
+        while buffered:
+            first_key = min(buffered, key=lambda k: parse_datetime(k))
+            candidate = RequestMessage.from_dict(buffered[first_key])
+            last = _time(buffer.get("Last"))
+            if _before(last, candidate.predecessor) and not _before(candidate.predecessor, self._horizon):
+                break
+            del buffered[first_key]
+            self._mark_delivered(buffer, candidate.timestamp)
+            yield candidate
+        if not buffered:
+            buffer.pop("Buffered", None)
+
+    def _advance_horizon(self, horizon: datetime) -> Iterator[RequestMessage]:
+        """Move the window: what waited longer than it is delivered, and idle senders are forgotten."""
+        self.data["ReceiveHorizon"] = _text(horizon)
+        buffers: dict[str, Any] = self.data.get("ReceivedFromInstance") or {}
+        for key in list(buffers):
+            buffer = buffers[key]
+            if _before(_time(buffer.get("Last")), horizon):
+                buffer["Last"] = _MIN
+            yield from self._drain(buffer)
+            if buffer.get("Last") == _MIN and not buffer.get("Buffered"):
+                del buffers[key]
+        if not buffers:
+            self.data.pop("ReceivedFromInstance", None)
+
+
+def label_outgoing(request: RequestMessage, now: datetime, last_sent: datetime | None) -> datetime:
+    """Stamp a request an orchestration sends: strictly after the last one to the same entity."""
+    timestamp = now
+    if last_sent is not None:
+        request.predecessor = last_sent
+        if timestamp <= last_sent:
+            timestamp = last_sent + timedelta(microseconds=1)
+    request.timestamp = timestamp
+    return timestamp

@@ -1,0 +1,125 @@
+"""Handlers for entities: signal (``POST``/``DELETE``), read (``GET`` one) and list (``GET`` many).
+
+A signal's body becomes the operation's input so that the entity's ``get_input()`` returns what was
+sent: the SDK client's double-encoded JSON, a plain JSON body of any type, or any other content as a
+string. The reference only understands the first of these; accepting the rest changes nothing for
+apps that use the SDK client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..azurestorage.instance_queries import CONTINUATION_HEADER
+from ..core.entities import EntityId
+from ..core.entity_queries import EntityQuery
+from ..core.queries import DEFAULT_PAGE_SIZE
+from ..core.timefmt import format_dotnet
+from ..errors import InstanceNotFoundError, InvalidRequestError
+from .http_common import ApiHandlers, api_errors, date_time, error_response, flag, hub_of, positive_int
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+def operation_input(body: str, content_type: str) -> str | None:
+    """The stored input of a signal: the JSON text of the JSON text of the value sent."""
+    if not body.strip():
+        return None
+    if content_type == JSON_CONTENT_TYPE:
+        try:
+            value = json.loads(body)
+        except ValueError as exc:
+            raise InvalidRequestError(
+                f"The operation input in the request body is not valid JSON: {exc}."
+            ) from exc
+    else:
+        value = body
+    if isinstance(value, str) and _is_json(value):
+        return json.dumps(value)  # already the JSON of the value (the SDK client sends it so)
+    return json.dumps(json.dumps(value))
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+class EntityHandlers(ApiHandlers):
+    def _entity(self, request: web.Request) -> EntityId:
+        return EntityId.of(request.match_info["entityName"], request.match_info["entityKey"])
+
+    def _check_defined(self, request: web.Request, entity: EntityId) -> None:
+        own_hub = self.extension.is_own_hub(hub_of(request))
+        if own_hub and not self.extension.functions.has_entity(entity.name):
+            raise UnknownEntityError(entity.name)
+
+    @api_errors
+    async def signal(self, request: web.Request) -> web.Response:
+        entity = self._entity(request)
+        if request.method == "DELETE":
+            operation = "delete"
+        else:
+            operation = request.query.get("op", "")
+            if not operation:
+                raise InvalidRequestError(
+                    "The query parameter 'op' (the name of the operation to signal) is required, "
+                    f"e.g. POST .../entities/{entity.name}/{entity.key}?op=add."
+                )
+        try:
+            self._check_defined(request, entity)
+        except UnknownEntityError as exc:
+            return error_response(404, str(exc))
+        input_json = operation_input(await request.text(), request.content_type)
+        await self.client(request).signal_entity(entity, operation, input_json)
+        return web.Response(status=202)
+
+    @api_errors
+    async def read(self, request: web.Request) -> web.Response:
+        entity = self._entity(request)
+        status = await self.client(request).read_entity(entity)
+        if status is None or not status.exists:
+            raise InstanceNotFoundError(entity.instance_id)
+        return web.Response(status=200, text=status.state or "null", content_type=JSON_CONTENT_TYPE)
+
+    @api_errors
+    async def list(self, request: web.Request) -> web.Response:
+        name = request.match_info.get("entityName") or None
+        if name is not None:
+            EntityId.of(name, "-")  # validates the name
+        query = EntityQuery(
+            entity_name=name,
+            last_operation_from=date_time(request, "lastOperationTimeFrom"),
+            last_operation_to=date_time(request, "lastOperationTimeTo"),
+            fetch_state=flag(request, "fetchState", False),
+            include_deleted=flag(request, "includeDeleted", False),
+            page_size=positive_int(request, "top", DEFAULT_PAGE_SIZE),
+            continuation_token=request.headers.get(CONTINUATION_HEADER) or None,
+        )
+        page = await self.client(request).query_entities(query)
+        body: list[dict[str, Any]] = []
+        for status in page.entities:
+            item: dict[str, Any] = {
+                "entityId": {"key": status.entity_id.key, "name": status.entity_id.name},
+                "lastOperationTime": format_dotnet(status.last_operation_time)
+                if status.last_operation_time
+                else None,
+            }
+            if query.fetch_state:
+                item["state"] = json.loads(status.state) if status.state is not None else None
+            body.append(item)
+        headers = {CONTINUATION_HEADER: page.continuation_token} if page.continuation_token else {}
+        return web.json_response(body, headers=headers)
+
+
+class UnknownEntityError(InvalidRequestError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"No entity function named '{name}' is defined in this app. Check the entity name; entity "
+            "names are case-insensitive."
+        )
