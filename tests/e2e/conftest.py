@@ -42,3 +42,17 @@ async def features_host(
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+async def entities_host(
+    connection_string: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """The test app under tests/e2e/apps/entities (batches of at most 4 operations)."""
+    log_path = tmp_path_factory.mktemp("entities") / "host.log"
+    host = start_host(REPO_ROOT / "tests" / "e2e" / "apps" / "entities", connection_string, log_path, {})
+    try:
+        await wait_until_serving(host)
+        yield host
+    finally:
+        stop_host(host)
