@@ -1,0 +1,116 @@
+"""Planning an entity batch from new requests, ordering them, and recording what the batch did."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from durable_ext.core.entities import CONTINUE_EVENT, RequestMessage, SchedulerState
+from durable_ext.core.entity_scheduler import OperationResult, finish_batch, plan_batch
+from durable_ext.core.history import EventType, OrchestrationStatus, event, execution_started
+from durable_ext.core.message_sorter import MessageSorter, label_outgoing
+from durable_ext.core.state import OrchestrationRuntimeState
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+WINDOW = timedelta(minutes=30)
+
+
+def _state(scheduler: SchedulerState | None, *requests: RequestMessage) -> OrchestrationRuntimeState:
+    started = execution_started(
+        instance_id="@counter@k",
+        execution_id="e1",
+        name="counter",
+        input_json=None if scheduler is None else scheduler.to_json(),
+    )
+    state = OrchestrationRuntimeState(past_events=[event(EventType.OrchestratorStarted), started])
+    for request in requests:
+        state.add(event(EventType.EventRaised, -1, Name="op", Input=request.to_json()))
+    return state
+
+
+def _from(parent: str, n: int) -> list[RequestMessage]:
+    """``n`` requests one orchestration sent to the entity, labelled in order."""
+    requests, last = [], None
+    for i in range(n):
+        request = RequestMessage("add", f"{parent}-{i}", is_signal=True, parent_instance_id=parent)
+        last = label_outgoing(request, T0, last)
+        requests.append(request)
+    return requests
+
+
+def test_a_batch_takes_at_most_the_limit_and_asks_to_continue() -> None:
+    requests = [RequestMessage("add", f"r{i}", is_signal=True) for i in range(5)]
+    batch = plan_batch(_state(None, *requests), max_batch_size=2, reorder_window=WINDOW)
+    assert [r.id for r in batch.requests] == ["r0", "r1"]
+    assert batch.continue_later and len(batch.state.queue) == 3
+    outcome = finish_batch(batch, [OperationResult(False, "null")] * 2, True, "2")
+    assert [c.event.name for c in outcome.new_commands] == [CONTINUE_EVENT]
+    assert outcome.completion is not None
+    assert outcome.completion.status == OrchestrationStatus.ContinuedAsNew
+    carried = SchedulerState.from_json(outcome.completion.continue_input)
+    assert carried.suspended and carried.state == "2" and len(carried.queue) == 3
+    suspended = plan_batch(_state(carried), max_batch_size=2, reorder_window=WINDOW)
+    assert suspended.requests == []  # waits for its continue message
+
+
+def test_calls_get_responses_and_errors_are_marked() -> None:
+    call = RequestMessage("get", "c1", parent_instance_id="orch", parent_execution_id="x1")
+    failing = RequestMessage("boom", "c2", parent_instance_id="orch", parent_execution_id="x1")
+    signal = RequestMessage("add", "s1", is_signal=True, parent_instance_id="orch")
+    batch = plan_batch(_state(None, call, failing, signal), max_batch_size=10, reorder_window=WINDOW)
+    results = [OperationResult(False, "5"), OperationResult(True, '"bad"'), OperationResult(False, "null")]
+    outcome = finish_batch(batch, results, True, "5")
+    responses = {
+        c.event.name: (c.target_execution_id, json.loads(c.event.input or "")) for c in outcome.new_commands
+    }
+    assert responses == {
+        "c1": ("x1", {"result": "5"}),
+        "c2": ("x1", {"result": '"bad"', "exceptionType": "Error"}),
+    }
+    assert json.loads(outcome.custom_status or "") == {"entityExists": True, "queueSize": 0}
+
+
+def test_a_deleted_entity_stores_no_state() -> None:
+    batch = plan_batch(
+        _state(SchedulerState(True, "3"), RequestMessage("delete", "d", is_signal=True)),
+        max_batch_size=5,
+        reorder_window=WINDOW,
+    )
+    outcome = finish_batch(batch, [OperationResult(False, "null")], False, "null")
+    assert outcome.completion is not None
+    carried = SchedulerState.from_json(outcome.completion.continue_input)
+    assert not carried.exists and carried.state is None
+
+
+def test_early_scheduled_requests_are_sent_again_for_their_time() -> None:
+    due = datetime.now(UTC) + timedelta(minutes=5)
+    later = RequestMessage("add", "later", is_signal=True, scheduled_time=due)
+    batch = plan_batch(_state(None, later), max_batch_size=5, reorder_window=WINDOW)
+    assert batch.requests == [] and [r.id for r in batch.reschedule] == ["later"]
+    outcome = finish_batch(batch, [], False, None)
+    assert outcome.new_commands[0].visible_at == due
+    assert (outcome.new_commands[0].event.name or "").startswith("op@")
+
+
+def test_sorter_delivers_each_senders_requests_in_order_once() -> None:
+    sorter = MessageSorter({}, WINDOW)
+    a = _from("orch-a", 4)
+    delivered: list[str] = []
+    for request in [a[2], a[0], a[3], a[0], a[1]]:  # overtaken, and one duplicate
+        delivered += [r.id for r in sorter.receive(request)]
+    assert delivered == ["orch-a-0", "orch-a-1", "orch-a-2", "orch-a-3"]
+
+
+def test_sorter_passes_client_requests_through() -> None:
+    sorter = MessageSorter({}, WINDOW)
+    client = RequestMessage("add", "c", is_signal=True)
+    assert [r.id for r in sorter.receive(client)] == ["c"]
+    assert [r.id for r in sorter.receive(client)] == ["c"]  # clients are not deduplicated
+
+
+def test_sorter_state_survives_a_round_trip_through_json() -> None:
+    data: dict = {}
+    a = _from("orch-a", 3)
+    assert list(MessageSorter(data, WINDOW).receive(a[1])) == []
+    restored = json.loads(json.dumps(data))
+    assert [r.id for r in MessageSorter(restored, WINDOW).receive(a[0])] == ["orch-a-0", "orch-a-1"]
