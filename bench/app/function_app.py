@@ -24,3 +24,22 @@ def fan_out(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="step")
 def hello(step: int) -> str:
     return f"Hello {step}!"
+
+
+@app.entity_trigger(context_name="context")
+def counter(context: df.DurableEntityContext) -> None:
+    value = context.get_state(lambda: 0)
+    if context.operation_name == "add":
+        value += context.get_input()
+    context.set_state(value)
+    context.set_result(value)
+
+
+@app.orchestration_trigger(context_name="context")
+def call_counter(context: df.DurableOrchestrationContext):
+    job = context.get_input()
+    entity = df.EntityId("counter", job["key"])
+    value = None
+    for _ in range(job["calls"]):
+        value = yield context.call_entity(entity, "add", 1)
+    return value
