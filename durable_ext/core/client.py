@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from datetime import datetime
 
-from ..errors import InstanceNotFoundError, InstanceStateError
-from .entities import REQUEST_EVENT, EntityId, RequestMessage, scheduled_request_event
+from ..errors import InstanceNotFoundError, InstanceStateError, InvalidRequestError
+from .entities import REQUEST_EVENT, EntityId, RequestMessage, is_entity_instance, scheduled_request_event
 from .entity_queries import EntityPage, EntityQuery, EntityStatus, entity_status
 from .history import EventType, HistoryEvent, OrchestrationStatus, event, execution_started
 from .messages import TaskMessage
@@ -48,6 +48,7 @@ class TaskHubClient:
         return instance_id
 
     async def raise_event(self, instance_id: str, name: str, input_json: str | None) -> None:
+        _refuse_entity(instance_id)
         raised = event(EventType.EventRaised, -1, Name=name, Input=input_json)
         await self.service.send_message(TaskMessage(raised, instance_id, None))
 
@@ -141,6 +142,7 @@ class TaskHubClient:
                 return removed
 
     async def _existing_state(self, instance_id: str) -> OrchestrationState:
+        _refuse_entity(instance_id)
         state = await self.get_state(instance_id)
         if state is None:
             raise InstanceNotFoundError(instance_id)
@@ -176,3 +178,13 @@ class TaskHubClient:
                     f"Instance '{instance_id}' is still {state.status.name} after {timeout_s:g} seconds."
                 )
             await asyncio.sleep(poll_interval_s)
+
+
+def _refuse_entity(instance_id: str) -> None:
+    """Orchestration operations on an entity would break it: say what to use instead."""
+    if is_entity_instance(instance_id):
+        raise InvalidRequestError(
+            f"'{instance_id}' is an entity, not an orchestration: it cannot be sent events, terminated, "
+            "suspended, resumed, rewound or restarted. Signal it with an operation instead (entities/"
+            "{name}/{key}?op=...), or purge it to remove it."
+        )

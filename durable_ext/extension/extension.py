@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from ..azurestorage.service import AzureStorageOrchestrationService
 from ..azurestorage.settings import AzureStorageSettings
@@ -36,6 +37,9 @@ class DurableTaskExtension:
         self._orchestrator_pool = ThreadPoolExecutor(
             options.max_concurrent_orchestrator_functions, thread_name_prefix="orchestrator"
         )
+        self._entity_pool = ThreadPoolExecutor(
+            options.max_concurrent_entity_functions, thread_name_prefix="entity"
+        )
         self.worker = TaskHubWorker(
             self.service,
             SdkOrchestrationRunner(self.functions, self._orchestrator_pool),
@@ -44,8 +48,9 @@ class DurableTaskExtension:
             max_concurrent_activities=options.max_concurrent_activity_functions,
             entities=SdkEntityRunner(
                 self.functions,
-                self._orchestrator_pool,
+                self._entity_pool,
                 max_batch_size=options.max_entity_operation_batch_size,
+                reorder_window=timedelta(minutes=options.entity_message_reorder_window_minutes),
             ),
         )
         self._start_lock = asyncio.Lock()
@@ -113,3 +118,4 @@ class DurableTaskExtension:
         for service, _ in self._other_hubs.values():
             await service.close()
         self._orchestrator_pool.shutdown(wait=False, cancel_futures=True)
+        self._entity_pool.shutdown(wait=False, cancel_futures=True)

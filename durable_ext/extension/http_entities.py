@@ -1,5 +1,8 @@
 """Handlers for entities: signal (``POST``/``DELETE``), read (``GET`` one) and list (``GET`` many).
 
+A signal may carry ``scheduledTime`` (ISO 8601, UTC): the operation then runs at that time, as the
+reference's scheduled signals do; this parameter is durable-ext's, the reference's route has none.
+
 A signal's body becomes the operation's input so that the entity's ``get_input()`` returns what was
 sent: the SDK client's double-encoded JSON, a plain JSON body of any type, or any other content as a
 string. The reference only understands the first of these; accepting the rest changes nothing for
@@ -76,7 +79,8 @@ class EntityHandlers(ApiHandlers):
         except UnknownEntityError as exc:
             return error_response(404, str(exc))
         input_json = operation_input(await request.text(), request.content_type)
-        await self.client(request).signal_entity(entity, operation, input_json)
+        scheduled_time = date_time(request, "scheduledTime")
+        await self.client(request).signal_entity(entity, operation, input_json, scheduled_time=scheduled_time)
         return web.Response(status=202)
 
     @api_errors

@@ -69,6 +69,7 @@ class DurableTaskOptions:
     max_concurrent_orchestrator_functions: int = field(default_factory=default_concurrency)
     max_concurrent_entity_functions: int = field(default_factory=default_concurrency)
     max_entity_operation_batch_size: int = 5000
+    entity_message_reorder_window_minutes: int = 30
     fetch_large_messages_automatically: bool = True
     use_app_lease: bool = True
     extended_sessions_enabled: bool = False
@@ -112,6 +113,9 @@ class DurableTaskOptions:
                 "maxConcurrentEntityFunctions", default_concurrency(), 1, None
             ),
             max_entity_operation_batch_size=top.integer("maxEntityOperationBatchSize", 5000, 1, None),
+            entity_message_reorder_window_minutes=top.integer(
+                "entityMessageReorderWindowInMinutes", 30, 0, None
+            ),
             fetch_large_messages_automatically=storage.boolean("FetchLargeMessagesAutomatically", True),
             use_app_lease=top.boolean("useAppLease", True),
             extended_sessions_enabled=top.boolean("extendedSessionsEnabled", False),

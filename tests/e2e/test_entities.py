@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -299,3 +300,32 @@ async def test_calling_an_entity_no_function_defines(
     status, output = await run(http, entities_host, "call_and_catch", job)
     assert status == 200
     assert "The entity function 'nosuchentity' doesn't exist" in output["error"]
+
+
+async def test_scheduled_signal_over_http(entities_host: RunningHost, http: aiohttp.ClientSession) -> None:
+    key = new_key()
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    url = f"{entities_host.base_url}{API}/entities/journal/{key}"
+    params = {"op": "record", "scheduledTime": due.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    async with http.post(url, params=params, json="later") as response:
+        assert response.status == 202
+    async with http.post(url, params={"op": "record"}, json="now") as response:
+        assert response.status == 202
+    await read_until(http, entities_host, "journal", key, ["now"])
+    await read_until(http, entities_host, "journal", key, ["now", "later"])
+    assert datetime.now(UTC) >= due
+
+
+async def test_orchestration_operations_on_an_entity_are_refused(
+    entities_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    key = new_key()
+    await signal(http, entities_host, "counter", key, "add", 1)
+    await read_until(http, entities_host, "counter", key, 1)
+    instance = f"{entities_host.base_url}{API}/instances/@counter@{key}"
+    for action in ("terminate", "suspend", "raiseEvent/go"):
+        async with http.post(f"{instance}/{action}", json=1) as response:
+            assert response.status == 400
+            assert "is an entity" in (await response.json())["Message"]
+    await signal(http, entities_host, "counter", key, "add", 1)
+    await read_until(http, entities_host, "counter", key, 2)

@@ -22,7 +22,7 @@ from durable_ext.extension.entity_runner import SdkEntityRunner
 from durable_ext.extension.functions import FunctionRegistry
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
-from .test_engine import _history_rows, _service
+from .test_engine import _history_rows, _instance_row, _service
 
 app = df.DFApp()
 
@@ -142,3 +142,15 @@ async def test_deleted_entities_are_listed_on_request_and_purged(engine: EntityE
     assert await engine.client.read_entity(deleted) is None
     kept_status = await engine.client.read_entity(kept)
     assert kept_status is not None and kept_status.exists
+
+
+async def test_large_entity_state_is_kept_in_blobs_and_read_back(engine: EntityEngine) -> None:
+    entity = EntityId.of("journal", "large")
+    big = "x" * 200_000  # well over the 64 KiB a table property may hold
+    await engine.client.signal_entity(entity, "record", _input(big))
+    await _read_until(engine.client, entity, [big])
+    await engine.client.signal_entity(entity, "record", _input("more"))
+    status = await _read_until(engine.client, entity, [big, "more"])
+    assert status.exists
+    row = await _instance_row(engine.service, entity.instance_id)
+    assert str(row["Input"]).startswith("http")  # the row points at the blob
