@@ -20,8 +20,10 @@ from .history_store import HistoryStore
 from .instance_queries import query_page
 from .instance_store import InstanceStore, state_from_row
 from .large_payloads import LargePayloads
+from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
 from .names import TaskHubNames
+from .partition_manager import PartitionManager
 from .purge import InstancePurger
 from .queues import TaskHubQueue
 from .rewind import HistoryRewinder
@@ -75,6 +77,15 @@ class AzureStorageOrchestrationService:
             self.history, self.instances, self.clients.blobs, self.names.large_messages_container
         )
         self.rewinder = HistoryRewinder(self.history.table, self.instances)
+        self.queues_by_name = {queue.name: queue for queue in self.control_queues}
+        self.partitions = PartitionManager(
+            LeaseBlobs(
+                self.clients.blobs.get_container_client(self.names.leases_container), settings.worker_id
+            ),
+            self.names.control_queues,
+            self,
+            settings.leases,
+        )
         self._hub_ready = asyncio.Lock()
         self._hub_created = False
         self._stopping = False
@@ -88,15 +99,34 @@ class AzureStorageOrchestrationService:
 
     async def start(self) -> None:
         await self.ensure_task_hub()
-        for queue in self.control_queues:  # one worker owns every partition until leases arrive
-            self.listener.add_queue(queue)
+        self.partitions.start()
         self.activity_reader.start()
 
-    async def stop(self) -> None:
-        self._stopping = True
-        await self.listener.stop()
+    async def stop_receiving(self) -> None:
+        """Stop taking new work and put back what was buffered; running work goes on."""
+        await self.partitions.stop_receiving()
         await self.activity_reader.stop()
-        await self.sessions.close()
+
+    async def stop(self) -> None:
+        """After the running work is done: release the leases and what is left in memory."""
+        self._stopping = True
+        await self.stop_receiving()
+        await self.partitions.stop()
+        await self.listener.stop()
+        left = await self.sessions.close()
+        await asyncio.gather(*(m.queue.release(m.queue_message) for m in left), return_exceptions=True)
+
+    # ---- partition hooks (called by the partition manager) ---------------------------------------
+    async def start_partition(self, partition: str) -> None:
+        self.listener.add_queue(self.queues_by_name[partition])
+
+    async def stop_partition(self, partition: str) -> None:
+        await self.listener.remove_queue(partition)
+        dropped = self.sessions.drop_queue_messages(partition)
+        await asyncio.gather(*(m.queue.release(m.queue_message) for m in dropped), return_exceptions=True)
+
+    def is_busy(self, partition: str) -> bool:
+        return any(self.control_queue_for(i).name == partition for i in self.sessions.busy_instances)
 
     async def close(self) -> None:
         await self.clients.close()

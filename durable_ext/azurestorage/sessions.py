@@ -37,6 +37,11 @@ class SessionManager:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
+    def busy_instances(self) -> frozenset[str]:
+        """Instances whose history is loading, whose session waits to run, or whose episode runs."""
+        return frozenset(self._busy)
+
+    @property
     def buffered_count(self) -> int:
         return sum(len(messages) for messages in self._pending.values())
 
@@ -95,8 +100,16 @@ class SessionManager:
                 del self._pending[instance_id]
         return dropped
 
-    async def close(self) -> None:
+    async def close(self) -> list[ReceivedMessage]:
+        """Stop; return the messages still held (buffered, or in sessions that never ran)."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        left = [m for messages in self._pending.values() for m in messages]
+        self._pending.clear()
+        while not self._ready.empty():
+            session = self._ready.get_nowait()
+            if session is not None:
+                left += session.messages
         await self._ready.put(None)
+        return left

@@ -7,6 +7,8 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
+from .partition_manager import LeaseOptions
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -27,3 +29,4 @@ class AzureStorageSettings:
     worker_id: str = field(default_factory=default_worker_id)
     execution_started_dedupe_max_dequeues: int = 10
     stale_message_max_dequeues: int = 5
+    leases: LeaseOptions = field(default_factory=LeaseOptions)

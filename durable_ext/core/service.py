@@ -50,7 +50,13 @@ class OrchestrationService(Protocol):
 
     async def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
+    async def stop_receiving(self) -> None:
+        """Take no new work; running work items may still complete."""
+        ...
+
+    async def stop(self) -> None:
+        """Called once running work items are done (or given up)."""
+        ...
 
     async def lock_next_orchestration_work_item(self) -> OrchestrationWorkItem | None:
         """Wait for the next episode; ``None`` once the service is stopping."""

@@ -81,9 +81,10 @@ class TaskHubWorker:
         if not self.started:
             return
         self.started = False
-        await self.service.stop()
+        await self.service.stop_receiving()
         await self._orchestration_dispatcher.stop(timeout_s)
         await self._activity_dispatcher.stop(timeout_s)
+        await self.service.stop()
 
     # ---- orchestrations -----------------------------------------------------------------------
     async def _process_orchestration(self, item: OrchestrationWorkItem) -> None:

@@ -1,0 +1,137 @@
+"""Partition lease blobs in ``<hub>-leases``: ``intent/<queue>`` and ``ownership/<queue>``.
+
+Each blob holds the reference's JSON (``PartitionId``, ``Owner``, ``Token``, ``Epoch``) and carries a
+blob lease whose id is the ``Token``. A lease is held while its blob lease is live; it is free when the
+blob lease is available or expired. Taking a leased blob from its holder (stealing) changes the lease
+to a new id, which only the lease's id allows, and that id is what the blob's content records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
+
+from .clients import translated
+
+log = logging.getLogger("durable_ext.leases")
+
+INTENT = "intent"
+OWNERSHIP = "ownership"
+
+
+class LeaseLostError(Exception):
+    """The lease was taken by another worker, or it expired."""
+
+
+@dataclass
+class PartitionLease:
+    kind: str
+    partition: str
+    owner: str | None
+    token: str | None
+    epoch: int
+    held: bool
+    """True when the blob lease is live (some worker holds it)."""
+
+    def held_by(self, worker_id: str) -> bool:
+        return self.held and self.owner == worker_id
+
+
+class LeaseBlobs:
+    def __init__(self, container: ContainerClient, worker_id: str) -> None:
+        self.container = container
+        self.worker_id = worker_id
+
+    def _blob(self, kind: str, partition: str):  # type: ignore[no-untyped-def]
+        return self.container.get_blob_client(f"{kind}/{partition}")
+
+    async def read(self, kind: str, partition: str) -> PartitionLease:
+        blob = self._blob(kind, partition)
+        async with translated(f"Reading lease '{kind}/{partition}'"):
+            downloader = await blob.download_blob()
+            content = await downloader.readall()
+            state = downloader.properties.lease.state
+        data = _parse(content)
+        return PartitionLease(
+            kind,
+            partition,
+            data.get("Owner"),
+            data.get("Token"),
+            int(data.get("Epoch") or 0),
+            held=state in ("leased", "breaking"),
+        )
+
+    async def read_all(self, kind: str, partitions: list[str]) -> list[PartitionLease]:
+        return [await self.read(kind, p) for p in partitions]
+
+    async def acquire(self, lease: PartitionLease, duration_s: int, *, steal: bool) -> PartitionLease:
+        """Take a free lease, or (``steal``) a held one; :class:`LeaseLostError` if another won."""
+        if lease.held and (not steal or not lease.token):
+            raise LeaseLostError(f"{lease.kind}/{lease.partition} is held by {lease.owner}")
+        token = str(uuid.uuid4())
+        current = lease.token if lease.held else token  # a steal changes the holder's lease id
+        client = BlobLeaseClient(self._blob(lease.kind, lease.partition), lease_id=current)
+        taken = PartitionLease(lease.kind, lease.partition, self.worker_id, token, lease.epoch + 1, held=True)
+        async with translated(f"Acquiring lease '{lease.kind}/{lease.partition}'"), _lost_on_conflict(lease):
+            if lease.held:
+                await client.change(token)
+            else:
+                await client.acquire(lease_duration=duration_s)
+            await self._write(taken, token)
+        return taken
+
+    async def renew(self, lease: PartitionLease) -> None:
+        client = BlobLeaseClient(self._blob(lease.kind, lease.partition), lease_id=lease.token)
+        async with translated(f"Renewing lease '{lease.kind}/{lease.partition}'"), _lost_on_conflict(lease):
+            await client.renew()
+
+    async def release(self, lease: PartitionLease) -> None:
+        """Give the lease up at once (others need not wait for it to expire)."""
+        client = BlobLeaseClient(self._blob(lease.kind, lease.partition), lease_id=lease.token)
+        freed = PartitionLease(lease.kind, lease.partition, None, None, lease.epoch, held=False)
+        try:
+            async with (
+                translated(f"Releasing lease '{lease.kind}/{lease.partition}'"),
+                _lost_on_conflict(lease),
+            ):
+                await self._write(freed, lease.token)
+                await client.release()
+        except LeaseLostError:
+            log.info("Lease %s/%s was already lost when released", lease.kind, lease.partition)
+
+    async def _write(self, lease: PartitionLease, lease_id: str | None) -> None:
+        body = {
+            "PartitionId": lease.partition,
+            "Owner": lease.owner,
+            "Token": lease.token,
+            "Epoch": lease.epoch,
+        }
+        blob = self._blob(lease.kind, lease.partition)
+        await blob.upload_blob(json.dumps(body), overwrite=True, lease=lease_id)
+
+
+@contextlib.asynccontextmanager
+async def _lost_on_conflict(lease: PartitionLease) -> AsyncIterator[None]:
+    """409 and 412 on a lease mean another worker has it (or it expired): the lease is lost."""
+    try:
+        yield
+    except HttpResponseError as exc:
+        if exc.status_code in (409, 412):
+            raise LeaseLostError(f"{lease.kind}/{lease.partition}: {exc.reason}") from exc
+        raise
+
+
+def _parse(content: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(content or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
