@@ -71,6 +71,7 @@ class PartitionManager:
         return self.leases.worker_id
 
     def start(self) -> None:
+        self._draining = False
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name=f"partitions-{self.worker_id}")
 

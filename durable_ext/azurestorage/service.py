@@ -13,6 +13,7 @@ from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkIte
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import InstanceAlreadyExistsError
 from .activities import ActivityQueueReader
+from .app_lease import AppLease
 from .clients import StorageClients
 from .control_queues import ControlQueueListener
 from .entity_listing import query_entity_page
@@ -86,6 +87,14 @@ class AzureStorageOrchestrationService:
             self,
             settings.leases,
         )
+        self.app_lease = AppLease(
+            self.clients.blobs.get_container_client(self.names.app_lease_container),
+            self.names.app_lease_info_blob,
+            settings.app_name or settings.hub_name,
+            settings.app_lease,
+            self._partitions_start,
+            self.partitions.stop,
+        )
         self._hub_ready = asyncio.Lock()
         self._hub_created = False
         self._stopping = False
@@ -99,8 +108,14 @@ class AzureStorageOrchestrationService:
 
     async def start(self) -> None:
         await self.ensure_task_hub()
-        self.partitions.start()
+        if self.settings.use_app_lease:
+            self.app_lease.start()  # starts the partition manager once this app holds the lease
+        else:
+            self.partitions.start()
         self.activity_reader.start()
+
+    async def _partitions_start(self) -> None:
+        self.partitions.start()
 
     async def stop_receiving(self) -> None:
         """Stop taking new work and put back what was buffered; running work goes on."""
@@ -112,6 +127,7 @@ class AzureStorageOrchestrationService:
         self._stopping = True
         await self.stop_receiving()
         await self.partitions.stop()
+        await self.app_lease.stop()
         await self.listener.stop()
         left = await self.sessions.close()
         await asyncio.gather(*(m.queue.release(m.queue_message) for m in left), return_exceptions=True)

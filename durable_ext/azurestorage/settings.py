@@ -7,6 +7,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
+from .app_lease import AppLeaseOptions
 from .partition_manager import LeaseOptions
 
 
@@ -30,3 +31,7 @@ class AzureStorageSettings:
     execution_started_dedupe_max_dequeues: int = 10
     stale_message_max_dequeues: int = 5
     leases: LeaseOptions = field(default_factory=LeaseOptions)
+    use_app_lease: bool = True
+    app_lease: AppLeaseOptions = field(default_factory=AppLeaseOptions)
+    app_name: str = ""
+    """Workers of one app share the app lease; empty means the hub name."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from ..azurestorage.partition_manager import LeaseOptions
 from ..azurestorage.service import AzureStorageOrchestrationService
 from ..azurestorage.settings import AzureStorageSettings
 from ..core.client import TaskHubClient
@@ -85,6 +86,15 @@ class DurableTaskExtension:
             work_item_queue_visibility_timeout_s=o.work_item_queue_visibility_timeout_s,
             max_queue_polling_interval_s=o.max_queue_polling_interval_s,
             max_concurrent_activities=o.max_concurrent_activity_functions,
+            use_app_lease=o.use_app_lease,
+            app_name=o.app_name,
+            leases=LeaseOptions(
+                intent_lease_s=int(o.lease_interval_s),
+                ownership_lease_s=int(o.ownership_lease_interval_s),
+                renew_interval_s=o.lease_renew_interval_s,
+                acquire_interval_s=o.lease_acquire_interval_s,
+                ownership_acquire_interval_s=min(5.0, o.lease_acquire_interval_s),
+            ),
         )
 
     def client_for(self, hub_name: str | None, connection_name: str | None) -> TaskHubClient:

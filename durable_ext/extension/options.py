@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigurationError
@@ -72,6 +73,11 @@ class DurableTaskOptions:
     entity_message_reorder_window_minutes: int = 30
     fetch_large_messages_automatically: bool = True
     use_app_lease: bool = True
+    app_name: str = ""
+    lease_interval_s: float = 30
+    ownership_lease_interval_s: float = 15
+    lease_renew_interval_s: float = 10
+    lease_acquire_interval_s: float = 10
     extended_sessions_enabled: bool = False
     max_orchestration_actions: int = 100_000
     store_inputs_in_orchestration_history: bool = False
@@ -84,6 +90,7 @@ class DurableTaskOptions:
         top = _Reader(section, label, settings)
         storage = _storage_reader(top)
         hub_name, hub_name_source = _hub_name(top, settings)
+        leases = _lease_intervals(storage)
         return cls(
             hub_name=hub_name,
             hub_name_source=hub_name_source,
@@ -118,6 +125,12 @@ class DurableTaskOptions:
             ),
             fetch_large_messages_automatically=storage.boolean("FetchLargeMessagesAutomatically", True),
             use_app_lease=top.boolean("useAppLease", True),
+            app_name=settings.get(SITE_NAME_SETTING)
+            or Path(getattr(settings, "script_root", ".")).resolve().name,
+            lease_interval_s=leases[0],
+            ownership_lease_interval_s=leases[1],
+            lease_renew_interval_s=leases[2],
+            lease_acquire_interval_s=leases[3],
             extended_sessions_enabled=top.boolean("extendedSessionsEnabled", False),
             max_orchestration_actions=top.integer("maxOrchestrationActions", 100_000, 1, None),
             store_inputs_in_orchestration_history=top.boolean("storeInputsInOrchestrationHistory", False),
@@ -199,6 +212,30 @@ def _hub_name(top: _Reader, settings: SettingsSource) -> tuple[str, str]:
         name = sanitize_hub_name(site_name)
         return name, f"app setting {SITE_NAME_SETTING}" + ("" if name == site_name else f" ('{site_name}')")
     return DEFAULT_HUB_NAME, "default"
+
+
+def _app_name(settings: SettingsSource) -> str:
+    """Names the app for its app lease: the site name on Azure, else the app's folder."""
+    return settings.get(SITE_NAME_SETTING) or Path(getattr(settings, "script_root", ".")).resolve().name
+
+
+def _lease_intervals(storage: _Reader) -> tuple[float, float, float, float]:
+    """Partition lease lengths (blob leases last 15 to 60 seconds) and how often to renew and acquire."""
+    intent = storage.seconds("leaseInterval", 30, 60)
+    ownership = storage.seconds("ownershipLeaseInterval", 15, 60)
+    renew = storage.seconds("leaseRenewInterval", 10, None)
+    acquire = storage.seconds("leaseAcquireInterval", 10, None)
+    for key, value in (("leaseInterval", intent), ("ownershipLeaseInterval", ownership)):
+        if value < 15:
+            raise ConfigurationError(
+                f"{storage.label}.{key} is {value:g} s; partition leases last 15 to 60 seconds."
+            )
+    if renew >= min(intent, ownership):
+        raise ConfigurationError(
+            f"{storage.label}.leaseRenewInterval ({renew:g} s) must be shorter than leaseInterval "
+            f"({intent:g} s) and ownershipLeaseInterval ({ownership:g} s), or leases expire between renewals."
+        )
+    return intent, ownership, renew, acquire
 
 
 def _storage_reader(top: _Reader) -> _Reader:
