@@ -9,7 +9,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..core.service import ActivityWorkItem
-from .control_queues import decode_batch
+from .control_queues import Unreadable, decode_batch
+from .poison import PoisonStore, poison_reason
 from .queues import ReceivedMessage, TaskHubQueue
 from .settings import AzureStorageSettings
 
@@ -23,8 +24,17 @@ class _Lock:
 
 
 class ActivityQueueReader:
-    def __init__(self, queue: TaskHubQueue, settings: AzureStorageSettings) -> None:
+    def __init__(
+        self,
+        queue: TaskHubQueue,
+        settings: AzureStorageSettings,
+        unreadable: Unreadable | None = None,
+        poison: PoisonStore | None = None,
+    ) -> None:
         self.queue = queue
+        self.poison = poison
+        self.poison_after = settings.poison_message_dequeue_count
+        self.unreadable = unreadable
         self.batch_size = max(1, min(32, settings.max_concurrent_activities))
         self._buffer: deque[ReceivedMessage] = deque()
         self._stopping = asyncio.Event()
@@ -52,10 +62,13 @@ class ActivityQueueReader:
                 log.warning("Receiving from '%s' failed, retrying: %s", self.queue.name, exc)
                 await asyncio.sleep(1.0)
                 continue
-            self._buffer.extend(await decode_batch(self.queue, batch))
+            self._buffer.extend(await decode_batch(self.queue, batch, self.unreadable))
         received = self._buffer.popleft()
         renewer = asyncio.create_task(self._keep_invisible(received))
-        return ActivityWorkItem(received.id, received.message, _Lock(received, renewer))
+        item = ActivityWorkItem(received.id, received.message, _Lock(received, renewer))
+        if received.dequeue_count > self.poison_after:
+            item.poison_reason = poison_reason(received.dequeue_count, "the activity never completed")
+        return item
 
     async def _keep_invisible(self, received: ReceivedMessage) -> None:
         interval_s = max(1.0, self.queue.visibility_timeout_s / 2)
@@ -74,7 +87,11 @@ class ActivityQueueReader:
 
     async def done(self, item: ActivityWorkItem) -> None:
         received = await self._unlock(item)
-        await self.queue.delete(received.queue_message)
+        if item.poison_reason is not None and self.poison is not None:
+            instance_id = received.message.instance_id
+            await self.poison.quarantine(self.queue, received.queue_message, item.poison_reason, instance_id)
+        else:
+            await self.queue.delete(received.queue_message)
 
     async def abandon(self, item: ActivityWorkItem) -> None:
         received = await self._unlock(item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from azure.storage.queue import QueueMessage
 
@@ -18,34 +19,50 @@ ERROR_DELAY_S = 1.0
 BUFFER_FULL_DELAY_S = 0.1
 
 
-async def decode_received(queue: TaskHubQueue, raw: QueueMessage) -> ReceivedMessage | None:
-    """Decode one queue message (fetching its blob when it is large); log and return ``None`` for a
-    body that is not a task message."""
+Unreadable = Callable[[TaskHubQueue, QueueMessage, str], Awaitable[None]]
+"""What to do with a message that is not a task message (given the reason)."""
+
+
+async def decode_received(
+    queue: TaskHubQueue, raw: QueueMessage, unreadable: Unreadable | None = None
+) -> ReceivedMessage | None:
+    """Decode one queue message (fetching its blob when it is large); ``None`` for a body that is not a
+    task message, which is handed to ``unreadable`` (or left in the queue)."""
+    reason: str | None = None
     try:
         decoded = envelope.decode(str(raw.content))
         if decoded.message is None and decoded.compressed_blob_name and queue.payloads is not None:
             decoded = envelope.decode(await queue.payloads.download(decoded.compressed_blob_name))
+        if decoded.message is None:
+            reason = f"it points at blob '{decoded.compressed_blob_name}', which holds no task message"
     except envelope.MessageFormatError as exc:
-        log.error("Message %s in '%s' cannot be read (%s); it stays in the queue", raw.id, queue.name, exc)
-        return None
-    if decoded.message is None:
-        blob = decoded.compressed_blob_name
+        reason = f"it cannot be read: {exc}"
+    if reason is None:
+        assert decoded.message is not None
+        return ReceivedMessage(decoded.message, raw, queue, decoded.sequence_number)
+    if unreadable is None:
         log.error(
-            "Message %s in '%s' points at blob '%s', which holds no task message", raw.id, queue.name, blob
+            "Message %s in '%s' is not a task message (%s); it stays in the queue", raw.id, queue.name, reason
         )
-        return None
-    return ReceivedMessage(decoded.message, raw, queue, decoded.sequence_number)
+    else:
+        await unreadable(queue, raw, reason)
+    return None
 
 
-async def decode_batch(queue: TaskHubQueue, batch: list[QueueMessage]) -> list[ReceivedMessage]:
-    decoded = await asyncio.gather(*(decode_received(queue, raw) for raw in batch))
+async def decode_batch(
+    queue: TaskHubQueue, batch: list[QueueMessage], unreadable: Unreadable | None = None
+) -> list[ReceivedMessage]:
+    decoded = await asyncio.gather(*(decode_received(queue, raw, unreadable) for raw in batch))
     return [r for r in decoded if r is not None]
 
 
 class ControlQueueListener:
-    def __init__(self, sessions: SessionManager, settings: AzureStorageSettings) -> None:
+    def __init__(
+        self, sessions: SessionManager, settings: AzureStorageSettings, unreadable: Unreadable | None = None
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.unreadable = unreadable
         self._loops: dict[str, tuple[asyncio.Task[None], asyncio.Event, TaskHubQueue]] = {}
 
     @property
@@ -78,7 +95,7 @@ class ControlQueueListener:
                 continue
             try:
                 batch = await queue.receive(self.settings.control_queue_batch_size, stopping)
-                received = await decode_batch(queue, batch)
+                received = await decode_batch(queue, batch, self.unreadable)
                 if received:
                     self.sessions.add(received)
             except asyncio.CancelledError:

@@ -194,6 +194,20 @@ class InstanceStore:
                 return False  # the worker started it (or it was purged) in the meantime
         return True
 
+    async def mark_failed(self, instance_id: str, reason: str) -> None:
+        """``Failed`` with ``reason``, written directly (for an instance whose episodes cannot commit)."""
+        now = datetime.now(UTC)
+        fields = {
+            "PartitionKey": escape_key(instance_id),
+            "RowKey": "",
+            "RuntimeStatus": OrchestrationStatus.Failed.name,
+            "Output": reason,
+            "LastUpdatedTime": now,
+            "CompletedTime": now,
+        }
+        async with translated(f"Marking instance '{instance_id}' failed"):
+            await self.table.upsert_entity(fields, mode=UpdateMode.MERGE)
+
     async def mark_pending(self, instance_id: str) -> None:
         """``Pending`` again, for a rewound instance (``UpdateStatusForRewindAsync``)."""
         fields = {

@@ -31,6 +31,10 @@ class TaskHubNames:
         return f"{self.hub}Instances"
 
     @property
+    def poison_table(self) -> str:
+        return f"{self.hub}Poison"
+
+    @property
     def work_item_queue(self) -> str:
         return f"{self.hub.lower()}-workitems"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
@@ -14,7 +16,7 @@ from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import InstanceAlreadyExistsError
 from .activities import ActivityQueueReader
 from .app_lease import AppLease
-from .clients import StorageClients
+from .clients import StorageClients, is_transient
 from .control_queues import ControlQueueListener
 from .entity_listing import query_entity_page
 from .history_store import HistoryStore
@@ -25,6 +27,7 @@ from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
 from .names import TaskHubNames
 from .partition_manager import PartitionManager
+from .poison import PoisonStore, poison_reason
 from .purge import InstancePurger
 from .queues import TaskHubQueue
 from .rewind import HistoryRewinder
@@ -72,8 +75,13 @@ class AzureStorageOrchestrationService:
         )
         self.sessions = SessionManager(self.history)
         self.filter = MessageFilter(self.instances, settings)
-        self.listener = ControlQueueListener(self.sessions, settings)
-        self.activity_reader = ActivityQueueReader(self.work_item_queue, settings)
+        self.poison = PoisonStore(self.clients.tables.get_table_client(self.names.poison_table))
+        self.listener = ControlQueueListener(self.sessions, settings, self._unreadable)
+        self.activity_reader = ActivityQueueReader(
+            self.work_item_queue, settings, self._unreadable, self.poison
+        )
+        self._failures: dict[str, BaseException] = {}
+        """The last error of each instance whose episode failed in this process."""
         self.purger = InstancePurger(
             self.history, self.instances, self.clients.blobs, self.names.large_messages_container
         )
@@ -163,16 +171,62 @@ class AzureStorageOrchestrationService:
             if session is None:
                 return None
             runnable = await self.filter.runnable(session)
-            if runnable:
+            reason = await self._poison_check(session) if runnable else None
+            if session.messages and runnable:
                 past = [] if session.new_execution else session.history.events
                 return OrchestrationWorkItem(
                     session.instance_id,
                     OrchestrationRuntimeState(past_events=list(past)),
                     [m.message for m in session.messages],
                     session,
+                    poison_reason=reason,
                 )
             self.sessions.release(session)
         return None
+
+    async def _poison_check(self, session: OrchestrationSession) -> str | None:
+        """The reason to fail the instance when its messages keep failing; ``None`` to run it normally.
+
+        Storage outages are waited out, never poison. An entity is never failed: its poison messages
+        are moved aside and the rest run. If even failing the instance keeps failing, its status row is
+        marked failed directly and every message of the session is moved aside.
+        """
+        threshold = self.settings.poison_message_dequeue_count
+        worst = max(m.dequeue_count for m in session.messages)
+        error = self._failures.get(session.instance_id)
+        if worst <= threshold or (error is not None and is_transient(error)):
+            return None
+        last = f"{type(error).__name__}: {error}" if error is not None else None
+        if is_entity_instance(session.instance_id):
+            reason = poison_reason(worst, "the entity's batches with it failed every time", last)
+            await self._quarantine(session, reason)
+            session.messages = [m for m in session.messages if m.dequeue_count <= threshold]
+            return None
+        reason = poison_reason(worst, "its episode failed every time", last)
+        if worst > 2 * threshold:
+            await self.instances.mark_failed(session.instance_id, reason)
+            await self._quarantine(session, reason, everything=True)
+            session.messages = []
+            return None
+        return reason
+
+    async def _quarantine(
+        self, session: OrchestrationSession, reason: str, *, everything: bool = False
+    ) -> None:
+        threshold = self.settings.poison_message_dequeue_count
+        for m in session.messages:
+            if everything or m.dequeue_count > threshold:
+                await self.poison.quarantine(m.queue, m.queue_message, reason, session.instance_id)
+
+    async def _unreadable(self, queue: TaskHubQueue, raw: Any, reason: str) -> None:
+        """A message that is not a task message: retried a few times (its blob may be late), then moved."""
+        if int(raw.dequeue_count or 0) >= self.settings.poison_message_dequeue_count:
+            await self.poison.quarantine(queue, raw, f"The message is not a task message: {reason}.")
+        else:
+            log.warning(
+                "Message %s in '%s' cannot be used yet (%s); it is retried", raw.id, queue.name, reason
+            )
+            await queue.abandon(raw)
 
     async def complete_orchestration_work_item(
         self, item: OrchestrationWorkItem, result: EpisodeResult
@@ -190,11 +244,18 @@ class AzureStorageOrchestrationService:
         await self.instances.update_from_episode(
             state, result.custom_status, keep_custom_status=result.keep_custom_status
         )
+        self._failures.pop(item.instance_id, None)
+        if item.poison_reason is not None:
+            await self._quarantine(session, item.poison_reason)
         await asyncio.gather(*(m.queue.delete(m.queue_message) for m in session.messages))
         self.sessions.release(session)
 
-    async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
+    async def abandon_orchestration_work_item(
+        self, item: OrchestrationWorkItem, error: BaseException | None = None
+    ) -> None:
         session: OrchestrationSession = item.session
+        if error is not None:
+            self._failures[item.instance_id] = error
         try:
             await asyncio.gather(*(m.queue.abandon(m.queue_message) for m in session.messages))
         finally:

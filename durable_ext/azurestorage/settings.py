@@ -30,6 +30,8 @@ class AzureStorageSettings:
     worker_id: str = field(default_factory=default_worker_id)
     execution_started_dedupe_max_dequeues: int = 10
     stale_message_max_dequeues: int = 5
+    poison_message_dequeue_count: int = 10
+    """A message delivered more often than this whose work failed every time is moved aside."""
     leases: LeaseOptions = field(default_factory=LeaseOptions)
     use_app_lease: bool = True
     app_lease: AppLeaseOptions = field(default_factory=AppLeaseOptions)

@@ -21,6 +21,8 @@ class OrchestrationWorkItem:
     new_messages: list[TaskMessage]
     session: Any = None
     """Provider-specific handle (queue messages to delete, ETag, ...)."""
+    poison_reason: str | None = None
+    """Set when the messages kept failing: the instance is failed with this reason, its code not run."""
 
 
 @dataclass
@@ -43,6 +45,8 @@ class ActivityWorkItem:
     message: TaskMessage
     """The ``TaskScheduled`` event addressed to the orchestration that scheduled it."""
     session: Any = None
+    poison_reason: str | None = None
+    """Set when the message was delivered too often: the activity fails with this reason, unrun."""
 
 
 class OrchestrationService(Protocol):
@@ -66,7 +70,9 @@ class OrchestrationService(Protocol):
         self, item: OrchestrationWorkItem, result: EpisodeResult
     ) -> None: ...
 
-    async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None: ...
+    async def abandon_orchestration_work_item(
+        self, item: OrchestrationWorkItem, error: BaseException | None = None
+    ) -> None: ...
 
     async def release_orchestration_work_item(self, item: OrchestrationWorkItem) -> None: ...
 

@@ -102,13 +102,15 @@ class TaskHubWorker:
             await self.service.complete_orchestration_work_item(item, result)
         except ConcurrencyConflictError as exc:
             log.warning("%s", exc)
-            await self.service.abandon_orchestration_work_item(item)
-        except Exception:
+            await self.service.abandon_orchestration_work_item(item, exc)
+        except Exception as exc:
             log.exception("Episode of instance '%s' failed; its messages will be retried", item.instance_id)
-            await self.service.abandon_orchestration_work_item(item)
+            await self.service.abandon_orchestration_work_item(item, exc)
 
     async def _execute(self, item: OrchestrationWorkItem, state: OrchestrationRuntimeState) -> ReplayOutcome:
-        """Run the orchestration over ``state`` unless it was terminated or is suspended."""
+        """Run the orchestration over ``state`` unless it was terminated, is suspended or is poisoned."""
+        if item.poison_reason is not None and not is_entity_instance(item.instance_id):
+            return ReplayOutcome([], Completion(OrchestrationStatus.Failed, item.poison_reason))
         terminated = next(
             (e for e in state.new_events if e.event_type == EventType.ExecutionTerminated), None
         )
@@ -143,6 +145,8 @@ class TaskHubWorker:
         scheduled = item.message.event
         name = scheduled.name or ""
         try:
+            if item.poison_reason is not None:
+                raise ActivityFailedError(item.poison_reason)
             result = await self.activities.run(name, scheduled.input, item.message.instance_id)
             response = event(EventType.TaskCompleted, -1, TaskScheduledId=scheduled.event_id, Result=result)
         except ActivityFailedError as failure:

@@ -1,0 +1,117 @@
+"""Poison messages: moved to the poison table with their reason; the instance fails saying why."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from durable_ext.azurestorage.service import AzureStorageOrchestrationService
+from durable_ext.azurestorage.settings import AzureStorageSettings
+from durable_ext.core.client import TaskHubClient
+from durable_ext.core.history import OrchestrationStatus
+from durable_ext.core.replay import ReplayOutcome
+from durable_ext.core.state import OrchestrationRuntimeState
+from durable_ext.core.worker import TaskHubWorker
+from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
+
+from .test_engine import REGISTRY, _sdk_input
+
+THRESHOLD = 2
+
+
+class BrokenEngine(SdkOrchestrationRunner):
+    """Episodes of instances named ``broken-*`` fail every time, as an engine bug would."""
+
+    async def run(self, state: OrchestrationRuntimeState) -> ReplayOutcome:
+        if (state.instance_id or "").startswith("broken-"):
+            raise RuntimeError("the engine cannot run this instance")
+        return await super().run(state)
+
+
+class CrashingActivities(SdkActivityRunner):
+    """The activity ``hello`` with input ``crash`` never completes: its worker fails every time."""
+
+    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+        if name == "hello" and input_json and "crash" in input_json:
+            raise RuntimeError("the worker died running it")
+        return await super().run(name, input_json, instance_id)
+
+
+@dataclass
+class Engine:
+    service: AzureStorageOrchestrationService
+    client: TaskHubClient
+
+
+@pytest.fixture
+async def engine(connection_string: str, hub_name: str) -> AsyncIterator[Engine]:
+    settings = AzureStorageSettings(
+        hub_name=hub_name,
+        connection_string=connection_string,
+        max_queue_polling_interval_s=0.5,
+        poison_message_dequeue_count=THRESHOLD,
+    )
+    service = AzureStorageOrchestrationService(settings)
+    executor = ThreadPoolExecutor(2)
+    worker = TaskHubWorker(
+        service,
+        BrokenEngine(REGISTRY, executor),
+        CrashingActivities(REGISTRY),
+        max_concurrent_orchestrations=4,
+        max_concurrent_activities=4,
+    )
+    await worker.start()
+    try:
+        yield Engine(service, TaskHubClient(service))
+    finally:
+        await worker.stop()
+        await service.close()
+        executor.shutdown(wait=True)
+
+
+async def _wait_for_poison(service: AzureStorageOrchestrationService, instance_id: str | None) -> list[dict]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 40
+    while loop.time() < deadline:
+        rows = await service.poison.list(instance_id)
+        if rows:
+            return rows
+        await asyncio.sleep(0.2)
+    raise AssertionError("nothing reached the poison table")
+
+
+async def test_an_instance_whose_episodes_always_fail_is_failed_with_the_reason(engine: Engine) -> None:
+    instance_id = await engine.client.start("chain", _sdk_input(["x"]), "broken-1")
+    state = await engine.client.wait_for_completion(instance_id, 40)
+    assert state.status == OrchestrationStatus.Failed
+    assert "poison table" in (state.output or "")
+    assert "the engine cannot run this instance" in (state.output or "")
+    rows = await _wait_for_poison(engine.service, instance_id)
+    assert rows[0]["DequeueCount"] > THRESHOLD
+    assert "ExecutionStarted" in rows[0]["Body"] or '"EventType":0' in rows[0]["Body"].replace(" ", "")
+
+
+async def test_an_activity_that_never_completes_fails_its_task(engine: Engine) -> None:
+    instance_id = await engine.client.start("chain", _sdk_input(["fine", "crash"]), "crashy-1")
+    state = await engine.client.wait_for_completion(instance_id, 40)
+    assert state.status == OrchestrationStatus.Failed
+    assert "never completed" in (state.output or "")
+    rows = await _wait_for_poison(engine.service, instance_id)
+    assert rows[0]["Queue"].endswith("-workitems")
+
+
+async def test_an_unreadable_message_is_moved_aside(engine: Engine) -> None:
+    queue = engine.service.control_queues[0]
+    await queue.client.send_message("this is not a task message")
+    rows = await _wait_for_poison(engine.service, None)
+    assert rows[0]["Body"] == "this is not a task message"
+    assert "not a task message" in rows[0]["Reason"]
+    instance_id = await engine.client.start("chain", _sdk_input(["a"]))  # the hub keeps working
+    state = await engine.client.wait_for_completion(instance_id, 20)
+    assert state.status == OrchestrationStatus.Completed
+    assert json.loads(state.output or "") == ["Hello a"]
