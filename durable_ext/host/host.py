@@ -30,11 +30,28 @@ from .settings import AppSettings, apply_to_environment, load_settings
 log = logging.getLogger("durable_ext.host")
 
 
+async def start_storage(
+    settings: AppSettings, options: DurableTaskOptions, script_root: Path
+) -> AzuriteProcess | None:
+    """Start Azurite when the app uses ``UseDevelopmentStorage=true`` and none is running."""
+    value = settings.get(options.connection_name) or settings.get(f"AzureWebJobs{options.connection_name}")
+    if not value or expand_connection_string(value) == value:
+        return None
+    azurite = await ensure_dev_storage(script_root)
+    if azurite is not None:
+        log.info("Started Azurite for UseDevelopmentStorage=true (data in %s)", script_root / ".azurite")
+    return azurite
+
+
 class FunctionsHost:
-    def __init__(self, script_root: Path, *, host: str = "127.0.0.1", port: int = 7071) -> None:
+    def __init__(
+        self, script_root: Path, *, host: str = "127.0.0.1", port: int = 7071, worker_process: bool = False
+    ) -> None:
         self.script_root = script_root.resolve()
         self.host = host
         self.port = port
+        self.worker_process = worker_process
+        """One of several processes started by ``--workers``: shares the port; storage is started."""
         self.azurite: AzuriteProcess | None = None
         self.extension: DurableTaskExtension | None = None
         self.server: HttpServer | None = None
@@ -45,11 +62,12 @@ class FunctionsHost:
         settings = load_settings(self.script_root)
         apply_to_environment(settings)
         options = DurableTaskOptions.from_settings(settings)
-        await self._start_storage(settings, options)
+        if not self.worker_process:
+            self.azurite = await start_storage(settings, options, self.script_root)
         loaded = load_function_app(self.script_root, settings)
         self.extension = extension = DurableTaskExtension(options, settings.get)
         router = HttpRouter(settings.route_prefix)
-        self.server = server = HttpServer(router, self.host, self.port)
+        self.server = server = HttpServer(router, self.host, self.port, reuse_port=self.worker_process)
         server.add_routes(ManagementApi(extension).routes())
         self._executor = ThreadPoolExecutor(
             options.max_concurrent_activity_functions, thread_name_prefix="function"
@@ -70,18 +88,6 @@ class FunctionsHost:
         for listener in self._listeners:
             await listener.start()
         self._log_summary(router, options)
-
-    async def _start_storage(self, settings: AppSettings, options: DurableTaskOptions) -> None:
-        value = settings.get(options.connection_name) or settings.get(
-            f"AzureWebJobs{options.connection_name}"
-        )
-        if value and expand_connection_string(value) != value:
-            self.azurite = await ensure_dev_storage(self.script_root)
-            if self.azurite is not None:
-                log.info(
-                    "Started Azurite for UseDevelopmentStorage=true (data in %s)",
-                    self.script_root / ".azurite",
-                )
 
     def _log_summary(self, router: HttpRouter, options: DurableTaskOptions) -> None:
         assert self.server is not None

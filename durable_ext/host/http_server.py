@@ -79,7 +79,11 @@ class HttpRouter:
 class HttpServer:
     """aiohttp server on one port; add management handlers before :meth:`start`."""
 
-    def __init__(self, router: HttpRouter, host: str = "127.0.0.1", port: int = 7071) -> None:
+    def __init__(
+        self, router: HttpRouter, host: str = "127.0.0.1", port: int = 7071, *, reuse_port: bool = False
+    ) -> None:
+        self.reuse_port = reuse_port
+        """Several worker processes listen on the same port (the kernel spreads connections)."""
         self.router = router
         self.host = host
         self.port = port
@@ -105,7 +109,7 @@ class HttpServer:
         runner = web.AppRunner(self.app)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            await web.TCPSite(runner, self.host, self.port, reuse_port=self.reuse_port or None).start()
         except OSError as exc:
             await runner.cleanup()
             raise _bind_error(self.host, self.port, exc) from exc
