@@ -1,0 +1,237 @@
+"""Chaos runs: chains and fan-outs on several workers while workers are killed (and storage restarts).
+
+Used by ``test_chaos.py`` in a short form and by hand in a long form:
+
+    .venv/bin/python -m tests.chaos.harness --chains 400 --fans 100 --kills 20 [--restart-storage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from azure.data.tables.aio import TableClient
+
+from durable_ext.host.azurite import AzuriteProcess
+from tests.e2e.hosting import RunningHost, start_host, stop_host, wait_until_serving
+
+APP = Path(__file__).resolve().parent / "app"
+API = "/runtime/webhooks/durabletask"
+
+
+@dataclass
+class ChaosConfig:
+    chains: int = 40
+    chain_steps: int = 10
+    fans: int = 10
+    fan_width: int = 6
+    workers: int = 3
+    kills: int = 3
+    kill_every_s: float = 2.0
+    step_seconds: float = 0.5
+    restart_storage: bool = False
+    timeout_s: float = 240.0
+    seed: int = 7
+
+
+@dataclass
+class ChaosReport:
+    instances: int = 0
+    completed: int = 0
+    wrong_output: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    kills: int = 0
+    storage_restarts: int = 0
+    activity_runs: int = 0
+    duplicate_activity_runs: int = 0
+    tasks_scheduled_twice: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return len(self.wrong_output)
+
+    def summary(self) -> str:
+        data = asdict(self) | {"lost": self.lost}
+        data["wrong_output"], data["stuck"] = data["wrong_output"][:5], data["stuck"][:5]
+        data["tasks_scheduled_twice"] = data["tasks_scheduled_twice"][:5]
+        return json.dumps(data)
+
+
+class Chaos:
+    def __init__(self, config: ChaosConfig, workdir: Path) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.rng = random.Random(config.seed)
+        self.hub = f"Chaos{uuid.uuid4().hex[:8]}"
+        self.run_log = workdir / "activity-runs.log"
+        self.azurite = AzuriteProcess(location=workdir / "azurite")
+        self.workers: list[RunningHost] = []
+        self.report = ChaosReport()
+        self._starts = 0
+
+    @property
+    def env(self) -> dict[str, str]:
+        step = str(self.config.step_seconds)
+        return {"CHAOS_RUN_LOG": str(self.run_log), "CHAOS_HUB": self.hub, "CHAOS_STEP_SECONDS": step}
+
+    def _spawn(self) -> RunningHost:
+        self._starts += 1
+        log_path = self.workdir / f"worker-{self._starts}.log"
+        return start_host(APP, self.azurite.connection_string, log_path, self.env)
+
+    def expected(self) -> dict[str, Any]:
+        c = self.config
+        chains = {f"chain-{i}": [f"step {s}" for s in range(c.chain_steps)] for i in range(c.chains)}
+        fans = {f"fan-{i}": c.fan_width for i in range(c.fans)}
+        return chains | fans
+
+    async def run(self) -> ChaosReport:
+        began = time.monotonic()
+        await self.azurite.start()
+        try:
+            self.workers = [self._spawn() for _ in range(self.config.workers)]
+            await asyncio.gather(*(wait_until_serving(w, 60) for w in self.workers))
+            await self._start_instances()
+            chaos = asyncio.create_task(self._make_chaos())
+            await self._wait_for_all()
+            await chaos
+            await self._check()
+        finally:
+            for worker in self.workers:
+                stop_host(worker)
+            await self.azurite.stop()
+        self.report.seconds = time.monotonic() - began
+        return self.report
+
+    async def _start_instances(self) -> None:
+        c = self.config
+        jobs = [(f"chain-{i}", "chaos_chain", c.chain_steps) for i in range(c.chains)]
+        jobs += [(f"fan-{i}", "chaos_fan", c.fan_width) for i in range(c.fans)]
+        self.report.instances = len(jobs)
+        async with aiohttp.ClientSession() as http:
+            for instance_id, name, arg in jobs:
+                worker = self.workers[len(instance_id) % len(self.workers)]
+                url = f"{worker.base_url}{API}/orchestrators/{name}/{instance_id}"
+                async with http.post(url, json={"n": arg}) as response:
+                    assert response.status == 202, await response.text()
+
+    async def _make_chaos(self) -> None:
+        c = self.config
+        for k in range(c.kills):
+            await asyncio.sleep(c.kill_every_s)
+            index = self.rng.randrange(len(self.workers))
+            victim = self.workers[index]
+            os.killpg(victim.process.pid, signal.SIGKILL)
+            victim.process.wait()
+            self.report.kills += 1
+            if c.restart_storage and k == c.kills // 2:
+                await self._restart_storage()
+            self.workers[index] = self._spawn()
+
+    async def _restart_storage(self) -> None:
+        ports, location = self.azurite.ports, self.azurite.location
+        await self.azurite.stop()
+        await asyncio.sleep(3)
+        self.azurite = AzuriteProcess(*ports, location=location)
+        await self.azurite.start()
+        self.report.storage_restarts += 1
+
+    async def _rows(self) -> list[dict[str, Any]]:
+        table = TableClient.from_connection_string(self.azurite.connection_string, f"{self.hub}Instances")
+        async with table:
+            return [dict(row) async for row in table.query_entities("RowKey eq ''")]
+
+    async def _all_done(self) -> bool:
+        try:
+            rows = await self._rows()
+        except Exception:
+            return False  # storage is restarting
+        done = [r for r in rows if r.get("RuntimeStatus") in ("Completed", "Failed", "Terminated")]
+        return len(done) == self.report.instances
+
+    async def _wait_for_all(self) -> None:
+        deadline = time.monotonic() + self.config.timeout_s
+        while time.monotonic() < deadline:
+            if await self._all_done():
+                return
+            await asyncio.sleep(1.0)
+
+    async def _check(self) -> None:
+        expected = self.expected()
+        rows = {r["PartitionKey"]: r for r in await self._rows()}
+        for instance_id, output in expected.items():
+            row = rows.get(instance_id)
+            status = row.get("RuntimeStatus") if row else None
+            if status not in ("Completed", "Failed", "Terminated"):
+                self.report.stuck.append(f"{instance_id}: {status}")
+            elif status != "Completed" or json.loads(row.get("Output") or "null") != output:
+                self.report.wrong_output.append(f"{instance_id}: {status} {row.get('Output')}")
+            else:
+                self.report.completed += 1
+        runs = Counter(self.run_log.read_text().splitlines()) if self.run_log.exists() else Counter()
+        self.report.activity_runs = sum(runs.values())
+        self.report.duplicate_activity_runs = sum(n - 1 for n in runs.values() if n > 1)
+        await self._check_histories(list(expected))
+
+    async def _check_histories(self, instance_ids: list[str]) -> None:
+        table = TableClient.from_connection_string(self.azurite.connection_string, f"{self.hub}History")
+        async with table:
+            for instance_id in instance_ids:
+                query = table.query_entities("PartitionKey eq @pk", parameters={"pk": instance_id})
+                rows = [dict(r) async for r in query]
+                sentinel = next((r for r in rows if r["RowKey"] == "sentinel"), {})
+                scheduled = Counter(
+                    r["EventId"]
+                    for r in rows
+                    if r.get("EventType") == "TaskScheduled"
+                    and r.get("ExecutionId") == sentinel.get("ExecutionId")
+                )
+                if any(n > 1 for n in scheduled.values()):
+                    self.report.tasks_scheduled_twice.append(instance_id)
+
+
+async def run_chaos(config: ChaosConfig, workdir: Path | None = None) -> ChaosReport:
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
+    return await Chaos(config, workdir).run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chains", type=int, default=400)
+    parser.add_argument("--fans", type=int, default=100)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--kill-every", type=float, default=5.0)
+    parser.add_argument("--step-seconds", type=float, default=0.2)
+    parser.add_argument("--restart-storage", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    config = ChaosConfig(
+        chains=args.chains,
+        fans=args.fans,
+        kills=args.kills,
+        kill_every_s=args.kill_every,
+        step_seconds=args.step_seconds,
+        restart_storage=args.restart_storage,
+        timeout_s=args.timeout,
+    )
+    print(asyncio.run(run_chaos(config)).summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Chaos, short form: workers killed with SIGKILL mid-run (and, in the second run, storage restarted).
+
+Every accepted instance must complete with the right output; no history may schedule a task id twice.
+The long form is run by hand: ``python -m tests.chaos.harness`` (figures in docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .harness import ChaosConfig, run_chaos
+
+
+def _assert_nothing_lost(summary: str, report: object) -> None:
+    print(summary)
+    assert report.stuck == [], summary  # type: ignore[attr-defined]
+    assert report.wrong_output == [], summary  # type: ignore[attr-defined]
+    assert report.tasks_scheduled_twice == [], summary  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(400)
+async def test_killing_workers_loses_nothing(tmp_path: Path) -> None:
+    report = await run_chaos(ChaosConfig(kills=3), tmp_path)
+    _assert_nothing_lost(report.summary(), report)
+    assert report.kills == 3
+    assert report.completed == report.instances == 50
+
+
+@pytest.mark.timeout(400)
+async def test_restarting_storage_mid_run_loses_nothing(tmp_path: Path) -> None:
+    report = await run_chaos(ChaosConfig(chains=20, fans=5, kills=2, restart_storage=True), tmp_path)
+    _assert_nothing_lost(report.summary(), report)
+    assert report.storage_restarts == 1
+    assert report.completed == report.instances == 25
