@@ -17,6 +17,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from ..core.poison import PoisonMessage
 from .clients import translated
 from .large_payloads import property_too_large
 from .names import escape_key
@@ -36,6 +37,18 @@ def poison_reason(dequeue_count: int, what: str, last_error: str | None = None) 
     if last_error:
         reason += f" (last error: {last_error})"
     return reason + ". The message is kept there; the instance is failed so that it does not retry forever."
+
+
+def poison_message(row: dict[str, Any]) -> PoisonMessage:
+    return PoisonMessage(
+        instance_id=row.get("InstanceId"),
+        queue=str(row.get("Queue") or ""),
+        message_id=str(row.get("RowKey") or ""),
+        reason=str(row.get("Reason") or ""),
+        dequeue_count=int(row.get("DequeueCount") or 0),
+        moved_on=row.get("MovedOn"),
+        body=str(row.get("Body") or ""),
+    )
 
 
 class PoisonStore:

@@ -10,6 +10,7 @@ from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
+from ..core.poison import PoisonMessage
 from ..core.queries import InstancePage, InstanceQuery
 from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
@@ -27,7 +28,7 @@ from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
 from .names import TaskHubNames
 from .partition_manager import PartitionManager
-from .poison import PoisonStore, poison_reason
+from .poison import PoisonStore, poison_message, poison_reason
 from .purge import InstancePurger
 from .queues import TaskHubQueue
 from .rewind import HistoryRewinder
@@ -324,6 +325,10 @@ class AzureStorageOrchestrationService:
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         await self.ensure_task_hub()
         return await query_page(self.instances.table, query)
+
+    async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
+        await self.ensure_task_hub()
+        return [poison_message(row) for row in await self.poison.list(instance_id)]
 
     async def query_entities(self, query: EntityQuery) -> EntityPage:
         await self.ensure_task_hub()

@@ -11,6 +11,7 @@ from .entities import REQUEST_EVENT, EntityId, RequestMessage, is_entity_instanc
 from .entity_queries import EntityPage, EntityQuery, EntityStatus, entity_status
 from .history import EventType, HistoryEvent, OrchestrationStatus, event, execution_started
 from .messages import TaskMessage
+from .poison import PoisonMessage
 from .queries import InstancePage, InstanceQuery
 from .service import OrchestrationServiceClient
 from .state import OrchestrationState
@@ -100,6 +101,9 @@ class TaskHubClient:
     async def query(self, query: InstanceQuery) -> InstancePage:
         """One page of the orchestration instances that match (never entities)."""
         return await self.service.query_instances(query)
+
+    async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
+        return await self.service.poison_messages(instance_id)
 
     # ---- entities -----------------------------------------------------------------------------
     async def signal_entity(

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from .entity_queries import EntityPage, EntityQuery
 from .history import HistoryEvent
 from .messages import TaskMessage
+from .poison import PoisonMessage
 from .queries import InstancePage, InstanceQuery
 from .state import OrchestrationRuntimeState, OrchestrationState
 
@@ -115,3 +116,7 @@ class OrchestrationServiceClient(Protocol):
     async def query_instances(self, query: InstanceQuery) -> InstancePage: ...
 
     async def query_entities(self, query: EntityQuery) -> EntityPage: ...
+
+    async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
+        """Messages moved aside because they could not be processed (all, or one instance's)."""
+        ...

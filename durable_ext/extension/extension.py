@@ -87,6 +87,7 @@ class DurableTaskExtension:
             max_queue_polling_interval_s=o.max_queue_polling_interval_s,
             max_concurrent_activities=o.max_concurrent_activity_functions,
             use_app_lease=o.use_app_lease,
+            poison_message_dequeue_count=o.poison_message_dequeue_count,
             app_name=o.app_name,
             leases=LeaseOptions(
                 intent_lease_s=int(o.lease_interval_s),

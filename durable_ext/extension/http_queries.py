@@ -9,6 +9,7 @@ from aiohttp import web
 from ..azurestorage.instance_queries import CONTINUATION_HEADER
 from ..core.history import TERMINAL_STATUSES
 from ..core.queries import DEFAULT_PAGE_SIZE, InstanceQuery, purgeable_statuses
+from ..core.timefmt import format_dotnet
 from ..errors import InvalidRequestError
 from .http_common import ApiHandlers, api_errors, date_time, error_response, flag, positive_int, statuses
 from .status_payload import status_payload
@@ -63,6 +64,25 @@ def purge_query(request: web.Request) -> InstanceQuery:
 
 
 class QueryHandlers(ApiHandlers):
+    @api_errors
+    async def list_poison(self, request: web.Request) -> web.Response:
+        """``GET /poison[?instanceId=...]``: messages moved aside, newest first (durable-ext's route)."""
+        messages = await self.client(request).poison_messages(request.query.get("instanceId") or None)
+        messages.sort(key=lambda m: m.moved_on.isoformat() if m.moved_on else "", reverse=True)
+        body = [
+            {
+                "instanceId": m.instance_id,
+                "queue": m.queue,
+                "messageId": m.message_id,
+                "reason": m.reason,
+                "dequeueCount": m.dequeue_count,
+                "movedOn": format_dotnet(m.moved_on) if m.moved_on else None,
+                "body": m.body,
+            }
+            for m in messages
+        ]
+        return web.json_response(body)
+
     @api_errors
     async def list_instances(self, request: web.Request) -> web.Response:
         query = list_query(request)

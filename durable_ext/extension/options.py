@@ -71,6 +71,7 @@ class DurableTaskOptions:
     max_concurrent_entity_functions: int = field(default_factory=default_concurrency)
     max_entity_operation_batch_size: int = 5000
     entity_message_reorder_window_minutes: int = 30
+    poison_message_dequeue_count: int = 10
     fetch_large_messages_automatically: bool = True
     use_app_lease: bool = True
     app_name: str = ""
@@ -123,6 +124,7 @@ class DurableTaskOptions:
             entity_message_reorder_window_minutes=top.integer(
                 "entityMessageReorderWindowInMinutes", 30, 0, None
             ),
+            poison_message_dequeue_count=storage.integer("poisonMessageDequeueCount", 10, 1, 1000),
             fetch_large_messages_automatically=storage.boolean("FetchLargeMessagesAutomatically", True),
             use_app_lease=top.boolean("useAppLease", True),
             app_name=settings.get(SITE_NAME_SETTING)
