@@ -22,6 +22,7 @@ from typing import Any
 
 from azure.storage.queue.aio import QueueClient
 
+from bench.scaling import scaled_throughput
 from durable_ext.core.client import TaskHubClient
 from durable_ext.core.entities import EntityId, SchedulerState
 from durable_ext.host.azurite import AzuriteProcess
@@ -222,6 +223,19 @@ async def main(quick: bool) -> str:
             ]
         finally:
             await host.stop()
+        scale_total = 60 if quick else 300
+        for workers in (1, 2, 3):
+            count, seconds = await scaled_throughput(
+                BENCH_DIR / "app", azurite.connection_string, workers, scale_total, 3
+            )
+            rows.append(
+                Row(
+                    f"throughput, chains of 3, {workers} worker process{'es' if workers > 1 else ''}",
+                    count,
+                    seconds,
+                )
+            )
+        rows.append(await queue_floor(azurite.connection_string, signals, 16))
     table = render(rows)
     (BENCH_DIR / "results.md").write_text(table)
     return table

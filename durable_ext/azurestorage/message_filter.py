@@ -65,8 +65,22 @@ class MessageFilter:
             else:
                 verdict = self._judge(received, state, scheduled, scheduled_requests)
             keep += await self._act(received, verdict)
+        if new_execution_id is None and state.execution_started is not None and state.status.is_terminal:
+            await self._repair_status(state)
         session.messages = keep
         return bool(keep)
+
+    async def _repair_status(self, state: OrchestrationRuntimeState) -> None:
+        """A worker that died between committing history and updating the Instances row left the row
+        behind (still ``Running``): the history says how the execution ended, so the row follows it."""
+        row = await self.instances.get_row(state.instance_id or "")
+        if row is not None and row.get("ExecutionId") not in (None, state.execution_id):
+            return  # a newer execution owns the row
+        if row is not None and row.get("RuntimeStatus") == state.status.name:
+            return
+        log.warning("Repairing the status of '%s': its history says %s", state.instance_id, state.status.name)
+        replay = OrchestrationRuntimeState(new_events=state.events)
+        await self.instances.update_from_episode(replay, None, keep_custom_status=True)
 
     async def _act(self, received: ReceivedMessage, verdict: Verdict) -> list[ReceivedMessage]:
         if verdict == Verdict.APPLY:

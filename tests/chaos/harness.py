@@ -12,12 +12,14 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import tempfile
 import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,9 @@ class ChaosReport:
     wrong_output: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
     kills: int = 0
+    kills_during_work: int = 0
+    takeover_seconds: list[float] = field(default_factory=list)
+    """For each kill: how long until every queue the killed worker owned was owned again."""
     storage_restarts: int = 0
     activity_runs: int = 0
     duplicate_activity_runs: int = 0
@@ -79,6 +84,8 @@ class Chaos:
         self.run_log = workdir / "activity-runs.log"
         self.azurite = AzuriteProcess(location=workdir / "azurite")
         self.workers: list[RunningHost] = []
+        self.spawned: list[RunningHost] = []
+        self._kills: list[tuple[datetime, RunningHost]] = []
         self.report = ChaosReport()
         self._starts = 0
 
@@ -90,7 +97,9 @@ class Chaos:
     def _spawn(self) -> RunningHost:
         self._starts += 1
         log_path = self.workdir / f"worker-{self._starts}.log"
-        return start_host(APP, self.azurite.connection_string, log_path, self.env)
+        worker = start_host(APP, self.azurite.connection_string, log_path, self.env)
+        self.spawned.append(worker)
+        return worker
 
     def expected(self) -> dict[str, Any]:
         c = self.config
@@ -109,6 +118,7 @@ class Chaos:
             await self._wait_for_all()
             await chaos
             await self._check()
+            self.report.takeover_seconds = self._takeovers()
         finally:
             for worker in self.workers:
                 stop_host(worker)
@@ -132,14 +142,40 @@ class Chaos:
         c = self.config
         for k in range(c.kills):
             await asyncio.sleep(c.kill_every_s)
+            busy = not await self._all_done()
             index = self.rng.randrange(len(self.workers))
             victim = self.workers[index]
             os.killpg(victim.process.pid, signal.SIGKILL)
             victim.process.wait()
+            self._kills.append((datetime.now(), victim))
             self.report.kills += 1
+            self.report.kills_during_work += int(busy)
             if c.restart_storage and k == c.kills // 2:
                 await self._restart_storage()
             self.workers[index] = self._spawn()
+
+    def _takeovers(self) -> list[float]:
+        """From the workers' logs: per kill, the time until its queues were owned by someone else."""
+        owned_lines = [
+            (datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"), m.group(2), worker)
+            for worker in self.spawned
+            for m in re.finditer(r"^(\S+ \S+) INFO .* owns (\S+) \(epoch", worker.log(), re.MULTILINE)
+        ]
+        released = {
+            worker.log_path: set(re.findall(r"handed off (\S+)", worker.log())) for worker in self.spawned
+        }
+        takeovers = []
+        for killed_at, victim in self._kills:
+            held = {p for t, p, w in owned_lines if w is victim and t <= killed_at} - released[
+                victim.log_path
+            ]
+            retaken = [
+                min((t for t, p, w in owned_lines if p == partition and t > killed_at), default=None)
+                for partition in held
+            ]
+            if held and all(t is not None for t in retaken):
+                takeovers.append(round(max((t - killed_at).total_seconds() for t in retaken if t), 1))
+        return takeovers
 
     async def _restart_storage(self) -> None:
         ports, location = self.azurite.ports, self.azurite.location

@@ -1,0 +1,103 @@
+"""Throughput with 1, 2 and 3 worker processes on one task hub, beside the storage's own capacity.
+
+Each worker is a separate ``durable-ext start`` process (the same thing ``--workers N`` starts), so the
+figures include the partition leases and the cross-process hops. The storage floor rows measure
+Azurite alone in the same run: with few cores, workers and Azurite compete for them, and these rows
+show which of the two runs out first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+from azure.data.tables.aio import TableClient
+
+from durable_ext.azurestorage.service import AzureStorageOrchestrationService
+from durable_ext.azurestorage.settings import AzureStorageSettings
+from durable_ext.core.client import TaskHubClient
+
+HUB = "BenchHub"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_workers(app: Path, connection_string: str, count: int) -> list[tuple[subprocess.Popen[bytes], str]]:
+    workers = []
+    for _ in range(count):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "durable_ext", "start", "--script-root", str(app), "--port", str(port)],
+            env={**os.environ, "AzureWebJobsStorage": connection_string},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        workers.append((process, f"http://127.0.0.1:{port}"))
+    return workers
+
+
+async def wait_serving(base_urls: list[str]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for url in base_urls:
+            for _ in range(300):
+                try:
+                    async with http.get(f"{url}/runtime/webhooks/durabletask/instances/none"):
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+
+
+def stop_workers(workers: list[tuple[subprocess.Popen[bytes], str]]) -> None:
+    for process, _ in workers:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process, _ in workers:
+        process.wait(timeout=60)
+
+
+async def completed_count(table: TableClient, prefix: str) -> int:
+    query = "PartitionKey ge @low and PartitionKey lt @high and RuntimeStatus eq 'Completed'"
+    params = {"low": prefix, "high": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
+    return len([row async for row in table.query_entities(query, parameters=params, select=["PartitionKey"])])
+
+
+async def scaled_throughput(
+    app: Path, connection_string: str, workers: int, total: int, steps: int
+) -> tuple[int, float]:
+    """Start ``total`` chains of ``steps`` activities at once; seconds until all completed."""
+    running = start_workers(app, connection_string, workers)
+    service = AzureStorageOrchestrationService(AzureStorageSettings(HUB, connection_string))
+    client = TaskHubClient(service)
+    table = TableClient.from_connection_string(connection_string, f"{HUB}Instances")
+    try:
+        await wait_serving([url for _, url in running])
+        await asyncio.sleep(3)  # let the workers share the partitions out
+        prefix = f"scale{workers}-{time.time_ns()}-"
+        gate = asyncio.Semaphore(50)
+
+        async def start(i: int) -> None:
+            async with gate:
+                await client.start("chain", f'"{steps}"', f"{prefix}{i:05d}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(start(i) for i in range(total)))
+        while True:
+            if await completed_count(table, prefix) >= total:
+                break
+            await asyncio.sleep(0.2)
+        return total, time.perf_counter() - began
+    finally:
+        await table.close()
+        await service.close()
+        stop_workers(running)
