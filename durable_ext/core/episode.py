@@ -7,7 +7,7 @@ import uuid
 
 from .entities import is_entity_instance
 from .entity_scheduler import auto_start
-from .history import EventType, OrchestrationStatus, event, execution_started, utc_now
+from .history import EventType, HistoryEvent, OrchestrationStatus, event, execution_started, utc_now
 from .messages import TaskMessage
 from .replay import Command, Completion, ReplayOutcome
 from .service import EpisodeResult, OrchestrationWorkItem
@@ -23,12 +23,36 @@ def begin_episode(item: OrchestrationWorkItem) -> OrchestrationRuntimeState:
     starts = any(m.event_type == EventType.ExecutionStarted for m in item.new_messages)
     if state.execution_started is None and not starts and is_entity_instance(item.instance_id):
         state.add(auto_start(item.instance_id))
+    completed = {key for e in state.events if (key := completion_key(e)) is not None}
     for message in item.new_messages:
         if message.event_type == EventType.ExecutionStarted and state.execution_started is not None:
             log.info("Dropping a duplicate start of instance '%s'", item.instance_id)
             continue
+        key = completion_key(message.event)
+        if key is not None and key in completed:  # delivered twice (at-least-once), or its task ran twice
+            log.info("Dropping a duplicate %s of instance '%s'", message.describe(), item.instance_id)
+            continue
+        if key is not None:
+            completed.add(key)
         state.add(message.event.copy(is_played=False))
     return state
+
+
+_COMPLETION_IDS = {
+    EventType.TaskCompleted: ("task", "TaskScheduledId"),
+    EventType.TaskFailed: ("task", "TaskScheduledId"),
+    EventType.SubOrchestrationInstanceCompleted: ("task", "TaskScheduledId"),
+    EventType.SubOrchestrationInstanceFailed: ("task", "TaskScheduledId"),
+    EventType.TimerFired: ("timer", "TimerId"),
+}
+
+
+def completion_key(event: HistoryEvent) -> tuple[str, int] | None:
+    """What a completion completes (one completion per task or timer, as DurableTask.Core keeps it)."""
+    kind = _COMPLETION_IDS.get(event.event_type)
+    if kind is None:
+        return None
+    return kind[0], int(event.get(kind[1], -1))
 
 
 def finish_episode(state: OrchestrationRuntimeState, outcome: ReplayOutcome) -> EpisodeResult:
