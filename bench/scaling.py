@@ -15,11 +15,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
 from azure.data.tables.aio import TableClient
 
+from durable_ext.azurestorage.lease_blobs import OWNERSHIP
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.azurestorage.settings import AzureStorageSettings
 from durable_ext.core.client import TaskHubClient
@@ -35,15 +37,26 @@ def _free_port() -> int:
 
 def start_workers(app: Path, connection_string: str, count: int) -> list[tuple[subprocess.Popen[bytes], str]]:
     workers = []
-    for _ in range(count):
+    for index in range(count):
         port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "durable_ext", "start", "--script-root", str(app), "--port", str(port)],
-            env={**os.environ, "AzureWebJobsStorage": connection_string},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        logs = os.environ.get("BENCH_WORKER_LOGS")  # a path prefix, to keep each worker's log
+        with open(f"{logs}.{index}" if logs else os.devnull, "wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "durable_ext",
+                    "start",
+                    "--script-root",
+                    str(app),
+                    "--port",
+                    str(port),
+                ],
+                env={**os.environ, "AzureWebJobsStorage": connection_string},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         workers.append((process, f"http://127.0.0.1:{port}"))
     return workers
 
@@ -66,6 +79,21 @@ def stop_workers(workers: list[tuple[subprocess.Popen[bytes], str]]) -> None:
         process.wait(timeout=60)
 
 
+async def wait_balanced(
+    service: AzureStorageOrchestrationService, workers: int, timeout_s: float = 90
+) -> None:
+    """Until the queues are split evenly (the workers start at once, then steal toward an even split)."""
+    deadline = time.monotonic() + timeout_s
+    partitions = service.names.control_queues
+    even = sorted(len(partitions) // workers + (i < len(partitions) % workers) for i in range(workers))
+    while time.monotonic() < deadline:
+        leases = await service.partitions.leases.read_all(OWNERSHIP, partitions)
+        counts = Counter(lease.owner for lease in leases if lease.held)
+        if sorted(counts.values()) == even:
+            return
+        await asyncio.sleep(0.5)
+
+
 async def completed_count(table: TableClient, prefix: str) -> int:
     query = "PartitionKey ge @low and PartitionKey lt @high and RuntimeStatus eq 'Completed'"
     params = {"low": prefix, "high": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
@@ -82,7 +110,7 @@ async def scaled_throughput(
     table = TableClient.from_connection_string(connection_string, f"{HUB}Instances")
     try:
         await wait_serving([url for _, url in running])
-        await asyncio.sleep(3)  # let the workers share the partitions out
+        await wait_balanced(service, workers)
         prefix = f"scale{workers}-{time.time_ns()}-"
         gate = asyncio.Semaphore(50)
 

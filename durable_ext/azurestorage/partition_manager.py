@@ -24,6 +24,9 @@ from .lease_blobs import INTENT, OWNERSHIP, LeaseBlobs, LeaseLostError, Partitio
 
 log = logging.getLogger("durable_ext.partitions")
 
+HAND_OVER_INTERVAL_S = 0.5
+"""How often to look again while a queue changes hands, so it is idle no longer than needed."""
+
 
 @dataclass(frozen=True)
 class LeaseOptions:
@@ -108,8 +111,12 @@ class PartitionManager:
         self.owned.clear()
         self.intent.clear()
 
+    @property
+    def handing_over(self) -> bool:
+        """A queue is changing hands: this worker drains one it lost, or waits for one it won."""
+        return set(self.intent) != set(self.owned)
+
     async def _loop(self) -> None:
-        interval = min(self.options.ownership_acquire_interval_s, self.options.renew_interval_s)
         while True:
             try:
                 await self.run_pass()
@@ -117,6 +124,9 @@ class PartitionManager:
                 raise
             except Exception as exc:
                 log.warning("Partition management pass of %s failed, retrying: %s", self.worker_id, exc)
+            interval = min(self.options.ownership_acquire_interval_s, self.options.renew_interval_s)
+            if self.handing_over:
+                interval = min(interval, HAND_OVER_INTERVAL_S)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)

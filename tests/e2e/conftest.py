@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
+
+APPS = REPO_ROOT / "tests" / "e2e" / "apps"
 
 
 @pytest.fixture(scope="session")
@@ -15,8 +18,16 @@ async def sample_host(
     connection_string: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
     """The repository's own sample app, served by `durable-ext start`."""
-    log_path = tmp_path_factory.mktemp("host") / "host.log"
-    host = start_host(REPO_ROOT, connection_string, log_path, {})
+    async for host in serve(REPO_ROOT, connection_string, tmp_path_factory):
+        yield host
+
+
+async def serve(
+    script_root: Path, connection_string: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """`durable-ext start` on the app in ``script_root`` until the fixture using it ends."""
+    log_path = tmp_path_factory.mktemp(script_root.name) / "host.log"
+    host = start_host(script_root, connection_string, log_path, {})
     try:
         await wait_until_serving(host)
         yield host
@@ -29,13 +40,8 @@ async def features_host(
     connection_string: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
     """The test app under tests/e2e/apps/features, exercising every orchestration feature."""
-    log_path = tmp_path_factory.mktemp("features") / "host.log"
-    host = start_host(REPO_ROOT / "tests" / "e2e" / "apps" / "features", connection_string, log_path, {})
-    try:
-        await wait_until_serving(host)
+    async for host in serve(APPS / "features", connection_string, tmp_path_factory):
         yield host
-    finally:
-        stop_host(host)
 
 
 @pytest.fixture
@@ -49,10 +55,5 @@ async def entities_host(
     connection_string: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
     """The test app under tests/e2e/apps/entities (batches of at most 4 operations)."""
-    log_path = tmp_path_factory.mktemp("entities") / "host.log"
-    host = start_host(REPO_ROOT / "tests" / "e2e" / "apps" / "entities", connection_string, log_path, {})
-    try:
-        await wait_until_serving(host)
+    async for host in serve(APPS / "entities", connection_string, tmp_path_factory):
         yield host
-    finally:
-        stop_host(host)

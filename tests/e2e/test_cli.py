@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from .hosting import REPO_ROOT, start_host, wait_until_serving
+import aiohttp
+
+from .hosting import REPO_ROOT, free_port, start_host, wait_until_serving
+from .polling import poll_status
 
 APP = """
 import azure.durable_functions as df
@@ -78,3 +83,73 @@ async def test_sigterm_shuts_the_host_down_cleanly(tmp_path: Path, connection_st
     os.killpg(host.process.pid, signal.SIGTERM)
     assert host.process.wait(timeout=20) == 0
     assert "Shutting down" in host.log()
+
+
+WORKERS_APP = """
+import os
+import azure.durable_functions as df
+import azure.functions as func
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="pid")
+def pid(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(str(os.getpid()))
+
+@app.orchestration_trigger(context_name="context")
+def fan(context):
+    results = yield context.task_all([context.call_activity("where", i) for i in range(20)])
+    return len(results)
+
+@app.activity_trigger(input_name="i")
+def where(i: int) -> int:
+    return os.getpid()
+"""
+
+
+def start_workers(
+    root: Path, port: int, workers: int, connection_string: str, log_path: Path
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "durable_ext", "start", "--script-root", str(root), "--port", str(port)]
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            cwd=str(REPO_ROOT),
+            env={**os.environ, "AzureWebJobsStorage": connection_string},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+async def test_workers_share_the_port_and_the_hub_and_stop_together(
+    tmp_path: Path, connection_string: str
+) -> None:
+    root = write_app(
+        tmp_path / "app",
+        '{"version": "2.0", "extensions": {"durableTask": {"hubName": "WorkersHub"}}}',
+        WORKERS_APP,
+    )
+    port = free_port()
+    log_path = tmp_path / "workers.log"
+    supervisor = start_workers(root, port, 2, connection_string, log_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        pids: set[str] = set()
+        async with aiohttp.ClientSession() as http:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while len(pids) < 2:  # the kernel spreads new connections over both workers
+                assert loop.time() < deadline, f"only workers {pids} answered:\n{log_path.read_text()}"
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with aiohttp.ClientSession() as fresh, fresh.get(f"{base}/api/pid") as response:
+                        pids.add(await response.text())
+                await asyncio.sleep(0.05)
+            async with http.post(f"{base}/runtime/webhooks/durabletask/orchestrators/fan") as response:
+                status_url = (await response.json())["statusQueryGetUri"]
+            final = await poll_status(http, status_url, 60)
+        assert final["runtimeStatus"] == "Completed" and final["output"] == 20
+    finally:
+        os.killpg(supervisor.pid, signal.SIGTERM)
+        code = supervisor.wait(timeout=60)
+    assert code == 0
+    assert log_path.read_text().count("Shutting down") == 2

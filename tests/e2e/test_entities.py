@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,21 @@ async def read_until(
     raise AssertionError(f"entity {name}/{key} never reached {expected!r}; last read {body}")
 
 
+async def entity_status(http: aiohttp.ClientSession, url: str) -> int:
+    async with http.get(url) as response:
+        return response.status
+
+
+async def wait_until(probe: Callable[[], Awaitable[Any]], expected: Any, timeout_s: float = 20.0) -> None:
+    """Call ``probe`` until it returns ``expected``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last = None
+    while (last := await probe()) != expected:
+        assert loop.time() < deadline, f"still {last!r}, not {expected!r}, after {timeout_s} s"
+        await asyncio.sleep(0.1)
+
+
 async def run(http: aiohttp.ClientSession, host: RunningHost, name: str, job: Any) -> tuple[int, Any]:
     async with http.post(f"{host.base_url}/api/run/{name}", json=job) as response:
         text = await response.text()
@@ -93,11 +109,9 @@ async def test_delete_makes_the_entity_not_exist(
     await signal(http, entities_host, "counter", key, "add", 2)
     await read_until(http, entities_host, "counter", key, 2)
     await signal(http, entities_host, "counter", key, "delete")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while (await read(http, entities_host, "counter", key))["exists"]:
-        assert loop.time() < deadline, "the entity was never deleted"
-        await asyncio.sleep(0.1)
+    await wait_until(
+        lambda: entity_status(http, f"{entities_host.base_url}{API}/entities/counter/{key}"), 404
+    )
     async with http.get(f"{entities_host.base_url}{API}/entities/counter/{key}") as response:
         assert response.status == 404
     await signal(
@@ -222,14 +236,7 @@ async def test_http_signal_read_and_list(entities_host: RunningHost, http: aioht
         assert f"@counter@{key}" in {i["instanceId"] for i in await response.json()}
     async with http.delete(f"{base}/counter/{key}") as response:  # DELETE signals the 'delete' operation
         assert response.status == 202
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while True:
-        async with http.get(f"{base}/counter/{key}") as response:
-            if response.status == 404:
-                break
-        assert loop.time() < deadline
-        await asyncio.sleep(0.1)
+    await wait_until(lambda: entity_status(http, f"{base}/counter/{key}"), 404)
     async with http.get(f"{base}/counter?top=1000") as response:
         assert key not in {e["entityId"]["key"] for e in await response.json()}
     async with http.get(f"{base}/counter?top=1000&includeDeleted=true") as response:

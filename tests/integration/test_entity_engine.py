@@ -17,12 +17,12 @@ from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.core.client import TaskHubClient
 from durable_ext.core.entities import EntityId
 from durable_ext.core.entity_queries import EntityStatus
-from durable_ext.core.worker import TaskHubWorker
 from durable_ext.extension.entity_runner import SdkEntityRunner
 from durable_ext.extension.functions import FunctionRegistry
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
 from .test_engine import _history_rows, _instance_row, _service
+from .workers import running_worker
 
 app = df.DFApp()
 
@@ -52,21 +52,10 @@ class EntityEngine:
 async def engine(connection_string: str, hub_name: str) -> AsyncIterator[EntityEngine]:
     service = _service(connection_string, hub_name)
     executor = ThreadPoolExecutor(2)
-    worker = TaskHubWorker(
-        service,
-        SdkOrchestrationRunner(REGISTRY, executor),
-        SdkActivityRunner(REGISTRY),
-        max_concurrent_orchestrations=4,
-        max_concurrent_activities=4,
-        entities=SdkEntityRunner(REGISTRY, executor, max_batch_size=3),
-    )
-    await worker.start()
-    try:
+    orchestrations, activities = SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY)
+    entities = SdkEntityRunner(REGISTRY, executor, max_batch_size=3)
+    async with running_worker(service, executor, orchestrations, activities, entities=entities):
         yield EntityEngine(service, TaskHubClient(service))
-    finally:
-        await worker.stop()
-        await service.close()
-        executor.shutdown(wait=True)
 
 
 def _input(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Poison messages: moved to the poison table with their reason; the instance fails saying why."""
+"""Faults: poison messages moved aside with their reason, and long activities that must not run twice."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from durable_ext.core.client import TaskHubClient
 from durable_ext.core.history import OrchestrationStatus
 from durable_ext.core.replay import ReplayOutcome
 from durable_ext.core.state import OrchestrationRuntimeState
-from durable_ext.core.worker import TaskHubWorker
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
 from .test_engine import REGISTRY, _sdk_input
+from .workers import running_worker
 
 THRESHOLD = 2
 
@@ -58,20 +58,9 @@ async def engine(connection_string: str, hub_name: str) -> AsyncIterator[Engine]
     )
     service = AzureStorageOrchestrationService(settings)
     executor = ThreadPoolExecutor(2)
-    worker = TaskHubWorker(
-        service,
-        BrokenEngine(REGISTRY, executor),
-        CrashingActivities(REGISTRY),
-        max_concurrent_orchestrations=4,
-        max_concurrent_activities=4,
-    )
-    await worker.start()
-    try:
+    orchestrations, activities = BrokenEngine(REGISTRY, executor), CrashingActivities(REGISTRY)
+    async with running_worker(service, executor, orchestrations, activities):
         yield Engine(service, TaskHubClient(service))
-    finally:
-        await worker.stop()
-        await service.close()
-        executor.shutdown(wait=True)
 
 
 async def _wait_for_poison(service: AzureStorageOrchestrationService, instance_id: str | None) -> list[dict]:
@@ -115,3 +104,31 @@ async def test_an_unreadable_message_is_moved_aside(engine: Engine) -> None:
     state = await engine.client.wait_for_completion(instance_id, 20)
     assert state.status == OrchestrationStatus.Completed
     assert json.loads(state.output or "") == ["Hello a"]
+
+
+async def test_a_long_activity_is_not_run_twice_while_it_runs(connection_string: str, hub_name: str) -> None:
+    """Its message stays invisible while it runs, though it runs far longer than the visibility timeout."""
+    runs: list[str] = []
+
+    class SlowActivities(SdkActivityRunner):
+        async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+            runs.append(instance_id)
+            await asyncio.sleep(5)
+            return await super().run(name, input_json, instance_id)
+
+    settings = AzureStorageSettings(
+        hub_name=hub_name,
+        connection_string=connection_string,
+        max_queue_polling_interval_s=0.5,
+        work_item_queue_visibility_timeout_s=2,
+    )
+    service = AzureStorageOrchestrationService(settings)
+    executor = ThreadPoolExecutor(2)
+    async with running_worker(
+        service, executor, SdkOrchestrationRunner(REGISTRY, executor), SlowActivities(REGISTRY)
+    ):
+        client = TaskHubClient(service)
+        instance_id = await client.start("chain", _sdk_input(["slow"]))
+        state = await client.wait_for_completion(instance_id, 30)
+    assert state.status == OrchestrationStatus.Completed
+    assert runs == [instance_id]
