@@ -3,7 +3,8 @@
 A message is poison when it cannot be read at all, or when it was delivered more than the configured
 number of times and the work it triggers failed every time (not for a storage outage: those are
 waited out). The row keeps the message body, where it came from, how often it was delivered and why
-it was moved, so nothing accepted is lost: it can be read, fixed and sent again.
+it was moved, so nothing accepted is lost: it can be read, fixed and sent again. The table is created
+with the first poison message, so a healthy task hub has exactly the reference's resources.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
@@ -78,7 +79,11 @@ class PoisonStore:
             "BodyTruncated": property_too_large(body),
         }
         async with translated(f"Moving message {raw.id} of '{queue.name}' to the poison table"):
-            await self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
+            try:
+                await self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
+            except ResourceNotFoundError:  # the first poison message of this hub creates the table
+                await self.create()
+                await self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
         await queue.delete(raw)
         log.error(
             "Moved poison message %s of '%s'%s to table '%s': %s",
@@ -93,4 +98,7 @@ class PoisonStore:
         query = "PartitionKey eq @pk" if instance_id else "PartitionKey ne ''"
         params = {"pk": escape_key(instance_id)} if instance_id else {}
         async with translated("Reading the poison table"):
-            return [dict(row) async for row in self.table.query_entities(query, parameters=params)]
+            try:
+                return [dict(row) async for row in self.table.query_entities(query, parameters=params)]
+            except ResourceNotFoundError:
+                return []  # no message was ever moved aside

@@ -30,7 +30,6 @@ class TaskHubResources:
         await asyncio.gather(
             self._create_table(self.names.history_table),
             self._create_table(self.names.instances_table),
-            self._create_table(self.names.poison_table),
             *(queue.create() for queue in self.queues),
         )
 
