@@ -40,7 +40,7 @@ def start_workers(app: Path, connection_string: str, count: int) -> list[tuple[s
     for index in range(count):
         port = _free_port()
         logs = os.environ.get("BENCH_WORKER_LOGS")  # a path prefix, to keep each worker's log
-        with open(f"{logs}.{index}" if logs else os.devnull, "wb") as log:
+        with open(f"{logs}.{count}.{index}" if logs else os.devnull, "wb") as log:
             process = subprocess.Popen(
                 [
                     sys.executable,

@@ -61,15 +61,14 @@ class AppLease:
             self._task = asyncio.create_task(self._loop(), name="app-lease")
 
     async def stop(self) -> None:
+        """Stop renewing. The lease is not released: the app's other workers share it, and releasing
+        it would stop them all; it expires ``lease_s`` after the app's last worker stops."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.held:
-            self.held = False
-            with contextlib.suppress(Exception):
-                await BlobLeaseClient(self.container, lease_id=self.lease_id).release()
+        self.held = False
 
     async def _loop(self) -> None:
         while True:

@@ -151,9 +151,13 @@ class MessageFilter:
 
 
 def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None) -> Verdict:
-    if received.message.execution_id in (None, execution_id):
-        return Verdict.APPLY
-    return Verdict.DROP
+    message = received.message
+    if message.execution_id not in (None, execution_id):
+        return Verdict.DROP
+    if message.event_type in _RESPONSES:  # a new execution has scheduled nothing yet
+        log.info("Dropping %s: it answers nothing the new execution scheduled", message.describe())
+        return Verdict.DROP
+    return Verdict.APPLY
 
 
 def _entity_request_ids(state: OrchestrationRuntimeState) -> set[str]:

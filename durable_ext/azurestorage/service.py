@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
@@ -17,7 +18,7 @@ from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import InstanceAlreadyExistsError
 from .activities import ActivityQueueReader
 from .app_lease import AppLease
-from .clients import StorageClients, is_transient
+from .clients import StorageClients, is_transient, retry_transient
 from .control_queues import ControlQueueListener
 from .entity_listing import query_entity_page
 from .history_store import HistoryStore
@@ -38,6 +39,13 @@ from .settings import AzureStorageSettings
 from .task_hub import TaskHubResources
 
 log = logging.getLogger("durable_ext.service")
+
+TRANSIENT_RETRY_DELAY_S = 1.0
+T = TypeVar("T")
+
+
+async def _retried(operation: Callable[[], Awaitable[T]], what: str) -> T:
+    return await retry_transient(operation, what, attempts=4)
 
 
 class AzureStorageOrchestrationService:
@@ -234,16 +242,22 @@ class AzureStorageOrchestrationService:
     ) -> None:
         session: OrchestrationSession = item.session
         state = result.runtime_state
-        await self._send_all(result)
-        session.history.etag = await self.history.commit(
-            item.instance_id,
-            state.execution_id or "",
-            len(state.past_events),
-            state.new_events,
-            session.history.etag,
+        etag = session.history.etag
+        # A dropped connection is retried at once. Each step is safe to repeat: messages are
+        # deduplicated on receipt, and a history commit that did land makes its retry an ETag conflict,
+        # which abandons the episode so it is redone on the committed history.
+        await _retried(lambda: self._send_all(result), f"Sending the messages of '{item.instance_id}'")
+        session.history.etag = await _retried(
+            lambda: self.history.commit(
+                item.instance_id, state.execution_id or "", len(state.past_events), state.new_events, etag
+            ),
+            f"Committing the history of '{item.instance_id}'",
         )
-        await self.instances.update_from_episode(
-            state, result.custom_status, keep_custom_status=result.keep_custom_status
+        await _retried(
+            lambda: self.instances.update_from_episode(
+                state, result.custom_status, keep_custom_status=result.keep_custom_status
+            ),
+            f"Updating the status of '{item.instance_id}'",
         )
         self._failures.pop(item.instance_id, None)
         if item.poison_reason is not None:
@@ -257,8 +271,10 @@ class AzureStorageOrchestrationService:
         session: OrchestrationSession = item.session
         if error is not None:
             self._failures[item.instance_id] = error
+        # after a storage fault the episode is simply redone soon; other failures back off
+        delay = TRANSIENT_RETRY_DELAY_S if error is not None and is_transient(error) else None
         try:
-            await asyncio.gather(*(m.queue.abandon(m.queue_message) for m in session.messages))
+            await asyncio.gather(*(m.queue.abandon(m.queue_message, delay) for m in session.messages))
         finally:
             self.sessions.release(session)
 
@@ -270,8 +286,9 @@ class AzureStorageOrchestrationService:
         return await self.activity_reader.next()
 
     async def complete_activity_work_item(self, item: ActivityWorkItem, response: TaskMessage) -> None:
-        await self.control_queue_for(response.instance_id).send(response)
-        await self.activity_reader.done(item)
+        queue = self.control_queue_for(response.instance_id)
+        await _retried(lambda: queue.send(response), f"Sending the result of activity {item.id}")
+        await _retried(lambda: self.activity_reader.done(item), f"Deleting activity message {item.id}")
 
     async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None:
         await self.activity_reader.abandon(item)

@@ -76,5 +76,5 @@ async def test_a_second_app_waits_and_takes_over_when_the_first_stops(
     await eventually(lambda: "leased by another app" in caplog.text, 10, "the second app saying why it waits")
     assert app_lease_id("shop") in caplog.text
     assert not other.app_lease.held and not other.partitions.owned
-    await shop.stop()
-    await eventually(lambda: len(other.partitions.owned) == 4, 20, "the second app taking over")
+    await shop.stop()  # its lease is left to expire (other workers of its app may still hold it)
+    await eventually(lambda: len(other.partitions.owned) == 4, 40, "the second app taking over")

@@ -1,9 +1,10 @@
-"""Faults: poison messages moved aside with their reason, and long activities that must not run twice."""
+"""Faults: poison messages, long activities that must not run twice, stray and stale messages."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ import pytest
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.azurestorage.settings import AzureStorageSettings
 from durable_ext.core.client import TaskHubClient
-from durable_ext.core.history import OrchestrationStatus
+from durable_ext.core.history import EventType, OrchestrationStatus, event
+from durable_ext.core.messages import TaskMessage
 from durable_ext.core.replay import ReplayOutcome
 from durable_ext.core.state import OrchestrationRuntimeState
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
@@ -55,6 +57,7 @@ async def engine(connection_string: str, hub_name: str) -> AsyncIterator[Engine]
         connection_string=connection_string,
         max_queue_polling_interval_s=0.5,
         poison_message_dequeue_count=THRESHOLD,
+        stale_message_max_dequeues=1,
     )
     service = AzureStorageOrchestrationService(settings)
     executor = ThreadPoolExecutor(2)
@@ -132,3 +135,44 @@ async def test_a_long_activity_is_not_run_twice_while_it_runs(connection_string:
         state = await client.wait_for_completion(instance_id, 30)
     assert state.status == OrchestrationStatus.Completed
     assert runs == [instance_id]
+
+
+async def _wait_for_status(engine: Engine, instance_id: str, status: OrchestrationStatus) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (state := await engine.client.get_state(instance_id)) is None or state.status != status:
+        assert loop.time() < deadline, f"'{instance_id}' never became {status.name}"
+        await asyncio.sleep(0.1)
+
+
+async def _queue_drained(engine: Engine, instance_id: str, timeout_s: float = 30) -> None:
+    queue = engine.service.control_queue_for(instance_id).client
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (await queue.get_queue_properties()).approximate_message_count:
+        assert loop.time() < deadline, "the message was never dropped"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_message_for_an_instance_that_does_not_exist_waits_then_is_dropped(engine: Engine) -> None:
+    ghost = f"ghost-{uuid.uuid4().hex}"
+    completed = event(EventType.TaskCompleted, -1, TaskScheduledId=0, Result='"boo"')
+    await engine.service.send_message(TaskMessage(completed, ghost, None))
+    await _queue_drained(engine, ghost)
+    assert await engine.client.get_state(ghost) is None
+
+
+async def test_a_completion_for_a_task_never_scheduled_is_dropped_and_the_instance_goes_on(
+    engine: Engine,
+) -> None:
+    instance_id = await engine.client.start("waiter", None)
+    await _wait_for_status(engine, instance_id, OrchestrationStatus.Running)
+    stray = event(EventType.TaskCompleted, -1, TaskScheduledId=42, Result='"stray"')
+    await engine.service.send_message(TaskMessage(stray, instance_id, None))
+    await _queue_drained(engine, instance_id)
+    await engine.client.raise_event(instance_id, "Go", json.dumps("yes"))
+    state = await engine.client.wait_for_completion(instance_id, 20)
+    assert state.status == OrchestrationStatus.Completed
+    assert json.loads(state.output or "") == {"got": "yes"}
+    history = await engine.client.get_history(instance_id)
+    assert not any(e.get("TaskScheduledId") == 42 for e in history)
