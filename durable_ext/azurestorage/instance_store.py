@@ -173,15 +173,7 @@ class InstanceStore:
             return False
         if execution_id is not None and row.get("ExecutionId") != execution_id:
             return False
-        now = datetime.now(UTC)
-        fields = {
-            "PartitionKey": escape_key(instance_id),
-            "RowKey": "",
-            "RuntimeStatus": OrchestrationStatus.Terminated.name,
-            "Output": reason,
-            "LastUpdatedTime": now,
-            "CompletedTime": now,
-        }
+        fields = _finished(instance_id, OrchestrationStatus.Terminated, reason)
         async with translated(f"Marking instance '{instance_id}' terminated"):
             try:
                 await self.table.update_entity(
@@ -196,15 +188,7 @@ class InstanceStore:
 
     async def mark_failed(self, instance_id: str, reason: str) -> None:
         """``Failed`` with ``reason``, written directly (for an instance whose episodes cannot commit)."""
-        now = datetime.now(UTC)
-        fields = {
-            "PartitionKey": escape_key(instance_id),
-            "RowKey": "",
-            "RuntimeStatus": OrchestrationStatus.Failed.name,
-            "Output": reason,
-            "LastUpdatedTime": now,
-            "CompletedTime": now,
-        }
+        fields = _finished(instance_id, OrchestrationStatus.Failed, reason)
         async with translated(f"Marking instance '{instance_id}' failed"):
             await self.table.upsert_entity(fields, mode=UpdateMode.MERGE)
 
@@ -218,6 +202,19 @@ class InstanceStore:
         }
         async with translated(f"Marking instance '{instance_id}' pending for its rewind"):
             await self.table.update_entity(fields, mode=UpdateMode.MERGE)
+
+
+def _finished(instance_id: str, status: OrchestrationStatus, output: str | None) -> dict[str, Any]:
+    """The columns that mark an instance finished, written outside an episode."""
+    now = datetime.now(UTC)
+    return {
+        "PartitionKey": escape_key(instance_id),
+        "RowKey": "",
+        "RuntimeStatus": status.name,
+        "Output": output,
+        "LastUpdatedTime": now,
+        "CompletedTime": now,
+    }
 
 
 def _fields_for(event: HistoryEvent, now: datetime) -> dict[str, Any]:

@@ -112,11 +112,9 @@ async def test_delete_makes_the_entity_not_exist(
     await wait_until(
         lambda: entity_status(http, f"{entities_host.base_url}{API}/entities/counter/{key}"), 404
     )
-    async with http.get(f"{entities_host.base_url}{API}/entities/counter/{key}") as response:
-        assert response.status == 404
-    await signal(
-        http, entities_host, "counter", key, "add", 1
-    )  # a deleted entity starts again from its initializer
+    assert await read(http, entities_host, "counter", key) == {"exists": False, "state": None}
+    # a deleted entity starts again from its initializer
+    await signal(http, entities_host, "counter", key, "add", 1)
     await read_until(http, entities_host, "counter", key, 1)
 
 
