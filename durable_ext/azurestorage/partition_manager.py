@@ -197,23 +197,32 @@ class PartitionManager:
             return
 
     async def _follow_intent(self) -> None:
+        """Keep ``listening`` equal to the queues this worker both should own and does own."""
         for partition in self.partitions:
             wanted = partition in self.intent
             if wanted and partition not in self.owned:
                 await self._take_ownership(partition)
+            elif wanted and partition not in self.listening:
+                await self._listen(partition)  # intent came back during a hand-off
             elif not wanted and partition in self.owned:
                 await self._hand_off(partition)
 
     async def _take_ownership(self, partition: str) -> None:
         current = await self.leases.read(OWNERSHIP, partition)
-        if current.held and current.owner != self.worker_id:
+        if current.held and current.owner == self.worker_id and current.token:
+            lease = current  # ours already (a renewal answered badly but the lease stayed ours)
+        elif current.held:
             return  # its owner is still finishing; it releases when done, or the lease expires
-        try:
-            lease = await self.leases.acquire(current, self.options.ownership_lease_s, steal=False)
-        except LeaseLostError:
-            return
+        else:
+            try:
+                lease = await self.leases.acquire(current, self.options.ownership_lease_s, steal=False)
+            except LeaseLostError:
+                return
         self.owned[partition] = lease
         log.info("%s owns %s (epoch %d)", self.worker_id, partition, lease.epoch)
+        await self._listen(partition)
+
+    async def _listen(self, partition: str) -> None:
         self.listening.add(partition)
         await self.hooks.start_partition(partition)
 

@@ -149,3 +149,17 @@ async def test_a_crashed_worker_is_taken_over_when_its_leases_expire(hub: Hub) -
     took = await eventually(lambda: shares(hub) == [4] and covered(hub), 45, "w2 taking over")
     assert took >= 5  # it had to wait for the leases to expire
     assert hub.board.overlaps == []
+
+
+async def test_a_queue_whose_intent_comes_back_mid_hand_off_is_dequeued_again(hub: Hub) -> None:
+    first = hub.add("w1")
+    await eventually(lambda: covered(hub), 10, "w1 owning all four")
+    hub.board.busy = {("w1", p) for p in hub.names.control_queues}  # w1 cannot finish a hand-off
+    second = hub.add("w2")
+    await eventually(lambda: len(first.intent) == 2 and len(hub.board.listening) == 2, 20, "w2 winning two")
+    await second.abandon()  # w2 dies before it ever owned them; its intent leases expire
+    hub.managers.remove(second)
+    await eventually(
+        lambda: len(first.intent) == 4 and len(hub.board.listening) == 4, 40, "w1 dequeuing all four again"
+    )
+    assert set(hub.board.listening.values()) == {"w1"}
