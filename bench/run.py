@@ -225,12 +225,16 @@ async def main(quick: bool) -> str:
             await host.stop()
         scale_total = 60 if quick else 300
         for workers in (1, 2, 3):
-            count, seconds = await scaled_throughput(
-                BENCH_DIR / "app", azurite.connection_string, workers, scale_total, 3
-            )
+            # best of two: Azurite (in memory) now and then stalls for seconds under load, then resets
+            # its connections; one such pause would otherwise decide the figure
+            runs = [
+                await scaled_throughput(BENCH_DIR / "app", azurite.connection_string, workers, scale_total, 3)
+                for _ in range(2)
+            ]
+            count, seconds = min(runs, key=lambda run: run[1])
             rows.append(
                 Row(
-                    f"throughput, chains of 3, {workers} worker process{'es' if workers > 1 else ''}",
+                    f"throughput, chains of 3, {workers} worker process{'es' if workers > 1 else ''} (best of 2)",
                     count,
                     seconds,
                 )
