@@ -232,9 +232,10 @@ async def main(quick: bool) -> str:
                 for _ in range(2)
             ]
             count, seconds = min(runs, key=lambda run: run[1])
+            plural = "es" if workers > 1 else ""
             rows.append(
                 Row(
-                    f"throughput, chains of 3, {workers} worker process{'es' if workers > 1 else ''} (best of 2)",
+                    f"throughput, chains of 3, {workers} worker process{plural}, best of 2",
                     count,
                     seconds,
                 )
