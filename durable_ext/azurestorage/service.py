@@ -143,11 +143,11 @@ class AzureStorageOrchestrationService:
         """After the running work is done: release the leases and what is left in memory."""
         self._stopping = True
         await self.stop_receiving()
+        left = await self.sessions.close()  # nothing runs any more: what is still held goes back
+        await asyncio.gather(*(m.queue.release(m.queue_message) for m in left), return_exceptions=True)
         await self.partitions.stop()
         await self.app_lease.stop()
         await self.listener.stop()
-        left = await self.sessions.close()
-        await asyncio.gather(*(m.queue.release(m.queue_message) for m in left), return_exceptions=True)
 
     # ---- partition hooks (called by the partition manager) ---------------------------------------
     async def start_partition(self, partition: str) -> None:

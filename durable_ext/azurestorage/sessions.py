@@ -107,6 +107,7 @@ class SessionManager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         left = [m for messages in self._pending.values() for m in messages]
         self._pending.clear()
+        self._busy.clear()
         while not self._ready.empty():
             session = self._ready.get_nowait()
             if session is not None:
