@@ -82,5 +82,15 @@ class InstanceStateError(DurableExtError):
         self.status = status
 
 
+class UnknownEntityError(DurableExtError):
+    """A signal names an entity that no function of the app defines; maps to HTTP 404."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"No entity function named '{name}' is defined in this app. Check the entity name; entity "
+            "names are case-insensitive."
+        )
+
+
 class InvalidEntityIdError(InvalidRequestError):
     """An entity id that cannot be used: empty name or key, or a name with '@' or '/'."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.entity_queries import EntityPage, EntityQuery, entity_status
 from .clients import translated
-from .instance_queries import MAX_SERVICE_PAGE, decode_token, encode_token, prefix_range
+from .instance_queries import MAX_SERVICE_PAGE, add_bounds, decode_token, encode_token, prefix_range
 from .instance_store import InstanceStore, state_from_row
 
 
@@ -21,15 +21,8 @@ def build_entity_filter(query: EntityQuery, after: str | None) -> tuple[str, dic
     low, high = prefix_range(prefix)
     clauses = ["PartitionKey ge @low and PartitionKey lt @high"]
     params: dict[str, Any] = {"low": low, "high": high}
-    if after is not None:
-        params["after"] = after
-        clauses.append("PartitionKey gt @after")
-    if query.last_operation_from is not None:
-        params["opFrom"] = query.last_operation_from
-        clauses.append("LastUpdatedTime ge @opFrom")
-    if query.last_operation_to is not None:
-        params["opTo"] = query.last_operation_to
-        clauses.append("LastUpdatedTime le @opTo")
+    operations = ("LastUpdatedTime", query.last_operation_from, query.last_operation_to)
+    add_bounds(clauses, params, after, operations)
     return " and ".join(clauses), params
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 from typing import Any
 
 from azure.data.tables.aio import TableClient
@@ -74,6 +75,24 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return low, low[:-1] + chr(ord(low[-1]) + 1)
 
 
+def add_bounds(
+    clauses: list[str],
+    params: dict[str, Any],
+    after: str | None,
+    time_range: tuple[str, datetime | None, datetime | None],
+) -> None:
+    """The clauses every listing shares: the page cursor, and a time column's inclusive range."""
+    column, start, end = time_range
+    for name, value, clause in (
+        ("after", after, "PartitionKey gt @after"),
+        ("rangeStart", start, f"{column} ge @rangeStart"),
+        ("rangeEnd", end, f"{column} le @rangeEnd"),
+    ):
+        if value is not None:
+            params[name] = value
+            clauses.append(clause)
+
+
 def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, dict[str, Any]]:
     """The OData filter and its parameters (``@name`` words, space-separated as the SDK requires)."""
     clauses: list[str] = []
@@ -84,15 +103,7 @@ def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, d
     if query.instance_id_prefix:
         params["prefixLow"], params["prefixHigh"] = prefix_range(query.instance_id_prefix)
         clauses.append("PartitionKey ge @prefixLow and PartitionKey lt @prefixHigh")
-    if after is not None:
-        params["after"] = after
-        clauses.append("PartitionKey gt @after")
-    if query.created_from is not None:
-        params["createdFrom"] = query.created_from
-        clauses.append("CreatedTime ge @createdFrom")
-    if query.created_to is not None:
-        params["createdTo"] = query.created_to
-        clauses.append("CreatedTime le @createdTo")
+    add_bounds(clauses, params, after, ("CreatedTime", query.created_from, query.created_to))
     if query.statuses:
         names = sorted(status.name for status in query.statuses)
         params.update({f"status{i}": name for i, name in enumerate(names)})

@@ -20,6 +20,7 @@ from ..errors import (
     InstanceNotFoundError,
     InstanceStateError,
     InvalidRequestError,
+    UnknownEntityError,
 )
 from .extension import DurableTaskExtension
 from .status_payload import error_body, management_links, status_payload
@@ -44,6 +45,7 @@ def bad_request(message: str) -> web.Response:
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (InvalidRequestError, 400),
     (InstanceNotFoundError, 404),
+    (UnknownEntityError, 404),
     (InstanceAlreadyExistsError, 409),
     (InstanceStateError, 410),
 ]
@@ -57,12 +59,7 @@ def api_errors(handler: Handler) -> Handler:
     async def wrapper(self: Any, request: web.Request) -> web.StreamResponse:
         try:
             return await handler(self, request)
-        except (
-            InvalidRequestError,
-            InstanceNotFoundError,
-            InstanceAlreadyExistsError,
-            InstanceStateError,
-        ) as exc:
+        except tuple(kind for kind, _ in _STATUS_BY_ERROR) as exc:
             status = next(code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind))
             return error_response(status, str(exc))
 

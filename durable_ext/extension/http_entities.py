@@ -21,8 +21,8 @@ from ..core.entities import EntityId
 from ..core.entity_queries import EntityQuery
 from ..core.queries import DEFAULT_PAGE_SIZE
 from ..core.timefmt import format_dotnet
-from ..errors import InstanceNotFoundError, InvalidRequestError
-from .http_common import ApiHandlers, api_errors, date_time, error_response, flag, hub_of, positive_int
+from ..errors import InstanceNotFoundError, InvalidRequestError, UnknownEntityError
+from .http_common import ApiHandlers, api_errors, date_time, flag, hub_of, positive_int
 
 JSON_CONTENT_TYPE = "application/json"
 
@@ -74,10 +74,7 @@ class EntityHandlers(ApiHandlers):
                     "The query parameter 'op' (the name of the operation to signal) is required, "
                     f"e.g. POST .../entities/{entity.name}/{entity.key}?op=add."
                 )
-        try:
-            self._check_defined(request, entity)
-        except UnknownEntityError as exc:
-            return error_response(404, str(exc))
+        self._check_defined(request, entity)
         input_json = operation_input(await request.text(), request.content_type)
         scheduled_time = date_time(request, "scheduledTime")
         await self.client(request).signal_entity(entity, operation, input_json, scheduled_time=scheduled_time)
@@ -119,11 +116,3 @@ class EntityHandlers(ApiHandlers):
             body.append(item)
         headers = {CONTINUATION_HEADER: page.continuation_token} if page.continuation_token else {}
         return web.json_response(body, headers=headers)
-
-
-class UnknownEntityError(InvalidRequestError):
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"No entity function named '{name}' is defined in this app. Check the entity name; entity "
-            "names are case-insensitive."
-        )
