@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..core.service import ActivityWorkItem
+from .background import BackgroundCalls
 from .control_queues import Unreadable, decode_batch
 from .poison import PoisonStore, poison_reason
 from .queues import ReceivedMessage, TaskHubQueue
@@ -36,14 +37,27 @@ class ActivityQueueReader:
         self.poison_after = settings.poison_message_dequeue_count
         self.unreadable = unreadable
         self.batch_size = max(1, min(32, settings.max_concurrent_activities))
+        self.capacity = max(1, settings.max_concurrent_activities)
         self._buffer: deque[ReceivedMessage] = deque()
+        self._running = 0
         self._stopping = asyncio.Event()
+        self._offered = asyncio.Event()
+
+    def has_room(self) -> bool:
+        """True while this worker would start one more activity at once (so it may keep it local)."""
+        return not self._stopping.is_set() and len(self._buffer) + self._running < self.capacity
+
+    def offer(self, received: ReceivedMessage) -> None:
+        """Run an activity message this process sent and holds (see ``TaskHubQueue.send_held``)."""
+        self._buffer.append(received)
+        self._offered.set()
 
     def start(self) -> None:
         self._stopping.clear()
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._offered.set()
         self.queue.backoff.wake()
         while self._buffer:  # let another worker take what this one will not run
             received = self._buffer.popleft()
@@ -55,20 +69,36 @@ class ActivityQueueReader:
             if self._stopping.is_set():
                 return None
             try:
-                batch = await self.queue.receive(self.batch_size, self._stopping)
+                batch = await self.queue.receive_batch(self.batch_size)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("Receiving from '%s' failed, retrying: %s", self.queue.name, exc)
                 await asyncio.sleep(1.0)
                 continue
-            self._buffer.extend(await decode_batch(self.queue, batch, self.unreadable))
+            if batch:
+                self.queue.backoff.reset()
+                self._buffer.extend(await decode_batch(self.queue, batch, self.unreadable))
+            elif not self._buffer:
+                await self._idle()
         received = self._buffer.popleft()
+        self._running += 1
         renewer = asyncio.create_task(self._keep_invisible(received))
         item = ActivityWorkItem(received.id, received.message, _Lock(received, renewer))
         if received.dequeue_count > self.poison_after:
             item.poison_reason = poison_reason(received.dequeue_count, "the activity never completed")
         return item
+
+    async def _idle(self) -> None:
+        """Back off between empty polls; an offered message or a wake-up ends the wait at once."""
+        self._offered.clear()
+        if self._buffer:
+            return
+        backoff = asyncio.ensure_future(self.queue.backoff.wait())
+        offered = asyncio.ensure_future(self._offered.wait())
+        await asyncio.wait([backoff, offered], return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (backoff, offered):
+            waiter.cancel()
 
     async def _keep_invisible(self, received: ReceivedMessage) -> None:
         interval_s = max(1.0, self.queue.visibility_timeout_s / 2)
@@ -80,16 +110,22 @@ class ActivityQueueReader:
                 log.warning("Renewing activity message %s failed: %s", received.id, exc)
 
     async def _unlock(self, item: ActivityWorkItem) -> ReceivedMessage:
+        self._running -= 1
         lock: _Lock = item.session
         lock.renewer.cancel()
         await asyncio.gather(lock.renewer, return_exceptions=True)
         return lock.received
 
-    async def done(self, item: ActivityWorkItem) -> None:
+    async def done(self, item: ActivityWorkItem, background: BackgroundCalls | None = None) -> None:
+        """The activity's result is sent: its message goes (deleted by ``background`` when given)."""
         received = await self._unlock(item)
         if item.poison_reason is not None and self.poison is not None:
             instance_id = received.message.instance_id
             await self.poison.quarantine(self.queue, received.queue_message, item.poison_reason, instance_id)
+        elif background is not None:
+            background.spawn(
+                lambda: self.queue.delete(received.queue_message), f"Deleting activity message {item.id}"
+            )
         else:
             await self.queue.delete(received.queue_message)
 

@@ -21,6 +21,7 @@ from azure.storage.queue.aio import QueueServiceClient
 
 from ..errors import ConfigurationError, StorageError, TransientStorageError
 from .connection import expand_connection_string
+from .operation_counter import OperationCounter
 
 log = logging.getLogger("durable_ext.storage")
 T = TypeVar("T")
@@ -33,16 +34,25 @@ class StorageClients:
     queues: QueueServiceClient
     tables: TableServiceClient
     blobs: BlobServiceClient
+    operations: OperationCounter
 
     @classmethod
     def from_connection_string(cls, connection_string: str, setting_name: str = "") -> StorageClients:
         conn = expand_connection_string(connection_string)
         options: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.4, "connection_timeout": 10}
+        counter = OperationCounter()
         try:
             return cls(
-                queues=QueueServiceClient.from_connection_string(conn, **options),
-                tables=TableServiceClient.from_connection_string(conn, **options),
-                blobs=BlobServiceClient.from_connection_string(conn, **options),
+                queues=QueueServiceClient.from_connection_string(
+                    conn, raw_request_hook=counter.hook("queue"), **options
+                ),
+                tables=TableServiceClient.from_connection_string(
+                    conn, raw_request_hook=counter.hook("table"), **options
+                ),
+                blobs=BlobServiceClient.from_connection_string(
+                    conn, raw_request_hook=counter.hook("blob"), **options
+                ),
+                operations=counter,
             )
         except (ValueError, AzureError) as exc:
             where = f" in app setting '{setting_name}'" if setting_name else ""

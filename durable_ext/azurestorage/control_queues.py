@@ -69,6 +69,9 @@ class ControlQueueListener:
     def queue_names(self) -> list[str]:
         return sorted(self._loops)
 
+    def listens_to(self, name: str) -> bool:
+        return name in self._loops
+
     def add_queue(self, queue: TaskHubQueue) -> None:
         if queue.name in self._loops:
             return

@@ -63,9 +63,10 @@ def _event_json(event: HistoryEvent) -> dict[str, Any]:
     return body
 
 
-def encode(message: TaskMessage) -> tuple[str, str]:
-    """Return ``(activity_id, body)`` for a message."""
+def encode(message: TaskMessage) -> tuple[str, str, int]:
+    """Return ``(activity_id, body, sequence_number)`` for a message."""
     activity_id = str(uuid.uuid4())
+    sequence_number = next(_sequence)
     body = {
         "$type": "DurableTask.AzureStorage.MessageData",
         "ActivityId": activity_id,
@@ -76,13 +77,13 @@ def encode(message: TaskMessage) -> tuple[str, str]:
             "OrchestrationInstance": _instance(message.instance_id, message.execution_id),
         },
         "CompressedBlobName": None,
-        "SequenceNumber": next(_sequence),
+        "SequenceNumber": sequence_number,
         "Sender": {"InstanceId": message.sender_instance_id, "ExecutionId": message.sender_execution_id},
         "SerializableTraceContext": None,
     }
     if message.episode is not None:
         body["Episode"] = message.episode
-    return activity_id, json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return activity_id, json.dumps(body, separators=(",", ":"), ensure_ascii=False), sequence_number
 
 
 def encode_blob_pointer(blob_name: str) -> str:

@@ -29,6 +29,8 @@ class LoadedHistory:
     execution_id: str | None
     etag: str | None
     """The sentinel row's ETag; ``None`` when the instance has no history yet."""
+    status_written: tuple[str | None, str] | None = None
+    """``(execution id, custom status)`` this worker last wrote to the Instances row; ``None`` if unknown."""
 
 
 class HistoryStore:

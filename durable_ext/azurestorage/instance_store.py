@@ -90,8 +90,7 @@ class InstanceStore:
         row = await self.get_row(instance_id)
         return None if row is None else state_from_row(row)
 
-    async def write_pending(self, started: HistoryEvent, instance_id: str, existing_etag: str | None) -> None:
-        """The client's row for a new start (``Pending``); replaces an older generation's row."""
+    def _pending_row(self, started: HistoryEvent, instance_id: str) -> dict[str, Any]:
         instance = started.props["OrchestrationInstance"]
         row = {
             "PartitionKey": escape_key(instance_id),
@@ -110,20 +109,33 @@ class InstanceStore:
         }
         if started.get("ScheduledStartTime") is not None:
             row["ScheduledStartTime"] = started.get("ScheduledStartTime")
-        row = await self._offload(row)
+        return row
+
+    async def create_pending(self, started: HistoryEvent, instance_id: str) -> bool:
+        """Insert the client's row for a new start (``Pending``); False if the instance has a row."""
+        row = await self._offload(self._pending_row(started, instance_id))
         async with translated(f"Writing the status of new instance '{instance_id}'"):
             try:
-                if existing_etag is None:
-                    await self.table.create_entity(row)
-                else:
-                    await self.table.update_entity(
-                        row,
-                        mode=UpdateMode.REPLACE,
-                        etag=existing_etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-            except (ResourceExistsError, ResourceModifiedError):
-                pass  # another start won the race; its row stands, as in the reference
+                await self.table.create_entity(row)
+            except ResourceExistsError:
+                return False
+        return True
+
+    async def write_pending(self, started: HistoryEvent, instance_id: str, existing_etag: str) -> bool:
+        """Replace an older generation's row by the client's row for a new start; False if another
+        start changed the row first (its row stands, as in the reference)."""
+        row = await self._offload(self._pending_row(started, instance_id))
+        async with translated(f"Writing the status of new instance '{instance_id}'"):
+            try:
+                await self.table.update_entity(
+                    row,
+                    mode=UpdateMode.REPLACE,
+                    etag=existing_etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+        return True
 
     async def update_from_episode(
         self,
@@ -215,6 +227,22 @@ def _finished(instance_id: str, status: OrchestrationStatus, output: str | None)
         "LastUpdatedTime": now,
         "CompletedTime": now,
     }
+
+
+STATUS_EVENTS = frozenset(
+    {
+        EventType.ExecutionStarted,
+        EventType.ExecutionCompleted,
+        EventType.ExecutionTerminated,
+        EventType.ExecutionSuspended,
+        EventType.ExecutionResumed,
+    }
+)
+"""The events that change Instances columns other than the custom status and ``LastUpdatedTime``."""
+
+
+def changes_status(runtime_state: OrchestrationRuntimeState) -> bool:
+    return any(e.event_type in STATUS_EVENTS for e in runtime_state.new_events)
 
 
 def _fields_for(event: HistoryEvent, now: datetime) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class MessageFilter:
 
     async def _judge_start(self, received: ReceivedMessage, state: OrchestrationRuntimeState) -> Verdict:
         message = received.message
-        if message.event.get("ParentInstance") is None:
+        if message.event.get("ParentInstance") is None and not received.status_row_known:
             row = await self.instances.get_row(message.instance_id)
             if row is None:
                 if received.dequeue_count >= self.settings.execution_started_dedupe_max_dequeues:

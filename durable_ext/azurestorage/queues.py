@@ -36,6 +36,8 @@ class ReceivedMessage:
     queue_message: QueueMessage
     queue: TaskHubQueue
     sequence_number: int = 0
+    status_row_known: bool = False
+    """A start whose Instances row this process wrote, so the worker need not read the row to trust it."""
 
     @property
     def id(self) -> str:
@@ -104,12 +106,31 @@ class TaskHubQueue:
 
     async def send(self, message: TaskMessage, *, wake: bool = True) -> None:
         """Enqueue ``message``; unless ``wake`` is false, this process's poller of the queue looks at once."""
-        activity_id, body = envelope.encode(message)
+        body, _ = await self._body(message)
+        await self.send_body(body, message.visible_at, wake=wake)
+
+    async def send_held(self, message: TaskMessage) -> ReceivedMessage:
+        """Enqueue ``message`` already invisible, as if this process had just received it.
+
+        Put Message with a visibility timeout returns the pop receipt, so the sender holds the message
+        exactly as a Get Messages would have given it: it is deleted when done, and it reappears for any
+        worker if this process dies first. The Get Messages that would fetch it back is saved, and the
+        message is handled without waiting for a poll.
+        """
+        body, sequence_number = await self._body(message)
+        async with translated(f"Sending a message to queue '{self.name}'"):
+            sent = await self.client.send_message(
+                body, visibility_timeout=self.visibility_timeout_s, time_to_live=-1
+            )
+        return ReceivedMessage(message, sent, self, sequence_number)
+
+    async def _body(self, message: TaskMessage) -> tuple[str, int]:
+        activity_id, body, sequence_number = envelope.encode(message)
         if self.payloads is not None and message_too_large(body):
             blob = message_blob_name(message.instance_id, activity_id, message.event_type.name)
             await self.payloads.upload(blob, body)
             body = envelope.encode_blob_pointer(blob)
-        await self.send_body(body, message.visible_at, wake=wake)
+        return body, sequence_number
 
     async def send_body(self, body: str, visible_at: datetime | None = None, *, wake: bool = True) -> None:
         delay = 0
@@ -122,14 +143,18 @@ class TaskHubQueue:
             self.backoff.wake()
 
     async def receive_batch(self, max_messages: int) -> list[QueueMessage]:
-        """One Get Messages call; may return nothing."""
+        """One Get Messages call; may return nothing.
+
+        Only the first page is read: the pager would otherwise ask again whenever a page holds fewer
+        than ``max_messages``, one more (usually empty) Get Messages on every receive.
+        """
         async with translated(f"Receiving from queue '{self.name}'"):
-            pager = self.client.receive_messages(
-                messages_per_page=max_messages,
-                max_messages=max_messages,
-                visibility_timeout=self.visibility_timeout_s,
-            )
-            return [m async for m in pager]
+            pages = self.client.receive_messages(
+                messages_per_page=max_messages, visibility_timeout=self.visibility_timeout_s
+            ).by_page()
+            async for page in pages:
+                return [m async for m in page]
+            return []
 
     async def receive(self, max_messages: int, stopping: asyncio.Event) -> list[QueueMessage]:
         """Wait, backing off while idle, until at least one message arrives or ``stopping`` is set."""

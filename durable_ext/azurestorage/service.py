@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,12 +19,15 @@ from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import InstanceAlreadyExistsError
 from .activities import ActivityQueueReader
 from .app_lease import AppLease
+from .background import BackgroundCalls
 from .clients import StorageClients, is_transient, retry_transient
 from .control_queues import ControlQueueListener
+from .delivery import MessageDelivery
 from .entity_listing import query_entity_page
-from .history_store import HistoryStore
+from .history_cache import HistoryCache
+from .history_store import HistoryStore, LoadedHistory
 from .instance_queries import query_page
-from .instance_store import InstanceStore, state_from_row
+from .instance_store import InstanceStore, changes_status, state_from_row
 from .large_payloads import LargePayloads
 from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
@@ -82,13 +86,18 @@ class AzureStorageOrchestrationService:
         self.resources = TaskHubResources(
             self.clients, self.names, [*self.control_queues, self.work_item_queue]
         )
-        self.sessions = SessionManager(self.history)
+        self.sessions = SessionManager(self.history, HistoryCache(settings.history_cache_size))
         self.filter = MessageFilter(self.instances, settings)
         self.poison = PoisonStore(self.clients.tables.get_table_client(self.names.poison_table))
         self.listener = ControlQueueListener(self.sessions, settings, self._unreadable)
         self.activity_reader = ActivityQueueReader(
             self.work_item_queue, settings, self._unreadable, self.poison
         )
+        self.delivery = MessageDelivery(
+            self.control_queues, self.work_item_queue, self.listener, self.sessions, self.activity_reader
+        )
+        self.background = BackgroundCalls()
+        """Deletes of handled messages, which the next episode does not wait for."""
         self._failures: dict[str, BaseException] = {}
         """The last error of each instance whose episode failed in this process."""
         self.purger = InstancePurger(
@@ -143,6 +152,7 @@ class AzureStorageOrchestrationService:
         """After the running work is done: release the leases and what is left in memory."""
         self._stopping = True
         await self.stop_receiving()
+        await self.background.drain()
         left = await self.sessions.close()  # nothing runs any more: what is still held goes back
         await asyncio.gather(*(m.queue.release(m.queue_message) for m in left), return_exceptions=True)
         await self.partitions.stop()
@@ -156,6 +166,7 @@ class AzureStorageOrchestrationService:
     async def stop_partition(self, partition: str) -> None:
         await self.listener.remove_queue(partition)
         dropped = self.sessions.drop_queue_messages(partition)
+        self.sessions.cache.drop_where(lambda instance: self.control_queue_for(instance).name == partition)
         await asyncio.gather(*(m.queue.release(m.queue_message) for m in dropped), return_exceptions=True)
 
     def is_busy(self, partition: str) -> bool:
@@ -167,11 +178,6 @@ class AzureStorageOrchestrationService:
     # ---- routing ------------------------------------------------------------------------------
     def control_queue_for(self, instance_id: str) -> TaskHubQueue:
         return self.control_queues[partition_for(instance_id, self.settings.partition_count)]
-
-    async def _send_all(self, result: EpisodeResult) -> None:
-        sends = [self.work_item_queue.send(m) for m in result.activity_messages]
-        sends += [self.control_queue_for(m.instance_id).send(m) for m in result.orchestrator_messages]
-        await asyncio.gather(*sends)
 
     # ---- orchestration work items -------------------------------------------------------------
     async def lock_next_orchestration_work_item(self) -> OrchestrationWorkItem | None:
@@ -190,6 +196,8 @@ class AzureStorageOrchestrationService:
                     session,
                     poison_reason=reason,
                 )
+            if not session.new_execution:  # nothing ran: what was loaded is still the history
+                self._remember(session.instance_id, session.history)
             self.sessions.release(session)
         return None
 
@@ -246,24 +254,58 @@ class AzureStorageOrchestrationService:
         # A dropped connection is retried at once. Each step is safe to repeat: messages are
         # deduplicated on receipt, and a history commit that did land makes its retry an ETag conflict,
         # which abandons the episode so it is redone on the committed history.
-        await _retried(lambda: self._send_all(result), f"Sending the messages of '{item.instance_id}'")
-        session.history.etag = await _retried(
+        await _retried(
+            lambda: self.delivery.send_all(result), f"Sending the messages of '{item.instance_id}'"
+        )
+        etag = await _retried(
             lambda: self.history.commit(
                 item.instance_id, state.execution_id or "", len(state.past_events), state.new_events, etag
             ),
             f"Committing the history of '{item.instance_id}'",
         )
-        await _retried(
-            lambda: self.instances.update_from_episode(
-                state, result.custom_status, keep_custom_status=result.keep_custom_status
-            ),
-            f"Updating the status of '{item.instance_id}'",
+        written = await self._update_status(item.instance_id, result, session.history.status_written)
+        self._remember(
+            item.instance_id,
+            LoadedHistory([*state.past_events, *state.new_events], state.execution_id, etag, written),
+            state.status.is_terminal,
         )
         self._failures.pop(item.instance_id, None)
         if item.poison_reason is not None:
             await self._quarantine(session, item.poison_reason)
-        await asyncio.gather(*(m.queue.delete(m.queue_message) for m in session.messages))
+        for m in session.messages:
+            delete = functools.partial(m.queue.delete, m.queue_message)
+            self.background.spawn(delete, f"Deleting message {m.id}")
         self.sessions.release(session)
+
+    async def _update_status(
+        self, instance_id: str, result: EpisodeResult, written: tuple[str | None, str] | None
+    ) -> tuple[str | None, str] | None:
+        """Update the Instances row unless this episode changes nothing there but ``LastUpdatedTime``;
+        return what the row now holds, as far as this worker knows."""
+        state = result.runtime_state
+        custom = None if result.keep_custom_status else (result.custom_status or "null")
+        same_execution = written is not None and written[0] == state.execution_id
+        same_custom = custom is None or (written is not None and custom == written[1])
+        if same_execution and same_custom and not changes_status(state):
+            return written
+        await _retried(
+            lambda: self.instances.update_from_episode(
+                state, result.custom_status, keep_custom_status=result.keep_custom_status
+            ),
+            f"Updating the status of '{instance_id}'",
+        )
+        if custom is None:
+            return written if same_execution else None
+        return (state.execution_id, custom)
+
+    def _remember(self, instance_id: str, history: LoadedHistory, finished: bool | None = None) -> None:
+        """Keep the history for the instance's next episode, unless the instance is finished."""
+        if finished is None:
+            finished = OrchestrationRuntimeState(past_events=history.events).status.is_terminal
+        if history.execution_id is None or finished:
+            self.sessions.cache.drop(instance_id)
+        else:
+            self.sessions.cache.put(instance_id, history)
 
     async def abandon_orchestration_work_item(
         self, item: OrchestrationWorkItem, error: BaseException | None = None
@@ -286,31 +328,51 @@ class AzureStorageOrchestrationService:
         return await self.activity_reader.next()
 
     async def complete_activity_work_item(self, item: ActivityWorkItem, response: TaskMessage) -> None:
-        queue = self.control_queue_for(response.instance_id)
-        await _retried(lambda: queue.send(response), f"Sending the result of activity {item.id}")
-        await _retried(lambda: self.activity_reader.done(item), f"Deleting activity message {item.id}")
+        await _retried(lambda: self.delivery.deliver(response), f"Sending the result of activity {item.id}")
+        await self.activity_reader.done(item, self.background)
 
     async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None:
         await self.activity_reader.abandon(item)
 
     # ---- client operations --------------------------------------------------------------------
     async def create_instance(self, started: TaskMessage) -> None:
+        """Send the start, then write the ``Pending`` row (the reference's order: a start whose row
+        never appears is dropped by the worker, never a row without a start).
+
+        An immediate start is sent already invisible and held, so no worker takes it before its row is
+        written; then this worker runs it (if it owns the queue) or lets it go.
+        """
         await self.ensure_task_hub()
+        queue = self.control_queue_for(started.instance_id)
+        if started.visible_at is None:
+            held = await queue.send_held(started)
+            if await self.instances.create_pending(started.event, started.instance_id):
+                held.status_row_known = True
+                await self.delivery.hand_over(held, new_instance=True)
+                return
+            await queue.delete(held.queue_message)  # the instance has a row: decide as below
         row = await self.instances.get_row(started.instance_id)
         if row is not None:
             status = OrchestrationStatus[str(row.get("RuntimeStatus") or "Pending")]
             if not status.is_terminal:
                 raise InstanceAlreadyExistsError(started.instance_id, status.name)
             started.event.props["Generation"] = int(row.get("Generation") or 0) + 1
-        queue = self.control_queue_for(started.instance_id)
-        # the row is written before this process's poller is woken, so the start is never deferred here
-        await queue.send(started, wake=False)
-        await self.instances.write_pending(started.event, started.instance_id, row["etag"] if row else None)
-        queue.backoff.wake()
+        if started.visible_at is not None:
+            await queue.send(started, wake=False)
+            await self._write_pending(started, row)
+            return
+        held = await queue.send_held(started)
+        held.status_row_known = await self._write_pending(started, row)
+        await self.delivery.hand_over(held)
+
+    async def _write_pending(self, started: TaskMessage, row: dict[str, Any] | None) -> bool:
+        if row is None:
+            return await self.instances.create_pending(started.event, started.instance_id)
+        return await self.instances.write_pending(started.event, started.instance_id, str(row["etag"]))
 
     async def send_message(self, message: TaskMessage) -> None:
         await self.ensure_task_hub()
-        await self.control_queue_for(message.instance_id).send(message)
+        await self.delivery.deliver(message)
 
     async def get_state(self, instance_id: str) -> OrchestrationState | None:
         await self.ensure_task_hub()

@@ -1,8 +1,9 @@
 """Orchestration sessions: messages buffered per instance, history prefetched, one episode at a time.
 
-Dequeue loops add received messages here. An instance with buffered messages and no running episode gets
-its history loaded in the background and is then handed out as a session. Messages that arrive while
-an episode runs wait for the next one, so one worker never runs two episodes of one instance at once.
+Dequeue loops (and this process's own sends, see ``TaskHubQueue.send_held``) add messages here. An
+instance with buffered messages and no running episode gets its history (from the cache, else loaded in
+the background) and is then handed out as a session. Messages that arrive while an episode runs wait
+for the next one, so one worker never runs two episodes of one instance at once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from .history_cache import HistoryCache
 from .history_store import HistoryStore, LoadedHistory
 from .queues import ReceivedMessage
 
@@ -29,8 +31,9 @@ class OrchestrationSession:
 
 
 class SessionManager:
-    def __init__(self, history: HistoryStore) -> None:
+    def __init__(self, history: HistoryStore, cache: HistoryCache | None = None) -> None:
         self.history = history
+        self.cache = cache if cache is not None else HistoryCache()
         self._pending: dict[str, list[ReceivedMessage]] = {}
         self._busy: set[str] = set()
         self._ready: asyncio.Queue[OrchestrationSession | None] = asyncio.Queue()
@@ -62,7 +65,8 @@ class SessionManager:
         task.add_done_callback(self._tasks.discard)
 
     async def _prefetch(self, instance_id: str) -> None:
-        while True:
+        history = self.cache.take(instance_id)
+        while history is None:
             try:
                 history = await self.history.load(instance_id)
                 break

@@ -27,6 +27,8 @@ class AzureStorageSettings:
     work_item_queue_visibility_timeout_s: float = 300
     max_queue_polling_interval_s: float = 30
     max_concurrent_activities: int = 10
+    history_cache_size: int = 10_000
+    """Instances whose history is kept in memory between episodes (0 turns the cache off)."""
     worker_id: str = field(default_factory=default_worker_id)
     execution_started_dedupe_max_dequeues: int = 10
     stale_message_max_dequeues: int = 5

@@ -57,7 +57,7 @@ def _started() -> HistoryEvent:
 
 
 def _round_trip(message: TaskMessage) -> TaskMessage:
-    _, body = encode(message)
+    _, body, _ = encode(message)
     decoded = decode(body)
     assert decoded.message is not None
     assert decoded.compressed_blob_name is None
@@ -108,7 +108,7 @@ def test_task_completed_round_trip() -> None:
 def test_timer_fired_round_trip_keeps_fire_at_as_datetime() -> None:
     fire_at = datetime(2024, 1, 1, 1, 0, 1, 123456, tzinfo=UTC)
     fired = HistoryEvent(EventType.TimerFired, -1, TS, False, {"TimerId": 4, "FireAt": fire_at})
-    _, body = encode(TaskMessage(fired, "inst", "exec1", visible_at=fire_at))
+    _, body, _ = encode(TaskMessage(fired, "inst", "exec1", visible_at=fire_at))
     assert json.loads(body)["TaskMessage"]["Event"]["FireAt"] == "2024-01-01T01:00:01.1234560Z"
     back = decode(body).message
     assert back is not None
@@ -119,7 +119,7 @@ def test_timer_fired_round_trip_keeps_fire_at_as_datetime() -> None:
 
 def test_event_raised_round_trip_with_null_execution_id() -> None:
     raised = HistoryEvent(EventType.EventRaised, -1, TS, False, {"Name": "Approval", "Input": '{"ok":true}'})
-    _, body = encode(TaskMessage(raised, "inst", None))
+    _, body, _ = encode(TaskMessage(raised, "inst", None))
     assert json.loads(body)["TaskMessage"]["OrchestrationInstance"]["ExecutionId"] is None
     back = decode(body).message
     assert back is not None
@@ -128,7 +128,7 @@ def test_event_raised_round_trip_with_null_execution_id() -> None:
 
 
 def test_encoded_json_has_the_reference_shape() -> None:
-    activity_id, body = encode(TaskMessage(_started(), INSTANCE, EXECUTION))
+    activity_id, body, _ = encode(TaskMessage(_started(), INSTANCE, EXECUTION))
     ours = json.loads(body)
     reference = json.loads(REFERENCE_SAMPLE)
     assert ours["ActivityId"] == activity_id
@@ -146,7 +146,7 @@ def test_encoded_json_has_the_reference_shape() -> None:
 
 
 def test_encoded_type_annotations_and_enum_as_integer() -> None:
-    _, body = encode(TaskMessage(_started(), INSTANCE, EXECUTION, episode=1))
+    _, body, _ = encode(TaskMessage(_started(), INSTANCE, EXECUTION, episode=1))
     data: dict[str, Any] = json.loads(body)
     assert data["$type"] == "DurableTask.AzureStorage.MessageData"
     task = data["TaskMessage"]
@@ -174,7 +174,7 @@ def test_encoded_type_annotations_and_enum_as_integer() -> None:
     ],
 )
 def test_event_type_names(event_type: EventType, class_name: str) -> None:
-    _, body = encode(TaskMessage(HistoryEvent(event_type, -1, TS), "i", "e"))
+    _, body, _ = encode(TaskMessage(HistoryEvent(event_type, -1, TS), "i", "e"))
     ev = json.loads(body)["TaskMessage"]["Event"]
     assert ev["$type"] == f"DurableTask.Core.History.{class_name}"
     assert ev["EventType"] == int(event_type)
@@ -205,7 +205,7 @@ def test_decode_reference_sample() -> None:
 
 
 def test_base64_body_decodes() -> None:
-    _, body = encode(TaskMessage(_started(), INSTANCE, EXECUTION))
+    _, body, _ = encode(TaskMessage(_started(), INSTANCE, EXECUTION))
     b64 = base64.b64encode(body.encode("utf-8")).decode("ascii")
     decoded = decode(b64)
     assert decoded.message is not None

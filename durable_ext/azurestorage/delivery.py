@@ -1,0 +1,89 @@
+"""Sending task messages, and keeping at once the ones this worker is going to handle itself.
+
+A message for a control queue this worker listens to, or an activity while this worker has a free
+activity slot, is put in the queue already invisible (``TaskHubQueue.send_held``) and handed straight
+to the session manager or the activity reader. It is as durable as any other message: if this process
+dies, it reappears when its visibility timeout ends. Everything else is sent as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+
+from ..core.messages import TaskMessage
+from ..core.service import EpisodeResult
+from .activities import ActivityQueueReader
+from .control_queues import ControlQueueListener
+from .history_store import LoadedHistory
+from .queues import ReceivedMessage, TaskHubQueue
+from .routing import partition_for
+from .sessions import SessionManager
+
+TIMER_GRACE_S = 0.1
+"""A delayed message is sent with its delay rounded up to whole seconds: poll just after that."""
+
+
+class MessageDelivery:
+    def __init__(
+        self,
+        control_queues: list[TaskHubQueue],
+        work_item_queue: TaskHubQueue,
+        listener: ControlQueueListener,
+        sessions: SessionManager,
+        activities: ActivityQueueReader,
+    ) -> None:
+        self.control_queues = control_queues
+        self.work_item_queue = work_item_queue
+        self.listener = listener
+        self.sessions = sessions
+        self.activities = activities
+        self.held_locally = 0
+        """Messages handed over in this process without a Get Messages (for the benchmarks)."""
+
+    def control_queue_for(self, instance_id: str) -> TaskHubQueue:
+        return self.control_queues[partition_for(instance_id, len(self.control_queues))]
+
+    def owns(self, queue: TaskHubQueue) -> bool:
+        return self.listener.listens_to(queue.name)
+
+    async def send_all(self, result: EpisodeResult) -> None:
+        sends = [self.dispatch_activity(m) for m in result.activity_messages]
+        sends += [self.deliver(m) for m in result.orchestrator_messages]
+        await asyncio.gather(*sends)
+
+    async def deliver(self, message: TaskMessage) -> None:
+        """Send ``message`` to its instance's control queue, keeping it if this worker owns the queue."""
+        queue = self.control_queue_for(message.instance_id)
+        if message.visible_at is None and self.owns(queue):
+            await self.hand_over(await queue.send_held(message))
+            return
+        await queue.send(message)
+        if message.visible_at is not None and self.owns(queue):  # a timer: look when it is due
+            delay_s = (message.visible_at - datetime.now(UTC)).total_seconds()
+            due_s = math.ceil(max(0.0, delay_s)) + TIMER_GRACE_S
+            asyncio.get_running_loop().call_later(due_s, queue.backoff.wake)
+
+    async def dispatch_activity(self, message: TaskMessage) -> None:
+        if self.activities.has_room():
+            held = await self.work_item_queue.send_held(message)
+            self.held_locally += 1
+            self.activities.offer(held)
+        else:
+            await self.work_item_queue.send(message)
+
+    async def hand_over(self, held: ReceivedMessage, *, new_instance: bool = False) -> None:
+        """Give a held control-queue message to this worker's sessions, or, when this worker does not
+        own its queue (any more), make it visible for the worker that does.
+
+        ``new_instance``: the message starts an instance that had no Instances row, so its history is
+        known to be empty (a guess the sentinel ETag checks like any cached history).
+        """
+        if not self.owns(held.queue):
+            await held.queue.release(held.queue_message)
+            return
+        if new_instance:
+            self.sessions.cache.put(held.message.instance_id, LoadedHistory([], None, None))
+        self.held_locally += 1
+        self.sessions.add([held])
