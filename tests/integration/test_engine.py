@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -56,6 +56,12 @@ def fails(context: df.DurableOrchestrationContext) -> Any:
 def waiter(context: df.DurableOrchestrationContext) -> Any:
     value = yield context.wait_for_external_event("Go")
     return {"got": value}
+
+
+@app.orchestration_trigger(context_name="context")
+def sleeper(context: df.DurableOrchestrationContext) -> Any:
+    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=context.get_input()))
+    return "woke"
 
 
 @app.activity_trigger(input_name="city")
@@ -111,10 +117,9 @@ class Engine:
     client: TaskHubClient
 
 
-def _service(connection_string: str, hub_name: str) -> AzureStorageOrchestrationService:
-    settings = AzureStorageSettings(
-        hub_name=hub_name, connection_string=connection_string, max_queue_polling_interval_s=1.0
-    )
+def _service(connection_string: str, hub_name: str, **overrides: Any) -> AzureStorageOrchestrationService:
+    options: dict[str, Any] = {"max_queue_polling_interval_s": 1.0, **overrides}
+    settings = AzureStorageSettings(hub_name=hub_name, connection_string=connection_string, **options)
     return AzureStorageOrchestrationService(settings)
 
 

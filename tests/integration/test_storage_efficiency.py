@@ -1,0 +1,141 @@
+"""What an orchestration costs in storage operations, and the shortcuts that keep the cost down:
+held messages, the history cache (never trusted past the sentinel ETag), skipped status writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from azure.core import MatchConditions
+from azure.data.tables import UpdateMode
+
+from durable_ext.azurestorage.names import escape_key
+from durable_ext.azurestorage.operation_counter import OperationCounter
+from durable_ext.azurestorage.queues import TaskHubQueue
+from durable_ext.core.client import TaskHubClient
+from durable_ext.core.history import EventType, OrchestrationStatus, event
+from durable_ext.core.messages import TaskMessage
+from durable_ext.errors import InstanceAlreadyExistsError
+
+from .test_engine import (
+    Engine,
+    _history_rows,
+    _sdk_input,
+    _service,
+    _stop_worker,
+    _wait_for_status,
+    _worker,
+    engine,  # noqa: F401 (the fixture)
+)
+
+
+async def _settled(running: Engine) -> dict[str, int]:
+    """The operation counts once the background deletes are done."""
+    await running.service.background.drain()
+    return running.service.clients.operations.snapshot()
+
+
+async def _wait_until_completed(running: Engine, instance_id: str) -> int:
+    """Wait by reading the status row every 20 ms; return how many reads that took."""
+    for reads in range(1, 1000):
+        state = await running.service.get_state(instance_id)
+        if state is not None and state.status == OrchestrationStatus.Completed:
+            return reads
+        await asyncio.sleep(0.02)
+    raise TimeoutError(instance_id)
+
+
+async def test_a_chain_of_three_costs_fewer_operations_than_the_reference(engine: Engine) -> None:  # noqa: F811
+    await engine.client.wait_for_completion(await engine.client.start("chain", _sdk_input(["w"])), 20)
+    before = await _settled(engine)
+    instance_id = await engine.client.start("chain", _sdk_input(["a", "b", "c"]))
+    status_reads = await _wait_until_completed(engine, instance_id)
+    spent = OperationCounter.difference(await _settled(engine), before)
+    assert spent.pop("table.query") == status_reads  # this test's own reads, nothing else
+    spent.pop("queue.get", None)  # idle polls, by time rather than by work
+    # 1 start + 3 activity messages + 3 results; each deleted once; 4 history commits; the Pending row
+    # and two status writes (Running, Completed); no history read, no status read
+    assert spent == {"queue.put": 7, "queue.delete": 7, "table.batch": 4, "table.write": 3}
+    assert sum(spent.values()) <= 6 * (3 + 1) - 3  # the reference spends 9 * (3 + 1) = 36
+
+
+async def test_a_stale_cached_history_is_never_committed(engine: Engine) -> None:  # noqa: F811
+    instance_id = await engine.client.start("waiter", _sdk_input(None))
+    await _wait_for_status(engine.client, instance_id, OrchestrationStatus.Running)
+    await engine.service.background.drain()
+    table = engine.service.history.table
+    sentinel = await table.get_entity(escape_key(instance_id), "sentinel")
+    await table.update_entity(  # as if another worker had committed meanwhile
+        {"PartitionKey": escape_key(instance_id), "RowKey": "sentinel", "IsCheckpointComplete": True},
+        mode=UpdateMode.MERGE,
+        etag=sentinel.metadata["etag"],
+        match_condition=MatchConditions.IfNotModified,
+    )
+    misses = engine.service.sessions.cache.misses
+    await engine.client.raise_event(instance_id, "Go", json.dumps(7))
+    state = await engine.client.wait_for_completion(instance_id, 20)
+    assert json.loads(state.output or "") == {"got": 7}
+    assert engine.service.sessions.cache.misses > misses  # the history was read again after the conflict
+    rows = [r for r in await _history_rows(engine.service, instance_id) if r["RowKey"] != "sentinel"]
+    assert [r["RowKey"] for r in rows] == [f"{i:016X}" for i in range(len(rows))]
+    assert [r["EventType"] for r in rows].count("EventRaised") == 1
+
+
+async def test_a_start_that_is_refused_leaves_no_message_behind(engine: Engine) -> None:  # noqa: F811
+    instance_id = await engine.client.start("waiter", _sdk_input(None), "only-once")
+    await _wait_for_status(engine.client, instance_id, OrchestrationStatus.Running)
+    with pytest.raises(InstanceAlreadyExistsError):
+        await engine.client.start("waiter", _sdk_input(None), "only-once")
+    await engine.service.background.drain()
+    queue = engine.service.control_queue_for(instance_id)
+    properties = await queue.client.get_queue_properties()
+    assert properties.approximate_message_count == 0
+
+
+async def test_a_restarted_instance_counts_its_generation(engine: Engine) -> None:  # noqa: F811
+    instance_id = await engine.client.start("chain", _sdk_input(["x"]), "again")
+    await engine.client.wait_for_completion(instance_id, 20)
+    await engine.client.start("chain", _sdk_input(["y"]), "again")
+    state = await engine.client.wait_for_completion(instance_id, 20)
+    assert state.output == '["Hello y"]'
+    assert state.generation == 1
+
+
+async def test_a_held_message_reappears_when_its_holder_is_gone(engine: Engine) -> None:  # noqa: F811
+    queue = TaskHubQueue(engine.service.clients.queues.get_queue_client(f"held-{time.time_ns()}"), 1, 1.0)
+    await queue.create()  # a queue no worker reads
+    message = TaskMessage(event(EventType.GenericEvent, -1, Data="held"), "nobody", None)
+    held = await queue.send_held(message)
+    assert held.message is message and held.dequeue_count == 0
+    assert await queue.receive_batch(32) == []  # invisible while held
+    await asyncio.sleep(1.5)  # the holder never deletes it: its visibility timeout ends
+    again = await queue.receive_batch(32)
+    assert [m.id for m in again] == [held.id]
+    assert again[0].dequeue_count == 1
+
+
+@pytest.fixture
+async def slow_polling(connection_string: str, hub_name: str) -> AsyncIterator[Engine]:
+    service = _service(connection_string, hub_name, max_queue_polling_interval_s=30.0)
+    executor = ThreadPoolExecutor(2)
+    worker = _worker(service, executor)
+    await worker.start()
+    try:
+        yield Engine(service, worker, TaskHubClient(service))
+    finally:
+        await _stop_worker(worker)
+        await service.close()
+        executor.shutdown(wait=True)
+
+
+async def test_a_timer_fires_on_time_even_when_polling_has_backed_off(slow_polling: Engine) -> None:
+    await asyncio.sleep(4)  # idle: the pollers back off towards 30 s
+    began = time.monotonic()
+    instance_id = await slow_polling.client.start("sleeper", _sdk_input(2))
+    state = await slow_polling.client.wait_for_completion(instance_id, 30)
+    assert state.output == '"woke"'
+    assert time.monotonic() - began < 5.0  # due after 2 s (whole seconds in the queue), not after a poll
