@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +40,14 @@ class StorageClients:
     @classmethod
     def from_connection_string(cls, connection_string: str, setting_name: str = "") -> StorageClients:
         conn = expand_connection_string(connection_string)
-        options: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.4, "connection_timeout": 10}
+        options: dict[str, Any] = {
+            "retry_total": 3,
+            "retry_backoff_factor": 0.4,
+            "connection_timeout": 10,
+            # with proxy settings off, aiohttp stops reading ~/.netrc and the proxy variables in a
+            # thread on every request (a fifth of the host's CPU under load); on when a proxy is set
+            "use_env_settings": proxy_configured(),
+        }
         counter = OperationCounter()
         try:
             return cls(
@@ -63,6 +71,13 @@ class StorageClients:
 
     async def close(self) -> None:
         await asyncio.gather(self.queues.close(), self.tables.close(), self.blobs.close())
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def proxy_configured() -> bool:
+    return any(os.environ.get(name) or os.environ.get(name.lower()) for name in PROXY_VARIABLES)
 
 
 def is_transient(exc: BaseException) -> bool:
