@@ -1,30 +1,29 @@
-"""Benchmarks: latency and throughput of durable-ext on a private Azurite, in one run.
+"""Benchmarks: durable-ext on a private Azurite, next to the storage's own capacity, in one run.
 
-    make bench            # or: .venv/bin/python -m bench.run [--quick]
+    make bench                        # the full run, about 12 minutes
+    .venv/bin/python -m bench.run --quick   # the short form CI runs
 
-Writes bench/results.md (a table) and prints it. Each figure comes from this run on this machine.
+Writes bench/results.md (a table with the targets) and bench/results.json, and prints the table.
+Every figure comes from this run on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
-import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from azure.storage.queue.aio import QueueClient
 
+from bench.measure import Meter, Row
+from bench.progress import Progress
+from bench.report import environment, render_json, render_markdown, targets
 from bench.scaling import scaled_throughput
-from durable_ext.core.client import TaskHubClient
-from durable_ext.core.entities import EntityId, SchedulerState
+from bench.scenarios import InProcess
+from bench.storage_probe import capacity_probe
 from durable_ext.host.azurite import AzuriteProcess
 from durable_ext.host.host import FunctionsHost
 from durable_ext.host.logs import configure_logging
@@ -32,129 +31,30 @@ from durable_ext.host.logs import configure_logging
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-@dataclass
-class Row:
-    scenario: str
-    count: int
-    seconds: float
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-
-    @property
-    def per_second(self) -> float:
-        return self.count / self.seconds if self.seconds else 0.0
-
-
-Reached = Callable[[Any], bool]
-
-
-def finished(runtime_state: Any) -> bool:
-    return bool(runtime_state.status.is_terminal)
+@dataclass(frozen=True)
+class Sizes:
+    probe_rounds: int
+    latency_runs: int
+    chains: int
+    fan_outs: tuple[int, ...]
+    sequence: int
+    events: int
+    signals: int
+    calls: int
+    idle_s: float
+    workers: tuple[int, ...]
+    scaled_chains: int
+    scaled_repeats: int
 
 
-class CompletionWatch:
-    """Resolves a future when an instance's status row is written in a given state (no polling load)."""
-
-    def __init__(self, host: FunctionsHost) -> None:
-        assert host.extension is not None
-        instances = host.extension.service.instances
-        self._waiting: dict[str, tuple[Reached, asyncio.Future[None]]] = {}
-        original = instances.update_from_episode
-
-        async def update_and_notify(runtime_state: Any, custom_status: str | None, **options: Any) -> None:
-            await original(runtime_state, custom_status, **options)
-            waiting = self._waiting.get(runtime_state.instance_id or "")
-            if waiting is not None and waiting[0](runtime_state):
-                del self._waiting[runtime_state.instance_id]
-                if not waiting[1].done():
-                    waiting[1].set_result(None)
-
-        instances.update_from_episode = update_and_notify  # type: ignore[method-assign]
-
-    def expect(self, instance_id: str, reached: Reached = finished) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting[instance_id] = (reached, future)
-        return future
+FULL = Sizes(1000, 100, 1000, (100, 1000), 100, 100, 1000, 50, 300, (1, 2, 3), 300, 2)
+QUICK = Sizes(60, 10, 40, (20,), 10, 10, 50, 5, 2, (1, 2), 30, 1)
 
 
-def sdk_input(value: object) -> str:
-    """The input as the SDK client would store it (JSON of df_dumps)."""
-    return json.dumps(json.dumps(value))
-
-
-async def latency(client: TaskHubClient, watch: CompletionWatch, name: str, steps: int, runs: int) -> Row:
-    samples: list[float] = []
-    began = time.perf_counter()
-    for run in range(runs):
-        instance_id = f"lat-{name}-{steps}-{run}-{time.time_ns()}"
-        done = watch.expect(instance_id)
-        t0 = time.perf_counter()
-        await client.start(name, sdk_input(steps), instance_id)
-        await asyncio.wait_for(done, 60)
-        samples.append((time.perf_counter() - t0) * 1000)
-    elapsed = time.perf_counter() - began
-    quantiles = statistics.quantiles(samples, n=20)
-    return Row(f"latency, {name} of {steps}", runs, elapsed, statistics.median(samples), quantiles[18])
-
-
-async def throughput(
-    client: TaskHubClient, watch: CompletionWatch, steps: int, total: int, in_flight: int
-) -> Row:
-    gate = asyncio.Semaphore(in_flight)
-
-    async def one(index: int) -> None:
-        async with gate:
-            instance_id = f"tp-{steps}-{index}-{time.time_ns()}"
-            done = watch.expect(instance_id)
-            await client.start("chain", sdk_input(steps), instance_id)
-            await asyncio.wait_for(done, 300)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(total)))
-    return Row(f"throughput, chains of {steps} ({in_flight} in flight)", total, time.perf_counter() - began)
-
-
-async def entity_signals(client: TaskHubClient, watch: CompletionWatch, total: int, in_flight: int) -> Row:
-    """``total`` signals to one counter from concurrent senders, until the counter shows them all."""
-    entity = EntityId.of("counter", f"signals-{time.time_ns()}")
-
-    def counted(runtime_state: Any) -> bool:
-        state = SchedulerState.from_json(runtime_state.input).state
-        return state is not None and json.loads(state) >= total
-
-    done = watch.expect(entity.instance_id, counted)
-    gate = asyncio.Semaphore(in_flight)
-
-    async def one() -> None:
-        async with gate:
-            await client.signal_entity(entity, "add", sdk_input(1))
-
-    began = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(total)))
-    await asyncio.wait_for(done, 300)
-    elapsed = time.perf_counter() - began
-    state = await client.get_state(entity.instance_id)
-    batches = state.generation if state is not None else 0
-    return Row(f"entity signals to one counter ({in_flight} senders, {batches} batches)", total, elapsed)
-
-
-async def entity_calls(client: TaskHubClient, watch: CompletionWatch, calls: int) -> Row:
-    """One orchestration calling one entity ``calls`` times in a row: the round trip of a call."""
-    instance_id = f"calls-{time.time_ns()}"
-    done = watch.expect(instance_id)
-    began = time.perf_counter()
-    await client.start("call_counter", sdk_input({"key": instance_id, "calls": calls}), instance_id)
-    await asyncio.wait_for(done, 300)
-    elapsed = time.perf_counter() - began
-    per_call = elapsed / calls * 1000
-    return Row(
-        f"entity calls from one orchestration, one at a time ({per_call:.1f} ms a call)", calls, elapsed
-    )
-
-
-async def queue_floor(connection_string: str, total: int, in_flight: int) -> Row:
-    """The storage floor of a signal: a queue message sent, received (32 at a time) and deleted, with
-    the senders and the receiver running at the same time, as they do for the entity."""
+async def queue_floor(connection_string: str, total: int, in_flight: int, progress: Progress) -> Row:
+    """B0: a queue message sent, received (32 at a time) and deleted, senders and receiver at once: the
+    storage floor of an entity signal."""
+    progress.start("B0 queue send + receive + delete", total)
     queue = QueueClient.from_connection_string(connection_string, f"floor{time.time_ns()}")
     async with queue:
         await queue.create_queue()
@@ -170,85 +70,104 @@ async def queue_floor(connection_string: str, total: int, in_flight: int) -> Row
                 batch = [m async for m in queue.receive_messages(messages_per_page=32, max_messages=32)]
                 await asyncio.gather(*(queue.delete_message(m) for m in batch))
                 received += len(batch)
+                progress.advance(len(batch))
 
-        began = time.perf_counter()
-        await asyncio.gather(drain(), *(send(i) for i in range(total)))
-        elapsed = time.perf_counter() - began
+        with Meter(None, None) as meter:
+            await asyncio.gather(drain(), *(send(i) for i in range(total)))
         await queue.delete_queue()
-    return Row("storage floor: queue send + receive + delete, concurrently", total, elapsed)
+    progress.finish()
+    return meter.row("B0-q", "queue message sent, received and deleted, concurrently", total, unit="messages")
 
 
-def render(rows: list[Row]) -> str:
-    head = (
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, Azurite 3.35.0 (in-memory).\n\n"
-    )
-    lines = ["| scenario | count | seconds | per second | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        p50 = f"{r.p50_ms:.1f}" if r.p50_ms is not None else ""
-        p95 = f"{r.p95_ms:.1f}" if r.p95_ms is not None else ""
-        lines.append(f"| {r.scenario} | {r.count} | {r.seconds:.2f} | {r.per_second:.1f} | {p50} | {p95} |")
-    signal_rows = [r for r in rows if r.scenario.startswith("entity signals")]
-    floor_rows = [r for r in rows if r.scenario.startswith("storage floor")]
-    note = ""
-    if signal_rows and floor_rows:
-        ours, floor = signal_rows[0].per_second, floor_rows[0].per_second
-        note = (
-            f"\nEntity operations: {ours:.0f} per second on one worker, against the 64 per second published "
-            f"for the Azure Storage provider ({ours / 64:.1f}x), and {ours / floor:.2f}x the storage floor "
-            f"of {floor:.0f} queue messages per second measured in the same run.\n"
-        )
-    return head + "\n".join(lines) + "\n" + note
+async def probe(azurite: AzuriteProcess, rounds: int, progress: Progress) -> Row:
+    progress.start("B0 storage capacity probe", rounds)
+    with Meter(None, azurite.pid) as meter:
+        operations, _ = await capacity_probe(azurite.connection_string, rounds, advance=progress.advance)
+    progress.finish()
+    row = meter.row("B0", "storage capacity: episode-like mix, same SDK, 32 concurrent", operations)
+    row.unit = "operations"
+    return row
 
 
-async def main(quick: bool) -> str:
-    async with AzuriteProcess() as azurite:
-        os.environ["AzureWebJobsStorage"] = azurite.connection_string  # noqa: SIM112 (the Functions name)
-        host = FunctionsHost(BENCH_DIR / "app", port=0)
-        await host.start()
-        try:
-            assert host.extension is not None
-            client = host.extension.client
-            watch = CompletionWatch(host)
-            runs, total = (10, 30) if quick else (50, 300)
-            signals, calls = (100, 10) if quick else (1000, 50)
-            await latency(client, watch, "chain", 1, 3)  # warm up
-            rows = [
-                await latency(client, watch, "chain", 1, runs),
-                await latency(client, watch, "chain", 3, runs),
-                await throughput(client, watch, 3, total, 50),
-                await entity_signals(client, watch, signals, 16),
-                await queue_floor(azurite.connection_string, signals, 16),
-                await entity_calls(client, watch, calls),
-            ]
-        finally:
-            await host.stop()
-        scale_total = 60 if quick else 300
-        for workers in (1, 2, 3):
-            # best of two: Azurite (in memory) now and then stalls for seconds under load, then resets
-            # its connections; one such pause would otherwise decide the figure
-            runs = [
-                await scaled_throughput(BENCH_DIR / "app", azurite.connection_string, workers, scale_total, 3)
-                for _ in range(2)
-            ]
-            count, seconds = min(runs, key=lambda run: run[1])
-            plural = "es" if workers > 1 else ""
-            rows.append(
-                Row(
-                    f"throughput, chains of 3, {workers} worker process{plural}, best of 2",
-                    count,
-                    seconds,
+async def in_process(azurite: AzuriteProcess, sizes: Sizes, progress: Progress) -> list[Row]:
+    host = FunctionsHost(BENCH_DIR / "app", port=0)
+    await host.start()
+    try:
+        bench = InProcess(host, azurite.pid, progress)
+        for _ in range(3):  # warm up: app imported, connections open
+            await bench.run("chain", 1, f"warm-{time.time_ns()}")
+        rows = [
+            await bench.latency("B1-1", 1, sizes.latency_runs),
+            await bench.latency("B1-3", 3, sizes.latency_runs),
+            await bench.throughput("B3", 3, sizes.chains, 50),
+            await bench.throughput("B2", 5, sizes.chains, 50),
+        ]
+        for width in sizes.fan_outs:
+            rows.append(await bench.fan_out(f"B4-{width}", width))
+        rows += [
+            await bench.sequence("B5", sizes.sequence),
+            await bench.events("B6", sizes.events),
+            await bench.entity_signals("B7", sizes.signals),
+            await bench.entity_calls("B7-calls", sizes.calls),
+            await bench.first_start_after_idle("B8", sizes.idle_s),
+        ]
+        return rows
+    finally:
+        await host.stop()
+
+
+async def scaling(azurite: AzuriteProcess, sizes: Sizes, progress: Progress) -> list[Row]:
+    rows = []
+    for workers in sizes.workers:
+        progress.start(f"B10 {workers} worker process(es)", sizes.scaled_chains * sizes.scaled_repeats)
+        # best of n: Azurite (in memory) now and then stalls for seconds under load
+        runs = []
+        for _ in range(sizes.scaled_repeats):
+            runs.append(
+                await scaled_throughput(
+                    BENCH_DIR / "app", azurite.connection_string, workers, sizes.scaled_chains, 3, azurite.pid
                 )
             )
-        rows.append(await queue_floor(azurite.connection_string, signals, 16))
-    table = render(rows)
-    (BENCH_DIR / "results.md").write_text(table)
+            progress.advance(sizes.scaled_chains)
+        count, seconds, cpu_s, storage_cpu_s = min(runs, key=lambda run: run[1])
+        progress.finish()
+        plural = "es" if workers > 1 else ""
+        row = Row(
+            f"B10-{workers}",
+            f"chains of 3, {workers} worker process{plural} (best of {sizes.scaled_repeats})",
+            count,
+            seconds,
+            host_cpu_s=cpu_s,
+            storage_cpu_s=storage_cpu_s,
+            note=""
+            if workers > 1
+            else "B10 counts CPU of the worker processes; storage operations are "
+            "counted inside one process only, so these rows have none",
+        )
+        rows.append(row)
+    return rows
+
+
+async def main(sizes: Sizes, output: Path) -> str:
+    env = environment()
+    progress = Progress(13 + len(sizes.fan_outs) + len(sizes.workers))
+    async with AzuriteProcess() as azurite:
+        os.environ["AzureWebJobsStorage"] = azurite.connection_string  # noqa: SIM112 (the Functions name)
+        rows = [await probe(azurite, sizes.probe_rounds, progress)]
+        rows.append(await queue_floor(azurite.connection_string, sizes.signals, 16, progress))
+        rows += await in_process(azurite, sizes, progress)
+        rows += await scaling(azurite, sizes, progress)
+    found = targets(rows, rows[0].rate)
+    table = render_markdown(rows, env, found)
+    (output / "results.md").write_text(table)
+    (output / "results.json").write_text(render_json(rows, env, found))
     return table
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer runs (CI smoke)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: the short form CI runs")
+    parser.add_argument("--output", type=Path, default=BENCH_DIR, help="where to write the results")
     args = parser.parse_args()
     configure_logging("WARNING")
-    print(asyncio.run(main(args.quick)))
+    print(asyncio.run(main(QUICK if args.quick else FULL, args.output)))

@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 from azure.data.tables.aio import TableClient
 
+from bench.measure import process_cpu_s
 from durable_ext.azurestorage.lease_blobs import OWNERSHIP
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.azurestorage.settings import AzureStorageSettings
@@ -101,9 +102,10 @@ async def completed_count(table: TableClient, prefix: str) -> int:
 
 
 async def scaled_throughput(
-    app: Path, connection_string: str, workers: int, total: int, steps: int
-) -> tuple[int, float]:
-    """Start ``total`` chains of ``steps`` activities at once; seconds until all completed."""
+    app: Path, connection_string: str, workers: int, total: int, steps: int, storage_pid: int | None = None
+) -> tuple[int, float, float, float]:
+    """``total`` chains of ``steps`` activities, started 50 at a time; (count, seconds until all
+    completed, CPU seconds the workers spent, CPU seconds the storage emulator spent)."""
     running = start_workers(app, connection_string, workers)
     service = AzureStorageOrchestrationService(AzureStorageSettings(HUB, connection_string))
     client = TaskHubClient(service)
@@ -111,20 +113,27 @@ async def scaled_throughput(
     try:
         await wait_serving([url for _, url in running])
         await wait_balanced(service, workers)
-        prefix = f"scale{workers}-{time.time_ns()}-"
-        gate = asyncio.Semaphore(50)
 
-        async def start(i: int) -> None:
-            async with gate:
-                await client.start("chain", f'"{steps}"', f"{prefix}{i:05d}")
+        async def run_chains(count: int) -> float:
+            prefix = f"scale{workers}-{time.time_ns()}-"
+            gate = asyncio.Semaphore(50)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(start(i) for i in range(total)))
-        while True:
-            if await completed_count(table, prefix) >= total:
-                break
-            await asyncio.sleep(0.2)
-        return total, time.perf_counter() - began
+            async def start(i: int) -> None:
+                async with gate:
+                    await client.start("chain", f'"{steps}"', f"{prefix}{i:05d}")
+
+            began = time.perf_counter()
+            await asyncio.gather(*(start(i) for i in range(count)))
+            while await completed_count(table, prefix) < count:  # noqa: ASYNC110 (other processes)
+                await asyncio.sleep(0.2)
+            return time.perf_counter() - began
+
+        await run_chains(4 * workers)  # warm up: every worker's pollers are awake, its app loaded
+        cpu_before = sum(process_cpu_s(process.pid) for process, _ in running)
+        storage_before = process_cpu_s(storage_pid)
+        seconds = await run_chains(total)
+        cpu = sum(process_cpu_s(process.pid) for process, _ in running) - cpu_before
+        return total, seconds, cpu, process_cpu_s(storage_pid) - storage_before
     finally:
         await table.close()
         await service.close()

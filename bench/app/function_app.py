@@ -43,3 +43,12 @@ def call_counter(context: df.DurableOrchestrationContext):
     for _ in range(job["calls"]):
         value = yield context.call_entity(entity, "add", 1)
     return value
+
+
+@app.orchestration_trigger(context_name="context")
+def events(context: df.DurableOrchestrationContext):
+    expected = context.get_input()
+    total = 0
+    for _ in range(expected):
+        total += 1 + 0 * (yield context.wait_for_external_event("tick"))
+    return total

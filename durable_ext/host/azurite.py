@@ -122,6 +122,10 @@ class AzuriteProcess:
         return self.ports[2]
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 
