@@ -21,8 +21,9 @@ class Progress:
         self._draw(force=True)
 
     def advance(self, amount: int = 1) -> None:
+        tenth = 10 * self.done // self.total
         self.done += amount
-        self._draw()
+        self._draw(force=10 * self.done // self.total > tenth)  # without a terminal: every 10%
 
     def finish(self) -> None:
         self.done_scenarios += 1
