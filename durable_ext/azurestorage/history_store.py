@@ -7,16 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from ..core.history import LARGE_PROPS, HistoryEvent
 from ..errors import ConcurrencyConflictError
-from . import table_codec
+from . import table_batch, table_codec
 from .clients import translated
 from .large_payloads import LargePayloads, property_blob_name, property_too_large
 from .names import escape_key
+from .table_batch import BatchOperation
 
 BLOB_NAME_SUFFIX = "BlobName"
 MAX_ROWS_PER_BATCH = 99  # + the sentinel = 100 operations, the entity group transaction limit
@@ -79,11 +78,10 @@ class HistoryStore:
         batches = _split(new_events)
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
-            ops: list[Any] = []
+            ops: list[BatchOperation] = []
             for offset, event in batch:
                 row = table_codec.to_row(instance_id, execution_id, first_sequence_number + offset, event)
-                row = await self._offload(row)
-                ops.append(("upsert", row, {"mode": UpdateMode.REPLACE}))
+                ops.append(BatchOperation("upsert", await self._offload(row)))
             sentinel: dict[str, Any] = {
                 "PartitionKey": pk,
                 "RowKey": table_codec.SENTINEL_ROW_KEY,
@@ -93,19 +91,9 @@ class HistoryStore:
             if last:
                 sentinel["CheckpointCompletedTimestamp"] = datetime.now(UTC)
             if etag is None:
-                ops.append(("create", sentinel))
+                ops.append(BatchOperation("create", sentinel))
             else:
-                ops.append(
-                    (
-                        "update",
-                        sentinel,
-                        {
-                            "mode": UpdateMode.MERGE,
-                            "etag": etag,
-                            "match_condition": MatchConditions.IfNotModified,
-                        },
-                    )
-                )
+                ops.append(BatchOperation("merge", sentinel, etag))
             etag = await self._submit(instance_id, ops)
         assert etag is not None
         return etag
@@ -129,10 +117,10 @@ class HistoryStore:
                 row[prop], row[prop + BLOB_NAME_SUFFIX] = "", blob
         return row
 
-    async def _submit(self, instance_id: str, ops: list[Any]) -> str:
+    async def _submit(self, instance_id: str, ops: list[BatchOperation]) -> str:
         try:
             async with translated(f"Committing the history of instance '{instance_id}'"):
-                results = await self.table.submit_transaction(ops)
+                etags = await table_batch.submit(self.table, ops)
         except Exception as exc:
             if _is_conflict(exc.__cause__):
                 raise ConcurrencyConflictError(
@@ -140,7 +128,7 @@ class HistoryStore:
                     "will be retried on the new history."
                 ) from exc
             raise
-        return str(results[-1]["etag"])
+        return etags[-1]
 
     async def delete_instance(self, instance_id: str) -> int:
         pk = escape_key(instance_id)
@@ -158,8 +146,9 @@ class HistoryStore:
 
 
 def _is_conflict(exc: BaseException | None) -> bool:
+    """The sentinel was changed (412), created (409) or deleted (404, a purge) by someone else."""
     status = getattr(exc, "status_code", None)
-    return status in (409, 412)
+    return status in (404, 409, 412)
 
 
 def _split(events: list[HistoryEvent]) -> list[list[tuple[int, HistoryEvent]]]:

@@ -124,6 +124,15 @@ async def test_stale_etag_is_a_concurrency_conflict(store: HistoryStore) -> None
     _assert_same(loaded.events, events[:4])
 
 
+async def test_a_commit_after_the_history_was_purged_conflicts(store: HistoryStore) -> None:
+    events = _history("inst-purged", "exec-p", 2)
+    etag = await store.commit("inst-purged", "exec-p", 0, events[:2], None)
+    await store.delete_instance("inst-purged")
+    with pytest.raises(ConcurrencyConflictError):  # a cached history is never written over a purge
+        await store.commit("inst-purged", "exec-p", 2, events[2:], etag)
+    assert (await store.load("inst-purged")).events == []
+
+
 async def test_second_creator_of_a_new_instance_conflicts(store: HistoryStore) -> None:
     events = _history("inst-4", "exec-4", 1)
     await store.commit("inst-4", "exec-4", 0, events, None)
