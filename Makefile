@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install run test lint typecheck unit bench bench-quick clean
+.PHONY: install run test lint typecheck unit bench bench-peers bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-peers: install
+	$(BIN)/pip install -q -e '.[peers]'
+	command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
+	$(BIN)/python -m bench.run --peers
 
 bench-quick: install
 	$(BIN)/python -m bench.run --quick --output $${TMPDIR:-/tmp}

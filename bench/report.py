@@ -149,10 +149,40 @@ def render_markdown(rows: list[Row], env: dict[str, Any], found: list[Target]) -
     for t in found:
         verdict = "yes" if t.met else f"no: {t.why}" if t.why else "no"
         head.append(f"| {t.name} | {t.goal} | {t.measured} | {verdict} |")
+    head += _peer_lines(rows)
     notes = [r for r in rows if r.note]
     if notes:
         head += ["", "## Notes", ""] + [f"- {r.key}: {r.note}" for r in notes]
     return "\n".join(head) + "\n"
+
+
+def _peer_lines(rows: list[Row]) -> list[str]:
+    """durable-ext next to each peer row: throughput, latency or fan-out time as a ratio."""
+    peers = [r for r in rows if r.key.startswith("P-")]
+    chains, latency = _find(rows, "B3"), _find(rows, "B1-3")
+    fan_out = next((r for r in rows if r.key.startswith("B4-")), None)
+    if not peers:
+        return []
+    lines = ["", "## Next to the peers", "", "| peer row | durable-ext | peer | durable-ext / peer |"]
+    lines.append("|---|---|---|---|")
+    for peer in peers:
+        if "throughput" in peer.scenario and chains is not None:
+            ours, theirs, unit = chains.rate, peer.rate, "/s"
+        elif "latency" in peer.scenario and latency is not None:
+            ours, theirs, unit = latency.percentile(50) or 0.0, peer.percentile(50) or 0.0, " ms p50"
+        elif "chord" in peer.scenario and fan_out is not None:
+            ours, theirs, unit = fan_out.seconds * 1000, peer.seconds * 1000, " ms"
+        else:
+            continue
+        ratio = f"{ours / theirs:.2f}" if theirs else ""
+        lines.append(f"| {peer.key} {peer.scenario} | {ours:.1f}{unit} | {theirs:.1f}{unit} | {ratio} |")
+    lines.append("")
+    lines.append(
+        "Peers run on the same machine in the same run. DBOS keeps its state in SQLite on the local disk and "
+        "its in-process form runs steps as plain calls; Celery is a task queue without durable workflow "
+        "state. The fan-out row compares the first B4 width with a chord of the same width."
+    )
+    return lines
 
 
 def render_json(rows: list[Row], env: dict[str, Any], found: list[Target]) -> str:

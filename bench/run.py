@@ -20,6 +20,7 @@ from pathlib import Path
 from azure.storage.queue.aio import QueueClient
 
 from bench.measure import Meter, Row
+from bench.peers.runner import missing, peer_rows
 from bench.progress import Progress
 from bench.report import environment, render_json, render_markdown, targets
 from bench.scaling import scaled_throughput
@@ -174,7 +175,7 @@ async def scaled(sizes: Sizes, progress: Progress, workers: int) -> Row:
         )
 
 
-async def main(sizes: Sizes, output: Path) -> str:
+async def main(sizes: Sizes, output: Path, peers: bool = False) -> str:
     env = environment()
     progress = Progress(13 + len(sizes.fan_outs) + len(sizes.workers))
     async with AzuriteProcess() as azurite:
@@ -184,6 +185,10 @@ async def main(sizes: Sizes, output: Path) -> str:
     rows += await on_fresh_storage(sizes, progress, lambda bench: chains_of_5(bench, sizes))
     rows += await on_fresh_storage(sizes, progress, lambda bench: single_instance_scenarios(bench, sizes))
     rows += await scaling(sizes, progress)
+    if peers:
+        progress.start("peers: DBOS and Celery", 1)
+        rows += await asyncio.to_thread(peer_rows, sizes.chains, sizes.latency_runs, sizes.fan_outs[0])
+        progress.finish()
     found = targets(rows, rows[0].rate)
     table = render_markdown(rows, env, found)
     (output / "results.md").write_text(table)
@@ -195,6 +200,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: the short form CI runs")
     parser.add_argument("--output", type=Path, default=BENCH_DIR, help="where to write the results")
+    parser.add_argument("--peers", action="store_true", help="also run DBOS and Celery (make bench-peers)")
     args = parser.parse_args()
+    if args.peers and missing():
+        parser.error("the peers need " + ", ".join(missing()) + "; `make bench-peers` installs them")
     configure_logging("WARNING")
-    print(asyncio.run(main(QUICK if args.quick else FULL, args.output)))
+    print(asyncio.run(main(QUICK if args.quick else FULL, args.output, args.peers)))
