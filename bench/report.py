@@ -180,7 +180,8 @@ def _peer_lines(rows: list[Row]) -> list[str]:
     lines.append(
         "Peers run on the same machine in the same run. DBOS keeps its state in SQLite on the local disk and "
         "its in-process form runs steps as plain calls; Celery is a task queue without durable workflow "
-        "state. The fan-out row compares the first B4 width with a chord of the same width."
+        "state. The fan-out row compares the first B4 width with a chord of the same width. For throughput a "
+        "ratio above 1 means durable-ext is faster; for latency and time, below 1 does."
     )
     return lines
 

@@ -101,11 +101,22 @@ async def completed_count(table: TableClient, prefix: str) -> int:
     return len([row async for row in table.query_entities(query, parameters=params, select=["PartitionKey"])])
 
 
+async def operations_of(base_urls: list[str]) -> int:
+    """The storage operations the workers have sent so far (their ``/metrics``)."""
+    total = 0
+    async with aiohttp.ClientSession() as http:
+        for url in base_urls:
+            async with http.get(f"{url}/runtime/webhooks/durabletask/metrics") as response:
+                total += int((await response.json())["storageOperationsTotal"])
+    return total
+
+
 async def scaled_throughput(
     app: Path, connection_string: str, workers: int, total: int, steps: int, storage_pid: int | None = None
-) -> tuple[int, float, float, float]:
+) -> tuple[int, float, float, float, int]:
     """``total`` chains of ``steps`` activities, started 50 at a time; (count, seconds until all
-    completed, CPU seconds the workers spent, CPU seconds the storage emulator spent)."""
+    completed, CPU seconds the workers spent, CPU seconds the storage emulator spent, storage operations
+    of the workers and of the client starting the chains)."""
     running = start_workers(app, connection_string, workers)
     service = AzureStorageOrchestrationService(AzureStorageSettings(HUB, connection_string))
     client = TaskHubClient(service)
@@ -129,11 +140,14 @@ async def scaled_throughput(
             return time.perf_counter() - began
 
         await run_chains(4 * workers)  # warm up: every worker's pollers are awake, its app loaded
+        urls = [url for _, url in running]
         cpu_before = sum(process_cpu_s(process.pid) for process, _ in running)
         storage_before = process_cpu_s(storage_pid)
+        operations_before = await operations_of(urls) + service.clients.operations.total
         seconds = await run_chains(total)
         cpu = sum(process_cpu_s(process.pid) for process, _ in running) - cpu_before
-        return total, seconds, cpu, process_cpu_s(storage_pid) - storage_before
+        operations = await operations_of(urls) + service.clients.operations.total - operations_before
+        return total, seconds, cpu, process_cpu_s(storage_pid) - storage_before, operations
     finally:
         await table.close()
         await service.close()

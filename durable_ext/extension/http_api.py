@@ -57,6 +57,7 @@ class ManagementApi(ApiHandlers):
                 web.post(f"{base}/orchestrators/{{functionName}}", self.start),
                 web.post(f"{base}/orchestrators/{{functionName}}/{{instanceId}}", self.start),
                 web.get(f"{base}/poison", self.queries.list_poison),
+                web.get(f"{base}/metrics", self.queries.metrics),
                 web.get(f"{base}/instances", self.queries.list_instances),
                 web.get(f"{base}/instances/", self.queries.list_instances),
                 web.delete(f"{base}/instances", self.queries.purge_instances),

@@ -65,6 +65,11 @@ def purge_query(request: web.Request) -> InstanceQuery:
 
 class QueryHandlers(ApiHandlers):
     @api_errors
+    async def metrics(self, request: web.Request) -> web.Response:
+        """``GET /metrics``: this process's storage operations, history cache and local hand-overs."""
+        return web.json_response(self.extension.service.metrics())
+
+    @api_errors
     async def list_poison(self, request: web.Request) -> web.Response:
         """``GET /poison[?instanceId=...]``: messages moved aside, newest first (durable-ext's route)."""
         messages = await self.client(request).poison_messages(request.query.get("instanceId") or None)

@@ -174,3 +174,22 @@ async def test_client_binding_task_hub_override(
         assert (await response.json())["runtimeStatus"] == "Pending"
     async with http.get(base) as response:
         assert response.status == 404  # not in this app's own hub
+
+
+async def test_metrics_show_storage_operations_and_work_kept_local(
+    features_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    url = f"{features_host.base_url}/runtime/webhooks/durabletask/metrics"
+    async with http.get(url) as response:
+        assert response.status == 200
+        before = await response.json()
+    final = await run(http, features_host, "race")  # several episodes and two activities
+    assert final["runtimeStatus"] == "Completed"
+    async with http.get(url) as response:
+        after = await response.json()
+    assert after["storageOperationsTotal"] > before["storageOperationsTotal"]
+    assert after["storageOperations"]["table.batch"] > before["storageOperations"].get("table.batch", 0)
+    assert after["historyCache"]["hits"] > before["historyCache"]["hits"]  # later episodes read no history
+    assert after["messagesHandedOverLocally"] >= before["messagesHandedOverLocally"] + 3
+    owned = after["ownedControlQueues"]
+    assert owned and all(name.startswith("featureshub-control-0") for name in owned)  # the only worker
