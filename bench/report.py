@@ -127,8 +127,9 @@ def render_markdown(rows: list[Row], env: dict[str, Any], found: list[Target]) -
         f"Node {env['node']}, Azurite {env['azurite']} in memory, azure-functions-durable "
         f"{env['azure-functions-durable']}.",
         "",
-        "Regenerate with `make bench` (about 12 minutes); `bench/results.json` holds the same rows with the "
-        "run's machine, versions and date on each. Storage operations are counted by the request hook of "
+        "Regenerate with `make bench` (about 10 minutes; `make bench-peers` adds the peers); "
+        "`bench/results.json` holds the same rows with the run's machine, versions and date on each. "
+        "Storage operations are counted by the request hook of "
         "the storage clients, per orchestration (per instance for B4-B7); CPU is seconds per orchestration "
         "of the host process and of Azurite.",
         "",

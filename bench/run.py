@@ -1,6 +1,6 @@
 """Benchmarks: durable-ext on a private Azurite, next to the storage's own capacity, in one run.
 
-    make bench                        # the full run, about 12 minutes
+    make bench                        # the full run, about 10 minutes
     .venv/bin/python -m bench.run --quick   # the short form CI runs
 
 Writes bench/results.md (a table with the targets) and bench/results.json, and prints the table.
