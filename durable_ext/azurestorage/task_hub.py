@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from .clients import StorageClients, retry_transient, translated
 from .names import TaskHubNames
@@ -32,6 +33,28 @@ class TaskHubResources:
             self._create_table(self.names.instances_table),
             *(queue.create() for queue in self.queues),
         )
+
+    async def delete(self) -> list[str]:
+        """Delete every queue, table and container of the hub (``func durable delete-task-hub``); return
+        the names of those that existed."""
+        names = self.names
+        tables = [names.history_table, names.instances_table, names.poison_table]
+        containers = [names.leases_container, names.app_lease_container, names.large_messages_container]
+        queues = [*names.control_queues, names.work_item_queue]
+        deleted = await asyncio.gather(
+            *(self._delete(name, self.clients.tables.delete_table) for name in tables),
+            *(self._delete(name, self.clients.blobs.delete_container) for name in containers),
+            *(self._delete(name, self.clients.queues.delete_queue) for name in queues),
+        )
+        return [name for name in deleted if name]
+
+    async def _delete(self, name: str, delete: Any) -> str | None:
+        async with translated(f"Deleting '{name}'"):
+            try:
+                await delete(name)
+            except ResourceNotFoundError:
+                return None
+        return name
 
     async def _create_container(self, name: str) -> None:
         async with translated(f"Creating blob container '{name}'"):

@@ -100,17 +100,28 @@ class DurableTaskExtension:
 
     def client_for(self, hub_name: str | None, connection_name: str | None) -> TaskHubClient:
         """The client of the app's hub, or of another hub named by a binding or a request."""
+        return self._hub(hub_name, connection_name)[1]
+
+    def service_for(
+        self, hub_name: str | None, connection_name: str | None
+    ) -> AzureStorageOrchestrationService:
+        """The storage service of the app's hub, or of another hub (its client's service)."""
+        return self._hub(hub_name, connection_name)[0]
+
+    def _hub(
+        self, hub_name: str | None, connection_name: str | None
+    ) -> tuple[AzureStorageOrchestrationService, TaskHubClient]:
         if (not hub_name or hub_name.lower() == self.hub_name.lower()) and (
             not connection_name or connection_name in ("Storage", self.options.connection_name)
         ):
-            return self.client
+            return self.service, self.client
         key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
         if key not in self._other_hubs:
             service = AzureStorageOrchestrationService(
                 self._storage_settings(hub_name or self.hub_name, connection_name)
             )
             self._other_hubs[key] = (service, TaskHubClient(service))
-        return self._other_hubs[key][1]
+        return self._other_hubs[key]
 
     def is_own_hub(self, hub_name: str | None) -> bool:
         return not hub_name or hub_name.lower() == self.hub_name.lower()

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import AppLoadError, ConfigurationError
+from ..errors import AppLoadError, ConfigurationError, DurableExtError
+from .durable_commands import add_durable_commands, run_durable_command
 from .host import FunctionsHost
 from .logs import configure_logging
 from .supervisor import Supervisor
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the port and the task hub (default: 1)",
     )
     start.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
+    add_durable_commands(commands)
     return parser
 
 
@@ -58,6 +60,10 @@ async def _run_host(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "durable":
+        output, code = asyncio.run(run_durable_command(args))
+        print(output)
+        return code
     if args.workers == 1:
         asyncio.run(_run_host(args))
         return 0
@@ -69,12 +75,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level if args.command == "start" else "WARNING")
     try:
         return _run(args)
     except (AppLoadError, ConfigurationError) as exc:
         print(f"durable-ext: {exc}", file=sys.stderr)
         return 2
+    except DurableExtError as exc:  # refused by the task hub: unknown instance, wrong state, storage
+        print(f"durable-ext: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,268 @@
+"""``durable-ext durable ...``: the task hub commands of Core Tools' ``func durable``.
+
+Each command works on the hub and connection of the app in ``--script-root`` (``host.json`` and
+``local.settings.json``), or on ``--task-hub-name`` / ``--connection-string-setting``. Output is a table
+by default and JSON with ``--json``; an error prints one line naming what to fix and exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..azurestorage.service import AzureStorageOrchestrationService as Service
+from ..core.client import TaskHubClient
+from ..core.history import OrchestrationStatus
+from ..core.queries import InstanceQuery
+from ..core.timefmt import parse_datetime
+from ..errors import ConfigurationError, InstanceNotFoundError
+from ..extension.extension import DurableTaskExtension
+from ..extension.options import DurableTaskOptions
+from ..extension.status_payload import history_payload, status_payload
+from .settings import load_settings
+
+Args = argparse.Namespace
+Handler = Callable[[TaskHubClient, Service, Args], Awaitable[Any]]
+
+
+def add_durable_commands(commands: Any) -> None:
+    durable = commands.add_parser("durable", help="task hub commands (as Core Tools' `func durable`)")
+    sub = durable.add_subparsers(dest="durable_command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+        parser.add_argument("--script-root", type=Path, default=Path("."), help="the app folder (default: .)")
+        parser.add_argument("--task-hub-name", help="the task hub (default: hubName of host.json)")
+        parser.add_argument(
+            "--connection-string-setting",
+            help="the app setting holding the storage connection string (default: AzureWebJobsStorage)",
+        )
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        parser.set_defaults(handler=handler)
+        return parser
+
+    p = command("get-instances", get_instances, "list instances, newest first")
+    p.add_argument("--runtime-status", nargs="*", default=[], help="e.g. Running Completed Failed")
+    p.add_argument("--created-after", type=_time, help="ISO 8601 time")
+    p.add_argument("--created-before", type=_time, help="ISO 8601 time")
+    p.add_argument("--top", type=_positive, default=100, help="page size (default: 100)")
+    p.add_argument("--continuation-token", help="the token printed with the previous page")
+    p = command("get-runtime-status", get_runtime_status, "the status of one instance")
+    p.add_argument("--id", required=True, help="the instance id")
+    p.add_argument("--show-input", action="store_true", help="include the input")
+    p.add_argument("--show-output", action="store_true", help="include the output")
+    p = command("get-history", get_history, "the history of one instance")
+    p.add_argument("--id", required=True, help="the instance id")
+    p = command("start-new", start_new, "start an orchestration")
+    p.add_argument("--function-name", required=True, help="the orchestrator function")
+    p.add_argument("--input", help="JSON input, or @file.json")
+    p.add_argument("--id", help="the instance id (default: a new one)")
+    p = command("raise-event", raise_event, "send an event to an instance")
+    p.add_argument("--id", required=True, help="the instance id")
+    p.add_argument("--event-name", required=True, help="the event name")
+    p.add_argument("--event-data", help="JSON data, or @file.json")
+    for name, handler, text in (
+        ("terminate", terminate, "terminate an instance"),
+        ("suspend", suspend, "suspend an instance"),
+        ("resume", resume, "resume a suspended instance"),
+        ("rewind", rewind, "rewind a failed instance"),
+    ):
+        p = command(name, handler, text)
+        p.add_argument("--id", required=True, help="the instance id")
+        p.add_argument("--reason", help="why (recorded with the instance)")
+    p = command(
+        "purge-history", purge_history, "delete finished instances (one by --id, or by time and status)"
+    )
+    p.add_argument("--id", help="one instance")
+    p.add_argument("--created-after", type=_time, help="ISO 8601 time")
+    p.add_argument("--created-before", type=_time, help="ISO 8601 time")
+    p.add_argument("--runtime-status", nargs="*", default=[], help="default: Completed Failed Terminated")
+    command("delete-task-hub", delete_task_hub, "delete every queue, table and container of the task hub")
+
+
+async def run_durable_command(args: argparse.Namespace) -> tuple[str, int]:
+    """Run the command; return what to print and the exit code."""
+    root = args.script_root.resolve()
+    if not root.is_dir():
+        raise ConfigurationError(f"The app folder '{root}' does not exist; pass the app's --script-root.")
+    if not (root / "host.json").is_file() and not args.task_hub_name:
+        raise ConfigurationError(
+            f"There is no host.json in '{root}': run from the app's folder, pass its --script-root, or "
+            "name the hub with --task-hub-name."
+        )
+    settings = load_settings(root)
+    options = DurableTaskOptions.from_settings(settings)
+    extension = DurableTaskExtension(options, settings.get)
+    try:
+        service = extension.service_for(args.task_hub_name, args.connection_string_setting)
+        result = await args.handler(TaskHubClient(service), service, args)
+    finally:
+        await extension.stop()
+    if args.json:
+        return json.dumps(result, indent=2, ensure_ascii=False), 0
+    return _readable(result), 0
+
+
+# ---- commands -----------------------------------------------------------------------------------------
+async def get_instances(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+    query = InstanceQuery(
+        created_from=args.created_after,
+        created_to=args.created_before,
+        statuses=_statuses(args.runtime_status),
+        page_size=args.top,
+        continuation_token=args.continuation_token,
+        show_input=False,
+    )
+    page = await client.query(query)
+    rows = [status_payload(state, show_input=False) for state in page.states]
+    return {"instances": rows, "continuationToken": page.continuation_token}
+
+
+async def get_runtime_status(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+    state = await client.get_state(args.id)
+    if state is None:
+        raise InstanceNotFoundError(args.id)
+    body = status_payload(state, show_input=args.show_input)
+    if not args.show_input:
+        body.pop("input", None)
+    if not args.show_output:
+        body.pop("output", None)
+    return body
+
+
+async def get_history(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+    if await client.get_state(args.id) is None:
+        raise InstanceNotFoundError(args.id)
+    return history_payload(await client.get_history(args.id), True, True)
+
+
+async def start_new(client: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
+    input_json = _json_argument(args.input, "--input")
+    instance_id = await client.start(args.function_name, input_json, args.id)
+    return {"instanceId": instance_id, "message": f"Started '{args.function_name}' as '{instance_id}'."}
+
+
+async def raise_event(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+    await client.raise_event(args.id, args.event_name, _json_argument(args.event_data, "--event-data"))
+    return {"instanceId": args.id, "message": f"Raised '{args.event_name}' on '{args.id}'."}
+
+
+def _operation(verb: str, done: str) -> Handler:
+    async def handler(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+        await getattr(client, verb)(args.id, args.reason)
+        return {"instanceId": args.id, "message": f"{done} '{args.id}'."}
+
+    return handler
+
+
+terminate = _operation("terminate", "Terminated")
+suspend = _operation("suspend", "Suspended")
+resume = _operation("resume", "Resumed")
+rewind = _operation("rewind", "Rewound")
+
+
+async def purge_history(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+    if args.id:
+        deleted = await client.purge(args.id)
+    else:
+        statuses = _statuses(args.runtime_status) or frozenset(
+            {OrchestrationStatus.Completed, OrchestrationStatus.Failed, OrchestrationStatus.Terminated}
+        )
+        query = InstanceQuery(
+            created_from=args.created_after,
+            created_to=args.created_before,
+            statuses=statuses,
+            show_input=False,
+        )
+        deleted = await client.purge_by(query)
+    return {"instancesDeleted": deleted, "message": f"Purged {deleted} instance(s)."}
+
+
+async def delete_task_hub(_: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
+    hub = service.settings.hub_name
+    deleted = await service.resources.delete()
+    return {
+        "taskHub": hub,
+        "deleted": deleted,
+        "message": f"Deleted task hub '{hub}' ({len(deleted)} resources).",
+    }
+
+
+# ---- arguments and output ------------------------------------------------------------------------------
+def _time(text: str) -> datetime:
+    try:
+        return parse_datetime(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time, e.g. 2026-01-31T12:00:00Z"
+        ) from exc
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not '{text}'")
+    return int(text)
+
+
+def _statuses(names: list[str]) -> frozenset[OrchestrationStatus]:
+    by_name = {status.name.lower(): status for status in OrchestrationStatus}
+    unknown = [n for n in names if n.lower() not in by_name]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown --runtime-status {', '.join(unknown)}; use "
+            + ", ".join(s.name for s in OrchestrationStatus)
+        )
+    return frozenset(by_name[n.lower()] for n in names)
+
+
+def _json_argument(value: str | None, option: str) -> str | None:
+    """JSON text from the option or from the file after ``@``, compacted; an error names the option."""
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"{option}: cannot read '{path}': {exc.strerror}.") from exc
+    try:
+        return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{option} is not valid JSON ({exc}); a string needs quotes, e.g. '\"Tokyo\"'."
+        ) from exc
+
+
+def _readable(result: Any) -> str:
+    if isinstance(result, dict) and "instances" in result:
+        lines = _table(
+            result["instances"], ["instanceId", "name", "runtimeStatus", "createdTime", "lastUpdatedTime"]
+        )
+        if result.get("continuationToken"):
+            lines.append(f"more: --continuation-token {result['continuationToken']}")
+        return "\n".join(lines)
+    if isinstance(result, list):
+        return "\n".join(_table(result, ["EventType", "Timestamp", "FunctionName", "EventId"]))
+    if isinstance(result, dict) and "message" in result:
+        return str(result["message"])
+    width = max((len(k) for k in result), default=0)
+    return "\n".join(f"{key:<{width}}  {_cell(value)}" for key, value in result.items())
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return lines
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
