@@ -12,6 +12,7 @@ from .episode import begin_episode, finish_episode, next_generation
 from .history import EventType, OrchestrationStatus, event
 from .messages import TaskMessage
 from .middleware import DispatchContext, MiddlewarePipeline, Next
+from .observability import observe_activity, observe_orchestration
 from .replay import Completion, ReplayOutcome
 from .service import ActivityWorkItem, EpisodeResult, OrchestrationService, OrchestrationWorkItem
 from .state import OrchestrationRuntimeState
@@ -56,7 +57,9 @@ class TaskHubWorker:
         self.entities = entities
         self.activities = activities
         self.orchestration_pipeline = MiddlewarePipeline(self._run_orchestration)
+        self.orchestration_pipeline.add(observe_orchestration)
         self.activity_pipeline = MiddlewarePipeline(self._run_activity)
+        self.activity_pipeline.add(observe_activity)
         self._orchestration_dispatcher = WorkItemDispatcher(
             "orchestration",
             service.lock_next_orchestration_work_item,

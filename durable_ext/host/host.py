@@ -25,6 +25,7 @@ from ..extension.options import DurableTaskOptions
 from .app_loader import load_function_app
 from .azurite import AzuriteProcess, ensure_dev_storage
 from .http_server import HttpRouter, HttpServer
+from .logs import apply_log_format
 from .settings import AppSettings, apply_to_environment, load_settings
 
 log = logging.getLogger("durable_ext.host")
@@ -61,6 +62,7 @@ class FunctionsHost:
     async def start(self) -> None:
         settings = load_settings(self.script_root)
         apply_to_environment(settings)
+        apply_log_format()  # DURABLE_EXT_LOG_FORMAT may come from local.settings.json
         options = DurableTaskOptions.from_settings(settings)
         if not self.worker_process:
             self.azurite = await start_storage(settings, options, self.script_root)

@@ -1,0 +1,112 @@
+"""Lifecycle log lines and OpenTelemetry spans for orchestration episodes and activities.
+
+Two middlewares for the worker's pipelines. Each episode is a span ``orchestration <name>`` and each
+activity a span ``activity <name>`` (no-ops unless an OpenTelemetry tracer provider is configured).
+Each lifecycle step users debug with is one log line on ``durable_ext.lifecycle``: started, each
+activity / sub-orchestration / timer scheduled, completed, failed with its reason, continued as new,
+and each activity's outcome. Every line carries ``instance_id``, ``execution_id``, ``function`` and
+``episode`` as record attributes, which the JSON log format prints as fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from opentelemetry import trace
+
+from .history import EventType, OrchestrationStatus
+from .middleware import DispatchContext, Next
+from .replay import ReplayOutcome
+from .state import OrchestrationRuntimeState
+
+log = logging.getLogger("durable_ext.lifecycle")
+tracer = trace.get_tracer("durable_ext")
+
+_SCHEDULED = {
+    EventType.TaskScheduled: "scheduled activity",
+    EventType.SubOrchestrationInstanceCreated: "started sub-orchestration",
+    EventType.TimerCreated: "created a timer",
+    EventType.EventSent: "sent an event",
+}
+
+
+def _episode(state: OrchestrationRuntimeState) -> int:
+    return 1 + sum(1 for e in state.past_events if e.event_type == EventType.OrchestratorStarted)
+
+
+def orchestration_fields(state: OrchestrationRuntimeState) -> dict[str, Any]:
+    return {
+        "instance_id": state.instance_id,
+        "execution_id": state.execution_id,
+        "function": state.name,
+        "episode": _episode(state),
+    }
+
+
+async def observe_orchestration(context: DispatchContext, call_next: Next) -> None:
+    state: OrchestrationRuntimeState = context.properties["runtime_state"]
+    fields = orchestration_fields(state)
+    name, instance_id = state.name, state.instance_id
+    if any(e.event_type == EventType.ExecutionStarted for e in state.new_events):
+        log.info("Orchestration '%s' (%s) started", name, instance_id, extra=fields)
+    attributes = {f"durable.{key}": value for key, value in fields.items() if value is not None}
+    with tracer.start_as_current_span(f"orchestration {name}", attributes=attributes):
+        await call_next()
+    outcome: ReplayOutcome = context.properties["outcome"]
+    for command in outcome.new_commands:
+        verb = _SCHEDULED.get(command.event.event_type)
+        if verb is not None:
+            target = command.event.name or command.event.get("InstanceId") or command.event.get("FireAt")
+            log.info("Orchestration '%s' (%s) %s '%s'", name, instance_id, verb, target, extra=fields)
+    _log_completion(outcome, name, instance_id, fields)
+
+
+def _log_completion(outcome: ReplayOutcome, name: str | None, instance_id: str | None, fields: Any) -> None:
+    completion = outcome.completion
+    if completion is None:
+        return
+    if completion.status == OrchestrationStatus.Failed:
+        log.warning("Orchestration '%s' (%s) failed: %s", name, instance_id, completion.result, extra=fields)
+    elif completion.status == OrchestrationStatus.ContinuedAsNew:
+        log.info("Orchestration '%s' (%s) continued as new", name, instance_id, extra=fields)
+    else:
+        log.info(
+            "Orchestration '%s' (%s) %s", name, instance_id, completion.status.name.lower(), extra=fields
+        )
+
+
+async def observe_activity(context: DispatchContext, call_next: Next) -> None:
+    message = context.work_item.message
+    scheduled = message.event
+    fields = {
+        "instance_id": message.instance_id,
+        "execution_id": message.execution_id,
+        "function": scheduled.name,
+        "task_id": scheduled.event_id,
+    }
+    attributes = {f"durable.{key}": value for key, value in fields.items() if value is not None}
+    began = time.perf_counter()
+    with tracer.start_as_current_span(f"activity {scheduled.name}", attributes=attributes) as span:
+        await call_next()
+        response = context.properties["response"].event
+        elapsed_ms = (time.perf_counter() - began) * 1000
+        if response.event_type == EventType.TaskFailed:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, str(response.get("Reason") or "")))
+            log.warning(
+                "Activity '%s' of %s failed after %.0f ms: %s",
+                scheduled.name,
+                message.instance_id,
+                elapsed_ms,
+                response.get("Reason"),
+                extra=fields,
+            )
+        else:
+            log.info(
+                "Activity '%s' of %s completed in %.0f ms",
+                scheduled.name,
+                message.instance_id,
+                elapsed_ms,
+                extra=fields,
+            )
