@@ -73,6 +73,10 @@ class PartitionManager:
     def worker_id(self) -> str:
         return self.leases.worker_id
 
+    def _fields(self, partition: str) -> dict[str, str]:
+        """The lease log lines' fields (printed by the JSON log format)."""
+        return {"partition": partition, "worker": self.worker_id}
+
     def start(self) -> None:
         self._draining = False
         if self._task is None:
@@ -139,7 +143,12 @@ class PartitionManager:
             await self._renew_all()
             self._last_renew = now
         for partition in sorted(self.listening - set(self.owned)):
-            log.warning("%s stops dequeuing %s: its ownership lease was lost", self.worker_id, partition)
+            log.warning(
+                "%s stops dequeuing %s: its ownership lease was lost",
+                self.worker_id,
+                partition,
+                extra=self._fields(partition),
+            )
             await self._stop_listening(partition)
         if self._draining:
             return
@@ -153,7 +162,8 @@ class PartitionManager:
     def _notice_lost(self, intents: dict[str, PartitionLease]) -> None:
         for partition in list(self.intent):
             if not intents[partition].held_by(self.worker_id):
-                log.info("%s lost the intent lease of %s", self.worker_id, partition)
+                fields = self._fields(partition)
+                log.info("%s lost the intent lease of %s", self.worker_id, partition, extra=fields)
                 del self.intent[partition]
 
     async def _renew_all(self) -> None:
@@ -162,7 +172,13 @@ class PartitionManager:
                 try:
                     await self.leases.renew(lease)
                 except LeaseLostError:
-                    log.warning("%s lost the %s lease of %s", self.worker_id, lease.kind, partition)
+                    log.warning(
+                        "%s lost the %s lease of %s",
+                        self.worker_id,
+                        lease.kind,
+                        partition,
+                        extra=self._fields(partition),
+                    )
                     del table[partition]
 
     async def _balance(self, intents: dict[str, PartitionLease]) -> None:
@@ -185,7 +201,13 @@ class PartitionManager:
         )
         if busiest is not None and count > target - (1 if needed > 1 else 0):
             victim = next(p for p, lease in held.items() if lease.owner == busiest)
-            log.info("%s takes the intent lease of %s from %s to balance", self.worker_id, victim, busiest)
+            log.info(
+                "%s takes the intent lease of %s from %s to balance",
+                self.worker_id,
+                victim,
+                busiest,
+                extra=self._fields(victim),
+            )
             await self._take_intent(intents[victim], steal=True)
 
     async def _take_intent(self, lease: PartitionLease, *, steal: bool) -> None:
@@ -219,7 +241,8 @@ class PartitionManager:
             except LeaseLostError:
                 return
         self.owned[partition] = lease
-        log.info("%s owns %s (epoch %d)", self.worker_id, partition, lease.epoch)
+        fields = self._fields(partition)
+        log.info("%s owns %s (epoch %d)", self.worker_id, partition, lease.epoch, extra=fields)
         await self._listen(partition)
 
     async def _listen(self, partition: str) -> None:
@@ -233,7 +256,7 @@ class PartitionManager:
             return  # keep renewing ownership until the running episodes are committed
         lease = self.owned.pop(partition)
         await self.leases.release(lease)
-        log.info("%s handed off %s", self.worker_id, partition)
+        log.info("%s handed off %s", self.worker_id, partition, extra=self._fields(partition))
 
     async def _stop_listening(self, partition: str) -> None:
         self.listening.discard(partition)

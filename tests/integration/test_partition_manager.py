@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -163,3 +164,14 @@ async def test_a_queue_whose_intent_comes_back_mid_hand_off_is_dequeued_again(hu
         lambda: len(first.intent) == 4 and len(hub.board.listening) == 4, 40, "w1 dequeuing all four again"
     )
     assert set(hub.board.listening.values()) == {"w1"}
+
+
+async def test_lease_lines_name_the_partition_and_the_worker(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="durable_ext.partitions")
+    hub.add("w1")
+    await eventually(lambda: shares(hub) == [4] and covered(hub), 10, "one worker owning all four")
+    owns = [r for r in caplog.records if " owns " in r.getMessage()]
+    assert sorted(r.partition for r in owns) == sorted(hub.names.control_queues)  # type: ignore[attr-defined]
+    assert {r.worker for r in owns} == {"w1"}  # type: ignore[attr-defined]
