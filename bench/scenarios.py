@@ -112,23 +112,26 @@ class InProcess:
         scenario = f"throughput, chains of {steps}, {in_flight} in flight"
         return meter.row(key, scenario, total, latencies_ms=samples)
 
-    async def fan_out(self, key: str, width: int) -> Row:
-        """B4: one orchestration calling ``width`` activities at once and waiting for all."""
-        self.progress.start(f"{key} fan-out/fan-in of {width}", 1)
+    async def one_instance(
+        self, key: str, name: str, input_value: object, scenario: str, count: int, unit: str
+    ) -> Row:
+        """One orchestration, measured from start to ``Completed``; ``count`` units of work in it."""
+        self.progress.start(f"{key} {scenario}", 1)
         with self.meter() as meter:
-            await self.run("fan_out", width, f"{key}-{time.time_ns()}")
+            await self.run(name, input_value, f"{key}-{time.time_ns()}")
             await self.settle()
         self.progress.finish()
-        return meter.row(key, f"fan-out/fan-in of {width} activities", width, unit="activities", per=1)
+        return meter.row(key, scenario, count, unit=unit, per=1)
+
+    async def fan_out(self, key: str, width: int) -> Row:
+        """B4: one orchestration calling ``width`` activities at once and waiting for all."""
+        scenario = f"fan-out/fan-in of {width} activities"
+        return await self.one_instance(key, "fan_out", width, scenario, width, "activities")
 
     async def sequence(self, key: str, steps: int) -> Row:
         """B5: one orchestration calling ``steps`` activities one after another."""
-        self.progress.start(f"{key} {steps} activities in sequence", 1)
-        with self.meter() as meter:
-            await self.run("chain", steps, f"{key}-{time.time_ns()}")
-            await self.settle()
-        self.progress.finish()
-        return meter.row(key, f"{steps} sequential activities, one instance", steps, unit="activities", per=1)
+        scenario = f"{steps} sequential activities, one instance"
+        return await self.one_instance(key, "chain", steps, scenario, steps, "activities")
 
     async def events(self, key: str, count: int, senders: int = 16) -> Row:
         """B6: one orchestration waiting for ``count`` external events, raised by concurrent senders."""
@@ -182,14 +185,9 @@ class InProcess:
 
     async def entity_calls(self, key: str, calls: int) -> Row:
         """B7: one orchestration calling one entity ``calls`` times in a row (a round trip each)."""
-        self.progress.start(f"{key} entity calls", 1)
-        instance_id = f"{key}-{time.time_ns()}"
-        with self.meter() as meter:
-            await self.run("call_counter", {"key": instance_id, "calls": calls}, instance_id)
-            await self.settle()
-        self.progress.finish()
+        job = {"key": f"{key}-{time.time_ns()}", "calls": calls}
         scenario = "entity calls from one orchestration, one at a time"
-        return meter.row(key, scenario, calls, unit="calls", per=1)
+        return await self.one_instance(key, "call_counter", job, scenario, calls, "calls")
 
     async def first_start_after_idle(self, key: str, idle_s: float) -> Row:
         """B8: after ``idle_s`` seconds with nothing to do, the latency of one chain of one activity."""

@@ -7,6 +7,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,9 +138,10 @@ async def _stop_worker(worker: TaskHubWorker) -> None:
     await worker.stop()
 
 
-@pytest.fixture
-async def engine(connection_string: str, hub_name: str) -> AsyncIterator[Engine]:
-    service = _service(connection_string, hub_name)
+@asynccontextmanager
+async def running_engine(connection_string: str, hub_name: str, **overrides: Any) -> AsyncIterator[Engine]:
+    """A started worker and a client on the hub (settings ``overrides`` as for :func:`_service`)."""
+    service = _service(connection_string, hub_name, **overrides)
     executor = ThreadPoolExecutor(4)
     worker = _worker(service, executor)
     await worker.start()
@@ -149,6 +151,12 @@ async def engine(connection_string: str, hub_name: str) -> AsyncIterator[Engine]
         await _stop_worker(worker)
         await service.close()
         executor.shutdown(wait=True)
+
+
+@pytest.fixture
+async def engine(connection_string: str, hub_name: str) -> AsyncIterator[Engine]:
+    async with running_engine(connection_string, hub_name) as running:
+        yield running
 
 
 async def _history_rows(service: AzureStorageOrchestrationService, instance_id: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from azure.core import MatchConditions
@@ -16,7 +15,6 @@ from azure.data.tables import UpdateMode
 from durable_ext.azurestorage.names import escape_key
 from durable_ext.azurestorage.operation_counter import OperationCounter
 from durable_ext.azurestorage.queues import TaskHubQueue
-from durable_ext.core.client import TaskHubClient
 from durable_ext.core.history import EventType, OrchestrationStatus, event
 from durable_ext.core.messages import TaskMessage
 from durable_ext.errors import InstanceAlreadyExistsError
@@ -25,11 +23,9 @@ from .test_engine import (
     Engine,
     _history_rows,
     _sdk_input,
-    _service,
-    _stop_worker,
     _wait_for_status,
-    _worker,
     engine,  # noqa: F401 (the fixture)
+    running_engine,
 )
 
 
@@ -120,16 +116,8 @@ async def test_a_held_message_reappears_when_its_holder_is_gone(engine: Engine) 
 
 @pytest.fixture
 async def slow_polling(connection_string: str, hub_name: str) -> AsyncIterator[Engine]:
-    service = _service(connection_string, hub_name, max_queue_polling_interval_s=30.0)
-    executor = ThreadPoolExecutor(2)
-    worker = _worker(service, executor)
-    await worker.start()
-    try:
-        yield Engine(service, worker, TaskHubClient(service))
-    finally:
-        await _stop_worker(worker)
-        await service.close()
-        executor.shutdown(wait=True)
+    async with running_engine(connection_string, hub_name, max_queue_polling_interval_s=30.0) as running:
+        yield running
 
 
 async def test_a_timer_fires_on_time_even_when_polling_has_backed_off(slow_polling: Engine) -> None:
