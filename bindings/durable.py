@@ -114,10 +114,15 @@ class DurableClientInputBinding:
     server_base_url: Callable[[], str]
 
     default_hub: bool = True
+    system_key: str | None = None
 
     def value(self, invocation: InvocationContext) -> Any:
         return client_binding_json(
-            self.server_base_url(), self.hub_name, self.connection_name, default_hub=self.default_hub
+            self.server_base_url(),
+            self.hub_name,
+            self.connection_name,
+            default_hub=self.default_hub,
+            system_key=self.system_key,
         )
 
 
@@ -142,7 +147,12 @@ class DurableClientBindingProvider:
         connection = binding.get("connectionName")
         connection = self.resolve(str(connection)) if connection else None
         return DurableClientInputBinding(
-            str(binding["name"]), hub, connection, self.server_base_url, self.extension.is_own_hub(hub)
+            str(binding["name"]),
+            hub,
+            connection,
+            self.server_base_url,
+            self.extension.is_own_hub(hub),
+            self.extension.system_key,
         )
 
 

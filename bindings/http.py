@@ -39,6 +39,8 @@ class FunctionRoute:
     methods: frozenset[str]
     """Upper-case HTTP methods; empty means every method."""
     handler: RouteHandler
+    auth_level: str = "function"
+    """The trigger's ``authLevel``: anonymous, function or admin (the host checks keys by it)."""
 
     def allows(self, method: str) -> bool:
         return not self.methods or method.upper() in self.methods
@@ -130,9 +132,12 @@ class HttpTriggerBinding:
         self.route = str(function.trigger.get("route") or function.name)
         RouteTemplate.parse(self.route)  # a bad template is reported when the app is indexed
         self.methods = frozenset(str(m).upper() for m in function.trigger.get("methods") or ())
+        self.auth_level = str(function.trigger.get("authLevel") or "function").lower()
 
     def create_listener(self, invoker: FunctionInvoker) -> HttpTriggerListener:
-        route = FunctionRoute(self.function.name, self.route, self.methods, _handler_for(invoker))
+        route = FunctionRoute(
+            self.function.name, self.route, self.methods, _handler_for(invoker), self.auth_level
+        )
         return HttpTriggerListener(route, self._router)
 
 

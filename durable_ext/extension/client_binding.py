@@ -6,13 +6,19 @@ import json
 from urllib.parse import quote, urlencode
 
 from .http_api import NO_CONNECTION, RPC_BASE, SCOPED_RPC_BASE, WEBHOOK_BASE
+from .http_common import link_query
 from .status_payload import management_links
 
 INSTANCE_PLACEHOLDER = "INSTANCEID"
 
 
 def client_binding_json(
-    server_base_url: str, hub_name: str, connection_name: str | None, *, default_hub: bool = True
+    server_base_url: str,
+    hub_name: str,
+    connection_name: str | None,
+    *,
+    default_hub: bool = True,
+    system_key: str | None = None,
 ) -> str:
     """``server_base_url`` is where this host serves HTTP, e.g. ``http://127.0.0.1:7071``.
 
@@ -24,7 +30,7 @@ def client_binding_json(
         rpc_base = SCOPED_RPC_BASE.format(
             taskHub=quote(hub_name, safe=""), connection=quote(connection_name or NO_CONNECTION, safe="")
         )
-    query = {"taskHub": hub_name, "connection": connection_name or "Storage"}
+    query = link_query(hub_name, connection_name, system_key)
     webhooks = f"{server_base_url}{WEBHOOK_BASE}"
     start = f"{webhooks}/orchestrators/{{functionName}}[/{{instanceId}}]"
     binding = {
@@ -37,7 +43,7 @@ def client_binding_json(
         },
         "managementUrls": management_links(webhooks, INSTANCE_PLACEHOLDER, query),
         "baseUrl": webhooks,
-        "requiredQueryStringParameters": "",
+        "requiredQueryStringParameters": urlencode({"code": system_key}) if system_key else "",
         "rpcBaseUrl": f"{server_base_url}{rpc_base}/",
         "connectionName": connection_name,
         "httpBaseUrl": None,

@@ -28,9 +28,13 @@ SettingLookup = Callable[[str], "str | None"]
 class DurableTaskExtension:
     """Owns the task hub worker for the app's own hub, and clients for any hub the app names."""
 
-    def __init__(self, options: DurableTaskOptions, get_setting: SettingLookup) -> None:
+    def __init__(
+        self, options: DurableTaskOptions, get_setting: SettingLookup, *, system_key: str | None = None
+    ) -> None:
         self.options = options
         self.get_setting = get_setting
+        self.system_key = system_key
+        """The durable task key the host issued: the ``code`` of every management link handed out."""
         self.functions = FunctionRegistry()
         self.service = AzureStorageOrchestrationService(self._storage_settings(options.hub_name, None))
         self.client = TaskHubClient(self.service)

@@ -169,6 +169,14 @@ async def json_body_text(request: web.Request, what: str) -> str | None:
         raise InvalidRequestError(f"The {what} in the request body is not valid JSON: {exc}.") from exc
 
 
+def link_query(hub_name: str, connection_name: str | None, system_key: str | None) -> dict[str, str]:
+    """The query every management link carries: the hub, the connection and, when keys are on, the key."""
+    query = {"taskHub": hub_name, "connection": connection_name or "Storage"}
+    if system_key:
+        query["code"] = system_key
+    return query
+
+
 # ---- shared handler behaviour -----------------------------------------------------------------
 class ApiHandlers:
     """Base of the handler groups: the client a request addresses and the check-status response."""
@@ -181,10 +189,9 @@ class ApiHandlers:
 
     def links(self, request: web.Request, instance_id: str) -> dict[str, str]:
         base = f"{request.scheme}://{request.host}{WEBHOOK_BASE}"
-        query = {
-            "taskHub": hub_of(request) or self.extension.hub_name,
-            "connection": connection_of(request) or "Storage",
-        }
+        query = link_query(
+            hub_of(request) or self.extension.hub_name, connection_of(request), self.extension.system_key
+        )
         return management_links(base, instance_id, query)
 
     def accepted(self, request: web.Request, instance_id: str) -> web.Response:

@@ -23,8 +23,10 @@ from ..extension.extension import DurableTaskExtension
 from ..extension.http_api import ManagementApi
 from ..extension.options import DurableTaskOptions
 from .app_loader import load_function_app
+from .auth import is_loopback_bind
 from .azurite import AzuriteProcess, ensure_dev_storage
 from .http_server import HttpRouter, HttpServer
+from .keys import MASTER_KEY_SETTING, HostKeys
 from .logs import apply_log_format
 from .settings import AppSettings, apply_to_environment, load_settings
 
@@ -66,10 +68,13 @@ class FunctionsHost:
         options = DurableTaskOptions.from_settings(settings)
         if not self.worker_process:
             self.azurite = await start_storage(settings, options, self.script_root)
+        keys = HostKeys.from_settings(settings.get)
         loaded = load_function_app(self.script_root, settings)
-        self.extension = extension = DurableTaskExtension(options, settings.get)
+        self.extension = extension = DurableTaskExtension(options, settings.get, system_key=keys.durabletask)
         router = HttpRouter(settings.route_prefix)
-        self.server = server = HttpServer(router, self.host, self.port, reuse_port=self.worker_process)
+        self.server = server = HttpServer(
+            router, self.host, self.port, reuse_port=self.worker_process, keys=keys
+        )
         server.add_routes(ManagementApi(extension).routes())
         self._executor = ThreadPoolExecutor(
             options.max_concurrent_activity_functions, thread_name_prefix="function"
@@ -103,6 +108,15 @@ class FunctionsHost:
             methods = ",".join(sorted(route.methods)) or "ALL"
             log.info("  %s: [%s] %s/%s", route.function_name, methods, self.server.base_url, template)
         log.info("Host listening on %s", self.server.base_url)
+        log.info("Monitor: %s/runtime/webhooks/durabletask/monitor", self.server.base_url)
+        if not is_loopback_bind(self.host) and self.server.authorizer.keys.master is None:
+            log.warning(
+                "Listening on %s with no %s: callers from other machines are refused by the management "
+                "API, the monitor and every function that is not anonymous. Set %s to let them in.",
+                self.host,
+                MASTER_KEY_SETTING,
+                MASTER_KEY_SETTING,
+            )
 
     async def stop(self) -> None:
         for listener in self._listeners:

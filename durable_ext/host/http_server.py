@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -15,6 +16,10 @@ from aiohttp import web
 from bindings.http import FunctionRoute, error_response
 from bindings.http_routes import RouteTemplate, split_path
 from durable_ext.errors import ConfigurationError
+
+from ..extension.http_common import RPC_BASE, WEBHOOK_BASE
+from .auth import Access, RequestAuthorizer
+from .keys import HostKeys
 
 logger = logging.getLogger("durable_ext.http")
 
@@ -76,18 +81,39 @@ class HttpRouter:
         return RouteMiss(405, frozenset(allowed)) if allowed else RouteMiss(404)
 
 
+MONITOR_BASE = WEBHOOK_BASE + "/monitor"
+
+
+def management_access(path: str) -> Access | None:
+    """What a path of the management API or the monitor needs; None for the function routes."""
+    lowered = path.lower()
+    if lowered == MONITOR_BASE or lowered.startswith(MONITOR_BASE + "/"):
+        return Access.MONITOR
+    for base in (WEBHOOK_BASE, RPC_BASE):
+        if lowered == base or lowered.startswith(base + "/"):
+            return Access.DURABLETASK
+    return None
+
+
 class HttpServer:
     """aiohttp server on one port; add management handlers before :meth:`start`."""
 
     def __init__(
-        self, router: HttpRouter, host: str = "127.0.0.1", port: int = 7071, *, reuse_port: bool = False
+        self,
+        router: HttpRouter,
+        host: str = "127.0.0.1",
+        port: int = 7071,
+        *,
+        reuse_port: bool = False,
+        keys: HostKeys | None = None,
     ) -> None:
         self.reuse_port = reuse_port
         """Several worker processes listen on the same port (the kernel spreads connections)."""
         self.router = router
         self.host = host
         self.port = port
-        self.app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES)
+        self.authorizer = RequestAuthorizer(keys or HostKeys())
+        self.app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES, middlewares=[self._guard])
         self._runner: web.AppRunner | None = None
 
     def add_routes(self, routes: list[web.RouteDef]) -> None:
@@ -127,10 +153,21 @@ class HttpServer:
         if self._runner is not None or self.app.frozen:
             raise RuntimeError(f"Cannot {action}: the HTTP server has already started.")
 
+    @web.middleware
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        access = management_access(request.path)
+        refusal = self.authorizer.refusal(request, access) if access is not None else None
+        return refusal if refusal is not None else await handler(request)
+
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         found = self.router.match(request.method, request.rel_url.raw_path)
         if isinstance(found, RouteMatch):
-            return await found.route.handler(request, found.params)
+            route = found.route
+            access = Access.of_auth_level(route.auth_level)
+            refusal = self.authorizer.refusal(request, access, route.function_name)
+            return refusal if refusal is not None else await route.handler(request, found.params)
         if found.status == 405:
             allowed = ", ".join(sorted(found.allowed_methods))
             message = f"Method {request.method} is not allowed for {request.path}; allowed: {allowed}."

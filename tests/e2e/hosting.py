@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,11 @@ class RunningHost:
 
 
 def start_host(
-    script_root: Path, connection_string: str, log_path: Path, extra_env: dict[str, str]
+    script_root: Path,
+    connection_string: str,
+    log_path: Path,
+    extra_env: dict[str, str],
+    extra_args: Sequence[str] = (),
 ) -> RunningHost:
     port = free_port()
     env = {**os.environ, "AzureWebJobsStorage": connection_string, **extra_env}
@@ -48,6 +53,7 @@ def start_host(
             str(script_root),
             "--port",
             str(port),
+            *extra_args,
         ],
         cwd=str(REPO_ROOT),
         env=env,
