@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install run test lint typecheck unit bench bench-peers bench-quick clean
+.PHONY: install browser run test lint typecheck unit bench bench-peers bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,15 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed
 
+# Debian's Chromium for the monitor's browser tests (they skip without it, and fail in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: install it (sudo apt-get install chromium) or the monitor's browser tests skip"; \
+	  fi; }
+
 run: install
 	$(BIN)/durable-ext start --script-root . --port $(PORT)
 
@@ -28,7 +37,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest -q
 
 bench: install

@@ -103,6 +103,9 @@ def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, d
     if query.instance_id_prefix:
         params["prefixLow"], params["prefixHigh"] = prefix_range(query.instance_id_prefix)
         clauses.append("PartitionKey ge @prefixLow and PartitionKey lt @prefixHigh")
+    if query.name:
+        params["name"] = query.name
+        clauses.append("Name eq @name")
     add_bounds(clauses, params, after, ("CreatedTime", query.created_from, query.created_to))
     if query.statuses:
         names = sorted(status.name for status in query.statuses)

@@ -23,6 +23,8 @@ class InstanceQuery:
     created_to: datetime | None = None
     statuses: frozenset[OrchestrationStatus] = frozenset()
     instance_id_prefix: str | None = None
+    name: str | None = None
+    """Only instances of this orchestrator (exact name, as the Instances table's ``Name``)."""
     show_input: bool = True
     page_size: int = DEFAULT_PAGE_SIZE
     continuation_token: str | None = None

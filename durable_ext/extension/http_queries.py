@@ -34,6 +34,7 @@ def list_query(request: web.Request) -> InstanceQuery:
         created_to=created_to,
         statuses=statuses(request),
         instance_id_prefix=request.query.get("instanceIdPrefix") or None,
+        name=request.query.get("name") or None,
         show_input=flag(request, "showInput", True),
         page_size=positive_int(request, "top", DEFAULT_PAGE_SIZE),
         continuation_token=token,

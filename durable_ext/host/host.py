@@ -21,6 +21,7 @@ from bindings.registry import BindingRegistry
 from ..azurestorage.connection import expand_connection_string
 from ..extension.extension import DurableTaskExtension
 from ..extension.http_api import ManagementApi
+from ..extension.monitor import MONITOR_PATH, MonitorPage
 from ..extension.options import DurableTaskOptions
 from .app_loader import load_function_app
 from .auth import is_loopback_bind
@@ -76,6 +77,7 @@ class FunctionsHost:
             router, self.host, self.port, reuse_port=self.worker_process, keys=keys
         )
         server.add_routes(ManagementApi(extension).routes())
+        server.add_routes(MonitorPage(extension).routes())
         self._executor = ThreadPoolExecutor(
             options.max_concurrent_activity_functions, thread_name_prefix="function"
         )
@@ -108,7 +110,7 @@ class FunctionsHost:
             methods = ",".join(sorted(route.methods)) or "ALL"
             log.info("  %s: [%s] %s/%s", route.function_name, methods, self.server.base_url, template)
         log.info("Host listening on %s", self.server.base_url)
-        log.info("Monitor: %s/runtime/webhooks/durabletask/monitor", self.server.base_url)
+        log.info("Monitor: %s%s", self.server.base_url, MONITOR_PATH)
         if not is_loopback_bind(self.host) and self.server.authorizer.keys.master is None:
             log.warning(
                 "Listening on %s with no %s: callers from other machines are refused by the management "

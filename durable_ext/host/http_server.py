@@ -18,6 +18,7 @@ from bindings.http_routes import RouteTemplate, split_path
 from durable_ext.errors import ConfigurationError
 
 from ..extension.http_common import RPC_BASE, WEBHOOK_BASE
+from ..extension.monitor import MONITOR_PATH
 from .auth import Access, RequestAuthorizer
 from .keys import HostKeys
 
@@ -81,13 +82,10 @@ class HttpRouter:
         return RouteMiss(405, frozenset(allowed)) if allowed else RouteMiss(404)
 
 
-MONITOR_BASE = WEBHOOK_BASE + "/monitor"
-
-
 def management_access(path: str) -> Access | None:
     """What a path of the management API or the monitor needs; None for the function routes."""
     lowered = path.lower()
-    if lowered == MONITOR_BASE or lowered.startswith(MONITOR_BASE + "/"):
+    if lowered == MONITOR_PATH or lowered.startswith(MONITOR_PATH + "/"):
         return Access.MONITOR
     for base in (WEBHOOK_BASE, RPC_BASE):
         if lowered == base or lowered.startswith(base + "/"):

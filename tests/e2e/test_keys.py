@@ -101,3 +101,13 @@ async def test_management_api_needs_a_key_and_the_links_carry_one(
     system_key = status_url.split("code=", 1)[1].split("&", 1)[0]
     monitor = f"{host.base_url}{WEBHOOKS}/monitor?code={system_key}"
     assert (await _status(http, "GET", monitor, REMOTE))[0] == 401, "the monitor needs the master key"
+    status, page = await _status(http, "GET", f"{host.base_url}{WEBHOOKS}/monitor?code={MASTER}", REMOTE)
+    assert status == 200 and "durable-ext" in page and "<script>" in page
+
+
+async def test_the_monitor_is_open_on_this_machine(host: RunningHost, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{host.base_url}{WEBHOOKS}/monitor") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert "/*SCRIPT*/" not in await response.text(), "the script is inlined"

@@ -112,6 +112,16 @@ async def test_filters_combine_and_entities_are_never_listed(
     assert await _ids(client, InstanceQuery(instance_id_prefix="nothing")) == []
 
 
+async def test_name_filter_matches_the_orchestrator_name_exactly(
+    service: AzureStorageOrchestrationService, client: TaskHubClient
+) -> None:
+    await _put_row(service, "n-1", S.Completed, Name="Billing")
+    await _put_row(service, "n-2", S.Completed, Name="billing")
+    await _put_row(service, "n-3", S.Running)
+    assert await _ids(client, InstanceQuery(name="Billing")) == ["n-1"]
+    assert await _ids(client, InstanceQuery(name="Orch", instance_id_prefix="n-")) == ["n-3"]
+
+
 async def test_show_input_false_leaves_the_input_out(
     service: AzureStorageOrchestrationService, client: TaskHubClient
 ) -> None:

@@ -1,0 +1,344 @@
+"use strict";
+// The monitor: hash routes #/instances, #/instances/<id> and #/entities over the management API.
+(() => {
+  const config = JSON.parse(document.body.dataset.config);
+  const key = new URLSearchParams(location.search).get("code");
+  const CONTINUATION = "x-ms-continuation-token";
+  const view = document.getElementById("view");
+  const banner = document.getElementById("banner");
+
+  // ---- the API ------------------------------------------------------------------------------
+  async function api(method, path, { query = {}, body, headers = {} } = {}) {
+    const url = new URL(config.api + path, location.origin);
+    for (const [name, value] of Object.entries(query)) {
+      for (const item of [].concat(value)) if (item !== "" && item != null) url.searchParams.append(name, item);
+    }
+    const sent = { ...headers };
+    if (key) sent["x-functions-key"] = key;
+    if (body !== undefined) sent["Content-Type"] = "application/json";
+    const response = await fetch(url, { method, headers: sent, body });
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+    if (!response.ok && response.status !== 202) {
+      const message = (data && (data.ExceptionMessage || data.Message || data.error)) || text || response.statusText;
+      throw new Error(`${method} ${path}: ${response.status} ${message}`);
+    }
+    return { status: response.status, data, headers: response.headers };
+  }
+
+  // ---- small helpers ------------------------------------------------------------------------
+  let sticky = false; // a success message survives the route change its action caused
+  function show(message, ok = false) {
+    sticky = ok && Boolean(message);
+    banner.textContent = message;
+    banner.classList.toggle("ok", ok);
+    banner.hidden = !message;
+  }
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(props)) {
+      if (name === "class") node.className = value;
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else if (name in node) node[name] = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
+    return node;
+  }
+  function mount(templateId) {
+    view.replaceChildren(document.getElementById(templateId).content.cloneNode(true));
+  }
+  const $ = (selector) => view.querySelector(selector);
+  function time(text) {
+    // .NET writes seven fractional digits; Date wants at most three.
+    if (!text) return null;
+    const ms = Date.parse(String(text).replace(/(\.\d{3})\d+/, "$1"));
+    return Number.isNaN(ms) ? null : ms;
+  }
+  function shown(text) {
+    const ms = time(text);
+    return ms == null ? "" : new Date(ms).toISOString().replace("T", " ").replace(/(\.000)?Z$/, "");
+  }
+  function pretty(value) {
+    if (value === null || value === undefined) return "null";
+    return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value, null, 2);
+  }
+  function duration(ms) {
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+    if (ms < 3600000) {
+      const total = Math.round(ms / 1000);
+      return `${Math.floor(total / 60)} min ${total % 60} s`;
+    }
+    return `${(ms / 3600000).toFixed(1)} h`;
+  }
+  function statusBadge(status) {
+    return el("span", { class: `status ${status}` }, status);
+  }
+  function localToIso(value) {
+    return value ? new Date(`${value}Z`).toISOString() : "";
+  }
+  function isoToLocal(value) {
+    return value ? value.replace(/Z$/, "").replace(/\.\d+$/, "").slice(0, 19) : "";
+  }
+
+  // ---- the instance list --------------------------------------------------------------------
+  const list = { filters: {}, tokens: [null], page: 0 };
+
+  function filtersFromHash(params) {
+    return {
+      runtimeStatus: params.getAll("runtimeStatus"),
+      name: params.get("name") || "",
+      instanceIdPrefix: params.get("instanceIdPrefix") || "",
+      createdTimeFrom: params.get("createdTimeFrom") || "",
+      createdTimeTo: params.get("createdTimeTo") || "",
+      top: params.get("top") || "25",
+    };
+  }
+  function fillFilterForm(form, filters) {
+    for (const box of form.querySelectorAll("input[name=runtimeStatus]")) box.checked = filters.runtimeStatus.includes(box.value);
+    form.name.value = filters.name;
+    form.instanceIdPrefix.value = filters.instanceIdPrefix;
+    form.createdTimeFrom.value = isoToLocal(filters.createdTimeFrom);
+    form.createdTimeTo.value = isoToLocal(filters.createdTimeTo);
+    form.top.value = filters.top;
+  }
+  function hashOfFilters(form) {
+    const params = new URLSearchParams();
+    for (const box of form.querySelectorAll("input[name=runtimeStatus]:checked")) params.append("runtimeStatus", box.value);
+    for (const name of ["name", "instanceIdPrefix"]) if (form[name].value.trim()) params.set(name, form[name].value.trim());
+    for (const name of ["createdTimeFrom", "createdTimeTo"]) if (form[name].value) params.set(name, localToIso(form[name].value));
+    if (form.top.value !== "25") params.set("top", form.top.value);
+    const text = params.toString();
+    return text ? `#/instances?${text}` : "#/instances";
+  }
+
+  async function showInstances(params) {
+    mount("tpl-instances");
+    list.filters = filtersFromHash(params);
+    list.tokens = [null];
+    list.page = 0;
+    const form = $("#filters");
+    fillFilterForm(form, list.filters);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const target = hashOfFilters(form);
+      if (location.hash === target) loadInstancePage(); else location.hash = target;
+    });
+    $("#clear-filters").addEventListener("click", () => { location.hash = "#/instances"; });
+    $("#next-page").addEventListener("click", () => { list.page += 1; loadInstancePage(); });
+    $("#prev-page").addEventListener("click", () => { list.page -= 1; loadInstancePage(); });
+    $("#refresh").addEventListener("click", () => loadInstancePage());
+    await loadInstancePage();
+  }
+
+  async function loadInstancePage() {
+    const { runtimeStatus, top, ...rest } = list.filters;
+    const token = list.tokens[list.page];
+    const query = { ...rest, top, showInput: "false" };
+    if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
+    const { data, headers } = await api("GET", "/instances", { query, headers: token ? { [CONTINUATION]: token } : {} });
+    const next = headers.get(CONTINUATION);
+    list.tokens[list.page + 1] = next;
+    list.tokens.length = list.page + 2;
+    const rows = (data || []).map((item) =>
+      el("tr", { dataset: { instanceId: item.instanceId } },
+        el("td", { class: "id" }, el("a", { href: `#/instances/${encodeURIComponent(item.instanceId)}` }, item.instanceId)),
+        el("td", {}, item.name),
+        el("td", {}, statusBadge(item.runtimeStatus)),
+        el("td", {}, shown(item.createdTime)),
+        el("td", {}, shown(item.lastUpdatedTime))));
+    $("#instances tbody").replaceChildren(...rows);
+    $("#no-instances").hidden = rows.length > 0;
+    $("#prev-page").disabled = list.page === 0;
+    $("#next-page").disabled = !next;
+    $("#page-number").textContent = `Page ${list.page + 1}`;
+  }
+
+  // ---- one instance -------------------------------------------------------------------------
+  async function showInstance(instanceId) {
+    mount("tpl-instance");
+    const path = `/instances/${encodeURIComponent(instanceId)}`;
+    const reload = () => loadInstance(path).catch((error) => show(error.message));
+    $("#reload").addEventListener("click", reload);
+    for (const button of view.querySelectorAll("[data-action]")) {
+      button.addEventListener("click", () => act(button.dataset.action, path, instanceId).then(reload, (e) => show(e.message)));
+    }
+    $("#raise-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      raise(event.target, path).then(reload, (e) => show(e.message));
+    });
+    await loadInstance(path);
+  }
+
+  async function loadInstance(path) {
+    const { data } = await api("GET", path, { query: { showHistory: "true", showHistoryOutput: "true", showInput: "true" } });
+    $("#i-name").textContent = data.name;
+    $("#i-status").replaceWith(Object.assign(statusBadge(data.runtimeStatus), { id: "i-status" }));
+    $("#i-id").textContent = data.instanceId;
+    $("#i-created").textContent = shown(data.createdTime);
+    $("#i-updated").textContent = shown(data.lastUpdatedTime);
+    $("#i-input").textContent = pretty(data.input);
+    $("#i-output").textContent = pretty(data.output);
+    $("#i-custom").textContent = pretty(data.customStatus);
+    const history = data.historyEvents || [];
+    renderTimeline($("#timeline"), data, history);
+    renderHistory($("#history tbody"), history);
+    enableActions(data.runtimeStatus);
+  }
+
+  function enableActions(status) {
+    const running = ["Running", "Pending", "Suspended", "ContinuedAsNew"].includes(status);
+    const allowed = {
+      terminate: running,
+      suspend: status === "Running" || status === "Pending",
+      resume: status === "Suspended",
+      rewind: status === "Failed",
+      restart: !running,
+      purge: !running,
+    };
+    for (const button of view.querySelectorAll("[data-action]")) button.disabled = !allowed[button.dataset.action];
+    $("#raise-form button").disabled = !running;
+  }
+
+  async function act(action, path, instanceId) {
+    const reason = $("#reason").value.trim() || `from the monitor`;
+    if (action === "purge") {
+      if (!confirm(`Purge ${instanceId} and its history? This cannot be undone.`)) return;
+      await api("DELETE", path);
+      show(`Purged ${instanceId}.`, true);
+      location.hash = "#/instances";
+      return;
+    }
+    const query = action === "restart" ? {} : { reason };
+    const { data } = await api("POST", `${path}/${action}`, { query });
+    const restartedId = action === "restart" && data && data.id;
+    show(restartedId && restartedId !== instanceId ? `Restarted as ${restartedId}.` : `${action[0].toUpperCase()}${action.slice(1)} sent.`, true);
+  }
+
+  async function raise(form, path) {
+    const name = form.eventName.value.trim();
+    const text = form.eventData.value.trim();
+    if (text) {
+      try { JSON.parse(text); } catch (error) { throw new Error(`The event data is not JSON: ${error.message}`); }
+    }
+    await api("POST", `${path}/raiseEvent/${encodeURIComponent(name)}`, { body: text || "null" });
+    show(`Event '${name}' raised.`, true);
+  }
+
+  // The timeline: one lane per activity, sub-orchestration, timer and event, on one time axis.
+  function timelineItems(data, history) {
+    const start = time((history.find((e) => e.EventType === "ExecutionStarted") || {}).Timestamp) ?? time(data.createdTime);
+    const finished = history.find((e) => e.EventType === "ExecutionCompleted" || e.EventType === "ExecutionTerminated");
+    const running = ["Running", "Pending", "Suspended", "ContinuedAsNew"].includes(data.runtimeStatus);
+    const lastEvent = Math.max(start, ...history.map((e) => time(e.Timestamp) ?? start));
+    const end = finished ? time(finished.Timestamp) : running ? Math.max(Date.now(), lastEvent) : lastEvent;
+    const items = [{ kind: "orchestration", label: data.name, from: start, to: end, pending: running && !finished }];
+    const fired = new Set(history.filter((e) => e.EventType === "TimerFired").map((e) => e.FireAt));
+    for (const event of history) {
+      const at = time(event.Timestamp);
+      switch (event.EventType) {
+        case "TaskCompleted": case "TaskFailed":
+          items.push({ kind: "activity", label: event.FunctionName, from: time(event.ScheduledTime) ?? at, to: at, failed: event.EventType === "TaskFailed" });
+          break;
+        case "SubOrchestrationInstanceCompleted": case "SubOrchestrationInstanceFailed":
+          items.push({ kind: "suborchestration", label: event.FunctionName, from: time(event.ScheduledTime) ?? at, to: at, failed: event.EventType.endsWith("Failed") });
+          break;
+        case "TimerCreated": {
+          const due = time(event.FireAt) ?? at;
+          const didFire = fired.has(event.FireAt);
+          const canceled = !didFire && !running; // the orchestration ended before the timer was due
+          const label = `timer until ${shown(event.FireAt)}${canceled ? " (canceled)" : ""}`;
+          items.push({ kind: "timer", label, from: at, to: canceled ? Math.min(due, end) : due, pending: !didFire && running, canceled });
+          break;
+        }
+        case "EventRaised":
+          items.push({ kind: "event", label: `event ${event.Name}`, from: at, to: at });
+          break;
+        default:
+      }
+    }
+    return { items, start, end };
+  }
+
+  function renderTimeline(container, data, history) {
+    const { items, start, end } = timelineItems(data, history);
+    const span = Math.max(end - start, 1);
+    const position = (ms) => `${Math.min(100, Math.max(0, ((ms - start) / span) * 100)).toFixed(3)}%`;
+    const rows = items.map((item) => {
+      const bar = el("div", {
+        class: ["bar", item.kind, item.failed ? "failed" : "", item.pending ? "pending" : "", item.canceled ? "canceled" : ""].join(" ").trim(),
+        title: `${item.label}: ${shown(new Date(item.from).toISOString())} → ${shown(new Date(item.to).toISOString())}`,
+        dataset: { kind: item.kind, label: item.label },
+      });
+      bar.style.left = position(item.from);
+      if (item.kind !== "event") bar.style.width = `calc(${position(Math.min(item.to, end))} - ${position(item.from)})`;
+      const took = item.kind === "event" ? "" : duration(Math.max(0, item.to - item.from));
+      return el("div", { class: "row" }, el("span", { class: "label", title: item.label }, item.label), el("div", { class: "lane" }, bar), el("span", { class: "duration" }, took));
+    });
+    const ticks = el("div", { class: "ticks" }, ...[0, 0.25, 0.5, 0.75, 1].map((f) => el("span", {}, duration(span * f))));
+    const legend = el("div", { class: "legend" }, ...[["activity", "var(--completed)"], ["sub-orchestration", "var(--terminated)"], ["timer", "var(--timer)"], ["event", "var(--event)"], ["failed", "var(--failed)"]].map(([name, color]) => el("span", {}, Object.assign(el("i"), { style: `background:${color}` }), name)));
+    container.replaceChildren(...rows, el("div", { class: "axis" }, el("span"), ticks, el("span")), legend);
+  }
+
+  function renderHistory(tbody, history) {
+    tbody.replaceChildren(...history.map((event) => {
+      const { EventType, Timestamp, FunctionName, Name, ...rest } = event;
+      const details = Object.entries(rest).filter(([, v]) => v !== null && v !== undefined)
+        .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n");
+      return el("tr", {}, el("td", {}, shown(Timestamp)), el("td", {}, EventType), el("td", {}, FunctionName || Name || ""), el("td", { class: "state mono" }, details));
+    }));
+  }
+
+  // ---- entities -----------------------------------------------------------------------------
+  async function showEntities(params) {
+    mount("tpl-entities");
+    const form = $("#entity-filters");
+    const entityName = params.get("entityName") || "";
+    form.entityName.value = entityName;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = form.entityName.value.trim();
+      location.hash = name ? `#/entities?entityName=${encodeURIComponent(name)}` : "#/entities";
+    });
+    let token = null;
+    const path = entityName ? `/entities/${encodeURIComponent(entityName)}` : "/entities";
+    const more = $("#more-entities");
+    const load = async (append) => {
+      const { data, headers } = await api("GET", path, { query: { fetchState: "true", top: "50" }, headers: token ? { [CONTINUATION]: token } : {} });
+      token = headers.get(CONTINUATION);
+      const rows = (data || []).map((item) => el("tr", { dataset: { entity: `${item.entityId.name}@${item.entityId.key}` } },
+        el("td", {}, item.entityId.name), el("td", { class: "id" }, item.entityId.key),
+        el("td", {}, shown(item.lastOperationTime)), el("td", { class: "state mono" }, pretty(item.state))));
+      const tbody = $("#entities tbody");
+      if (append) tbody.append(...rows); else tbody.replaceChildren(...rows);
+      $("#no-entities").hidden = tbody.children.length > 0;
+      more.hidden = !token;
+    };
+    more.addEventListener("click", () => load(true).catch((e) => show(e.message)));
+    await load(false);
+  }
+
+  // ---- routing ------------------------------------------------------------------------------
+  async function route() {
+    const hash = location.hash || "#/instances";
+    const [path, query = ""] = hash.slice(1).split("?");
+    const params = new URLSearchParams(query);
+    const parts = path.split("/").filter(Boolean);
+    for (const link of document.querySelectorAll(".top nav a")) link.classList.toggle("active", link.id === `nav-${parts[0] || "instances"}`);
+    if (!sticky) show("");
+    sticky = false;
+    try {
+      if (parts[0] === "entities") await showEntities(params);
+      else if (parts[0] === "instances" && parts.length > 1) await showInstance(decodeURIComponent(parts.slice(1).join("/")));
+      else await showInstances(params);
+      document.body.dataset.ready = hash;
+    } catch (error) {
+      show(error.message);
+      document.body.dataset.ready = hash;
+    }
+  }
+  window.addEventListener("hashchange", route);
+  route();
+})();

@@ -1,0 +1,257 @@
+"""The monitor in a real browser: headless Chromium driven by Playwright over the sample app's host.
+
+Screenshots of each page are kept under ``test-artifacts/monitor/`` (or ``$DURABLE_EXT_ARTIFACTS``).
+Chromium comes from Debian's ``chromium`` package (``make browser``); without it the tests skip, except
+in CI, where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from .hosting import REPO_ROOT, RunningHost
+from .polling import poll_status
+
+WEBHOOKS = "/runtime/webhooks/durabletask"
+ARTIFACTS = Path(os.environ.get("DURABLE_EXT_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "monitor"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    message = "headless Chromium is not installed: run `make browser` (Debian's chromium package)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = _chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1360, "height": 900})
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield opened
+    finally:
+        await context.close()
+    assert not errors, f"the page raised script errors: {errors}"
+
+
+async def _screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, "a screenshot of a rendered page is not a blank image"
+    return path
+
+
+async def _start(
+    http: aiohttp.ClientSession, host: RunningHost, name: str, instance_id: str, body: Any
+) -> str:
+    url = f"{host.base_url}{WEBHOOKS}/orchestrators/{name}/{instance_id}"
+    # As on Azure, a Python orchestrator's get_input() reads a JSON string holding the JSON of the input
+    # (what the SDK client's start_new sends), so the body is the input's JSON as a JSON string.
+    async with http.post(url, json=json.dumps(body)) as response:
+        assert response.status == 202, await response.text()
+        return str((await response.json())["statusQueryGetUri"])
+
+
+@pytest.fixture(scope="module")
+async def instances(sample_host: RunningHost) -> dict[str, str]:
+    """A finished fan-out, a finished set of sub-orchestrations and an approval that waits for its event."""
+    prefix = f"ui{uuid.uuid4().hex[:6]}-"
+    ids = {
+        "fan": f"{prefix}fan",
+        "deploy": f"{prefix}deploy",
+        "approval": f"{prefix}approval",
+        "prefix": prefix,
+        "counter": f"ui-{uuid.uuid4().hex[:6]}",
+    }
+    async with aiohttp.ClientSession() as http:
+        fan = await _start(http, sample_host, "fan_out_fan_in", ids["fan"], 4)
+        deploy = await _start(http, sample_host, "deploy_everywhere", ids["deploy"], ["eu", "us"])
+        await _start(http, sample_host, "approval_workflow", ids["approval"], 300)
+        assert (await poll_status(http, fan))["runtimeStatus"] == "Completed"
+        assert (await poll_status(http, deploy, timeout_s=60))["runtimeStatus"] == "Completed"
+        entity = f"{sample_host.base_url}{WEBHOOKS}/entities/counter/{ids['counter']}"
+        async with http.post(f"{entity}?op=add", json=7) as response:
+            assert response.status == 202
+        for _ in range(100):
+            async with http.get(entity) as response:
+                if response.status == 200 and await response.json() == 7:
+                    break
+            await asyncio.sleep(0.1)
+    return ids
+
+
+async def _open(page: Page, host: RunningHost, fragment: str) -> None:
+    await page.goto(f"{host.base_url}{WEBHOOKS}/monitor#{fragment}")
+    await page.wait_for_function("document.body.dataset.ready !== undefined")
+
+
+async def test_the_list_filters_by_prefix_status_and_name(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, f"/instances?instanceIdPrefix={instances['prefix']}")
+    rows = page.locator("#instances tbody tr")
+    children = [f"{instances['deploy']}-eu", f"{instances['deploy']}-us"]
+    await expect(rows).to_have_count(5)
+    assert sorted(await rows.evaluate_all("rows => rows.map(r => r.dataset.instanceId)")) == sorted(
+        [instances["approval"], instances["deploy"], instances["fan"], *children]
+    )
+    approval_row = page.locator(f'tr[data-instance-id="{instances["approval"]}"]')
+    await expect(approval_row.locator(".status")).to_have_text("Running")
+    await expect(page.locator("#instances tbody .status.Completed")).to_have_count(4)
+    await _screenshot(page, "instance-list")
+
+    await page.fill("#filters input[name=name]", "fan_out_fan_in")
+    await page.click("#filters button[type=submit]")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-instance-id", instances["fan"])
+    assert "name=fan_out_fan_in" in page.url, "filters live in the address, so a filtered list can be shared"
+
+    await page.fill("#filters input[name=name]", "")
+    await page.check('#filters input[name=runtimeStatus][value="Running"]')
+    await page.click("#filters button[type=submit]")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-instance-id", instances["approval"])
+
+
+async def test_paging_walks_the_list_with_the_continuation_token(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, f"/instances?instanceIdPrefix={instances['prefix']}&top=2")
+    rows = page.locator("#instances tbody tr")
+    ids = "rows => rows.map(r => r.dataset.instanceId)"
+    await expect(rows).to_have_count(2)
+    first_page = await rows.evaluate_all(ids)
+    seen = list(first_page)
+    for number, size in ((2, 2), (3, 1)):
+        await page.click("#next-page")
+        await expect(page.locator("#page-number")).to_have_text(f"Page {number}")
+        await expect(rows).to_have_count(size)
+        seen += await rows.evaluate_all(ids)
+    assert len(set(seen)) == 5, "every instance is on exactly one page"
+    await expect(page.locator("#next-page")).to_be_disabled()
+    await page.click("#prev-page")
+    await page.click("#prev-page")
+    await expect(page.locator("#page-number")).to_have_text("Page 1")
+    assert await rows.evaluate_all(ids) == first_page
+
+
+async def test_an_instance_page_shows_its_data_and_a_timeline(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, f"/instances?instanceIdPrefix={instances['prefix']}")
+    await page.click(f'a[href="#/instances/{instances["fan"]}"]')
+    await expect(page.locator("#i-status")).to_have_text("Completed")
+    await expect(page.locator("#i-name")).to_have_text("fan_out_fan_in")
+    await expect(page.locator("#i-input")).to_have_text('"4"')
+    assert '"sum_of_squares": 30' in await page.locator("#i-output").inner_text()
+    timeline = page.locator("#timeline")
+    await expect(timeline.locator(".bar.orchestration")).to_have_count(1)
+    await expect(timeline.locator(".bar.activity")).to_have_count(5)  # list_work_items, then 4 squares
+    labels = await timeline.locator(".bar.activity").evaluate_all("bars => bars.map(b => b.dataset.label)")
+    assert labels.count("square") == 4 and "list_work_items" in labels
+    widths = await timeline.locator(".bar").evaluate_all(
+        "bars => bars.map(b => b.getBoundingClientRect().width)"
+    )
+    lane = await timeline.locator(".lane").first.evaluate("l => l.getBoundingClientRect().width")
+    assert max(widths) == pytest.approx(lane, abs=2), "the orchestration spans the whole axis"
+    assert all(0 < w <= lane + 1 for w in widths)
+    await expect(page.locator("#history tbody tr").first).to_contain_text("ExecutionStarted")
+    await expect(page.locator('[data-action="terminate"]')).to_be_disabled()
+    await _screenshot(page, "instance-fan-out")
+
+    await _open(page, sample_host, f"/instances/{instances['deploy']}")
+    await expect(page.locator("#timeline .bar.suborchestration")).to_have_count(2)
+    await _screenshot(page, "instance-sub-orchestrations")
+
+
+async def test_raising_an_event_from_the_page_completes_the_approval(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, f"/instances/{instances['approval']}")
+    await expect(page.locator("#i-status")).to_have_text("Running")
+    await expect(page.locator("#i-custom")).to_have_text('"waiting for approval"')
+    await expect(page.locator("#timeline .bar.timer.pending")).to_have_count(1)
+    await page.fill("#raise-form input[name=eventData]", "{not json")
+    await page.fill("#raise-form input[name=eventName]", "Approval")
+    await page.click("#raise-form button")
+    await expect(page.locator("#banner")).to_contain_text("not JSON")
+    await page.fill("#raise-form input[name=eventData]", '{"approved": true, "by": "the monitor"}')
+    await page.click("#raise-form button")
+    await expect(page.locator("#banner")).to_contain_text("Event 'Approval' raised")
+    for _ in range(50):
+        await page.click("#reload")
+        if await page.locator("#i-status").inner_text() == "Completed":
+            break
+        await page.wait_for_timeout(200)
+    await expect(page.locator("#i-status")).to_have_text("Completed")
+    await expect(page.locator("#i-output")).to_have_text('"approved by the monitor"')
+    await expect(page.locator("#timeline .bar.event")).to_have_count(1)
+    await expect(page.locator("#timeline .bar.timer.canceled")).to_have_count(1)
+    await _screenshot(page, "instance-approved")
+
+
+async def test_terminate_and_purge_from_the_page(
+    page: Page, sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    instance_id = f"ui-stop-{uuid.uuid4().hex[:6]}"
+    status_url = await _start(http, sample_host, "approval_workflow", instance_id, 300)
+    await _open(page, sample_host, f"/instances/{instance_id}")
+    await page.fill("#reason", "not needed")
+    await page.click('[data-action="terminate"]')
+    await expect(page.locator("#banner")).to_contain_text("Terminate sent")
+    final = await poll_status(http, status_url)
+    assert final["runtimeStatus"] == "Terminated" and final["output"] == "not needed"
+    await page.click("#reload")
+    await expect(page.locator("#i-status")).to_have_text("Terminated")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click('[data-action="purge"]')
+    await expect(page.locator("#banner")).to_contain_text(f"Purged {instance_id}")
+    async with http.get(status_url) as response:
+        assert response.status == 404
+
+
+async def test_entities_are_listed_with_their_state(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, "/entities?entityName=counter")
+    row = page.locator(f'#entities tr[data-entity="counter@{instances["counter"]}"]')
+    await expect(row).to_have_count(1)
+    await expect(row.locator("td.state")).to_have_text("7")
+    await _screenshot(page, "entities")
