@@ -49,6 +49,8 @@ def add_durable_commands(commands: Any) -> None:
     p.add_argument("--runtime-status", nargs="*", default=[], help="e.g. Running Completed Failed")
     p.add_argument("--created-after", type=_time, help="ISO 8601 time")
     p.add_argument("--created-before", type=_time, help="ISO 8601 time")
+    p.add_argument("--name", help="only instances of this orchestrator")
+    p.add_argument("--id-prefix", help="only instances whose id starts with this")
     p.add_argument("--top", type=_positive, default=100, help="page size (default: 100)")
     p.add_argument("--continuation-token", help="the token printed with the previous page")
     p = command("get-runtime-status", get_runtime_status, "the status of one instance")
@@ -113,6 +115,8 @@ async def get_instances(client: TaskHubClient, _: Service, args: argparse.Namesp
         created_from=args.created_after,
         created_to=args.created_before,
         statuses=_statuses(args.runtime_status),
+        name=args.name or None,
+        instance_id_prefix=args.id_prefix or None,
         page_size=args.top,
         continuation_token=args.continuation_token,
         show_input=False,

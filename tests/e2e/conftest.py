@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -23,11 +23,15 @@ async def sample_host(
 
 
 async def serve(
-    script_root: Path, connection_string: str, tmp_path_factory: pytest.TempPathFactory
+    script_root: Path,
+    connection_string: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
 ) -> AsyncIterator[RunningHost]:
     """`durable-ext start` on the app in ``script_root`` until the fixture using it ends."""
     log_path = tmp_path_factory.mktemp(script_root.name) / "host.log"
-    host = start_host(script_root, connection_string, log_path, {})
+    host = start_host(script_root, connection_string, log_path, extra_env or {}, extra_args)
     try:
         await wait_until_serving(host)
         yield host

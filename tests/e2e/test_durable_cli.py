@@ -77,6 +77,10 @@ async def test_start_status_history_and_listing(features_host: RunningHost, conn
         connection_string, "get-instances", "--runtime-status", "Completed", "--created-after", since
     )
     assert instance_id in [row["instanceId"] for row in listed["instances"]]
+    by_name = cli_json(connection_string, "get-instances", "--name", "echo_input", "--id-prefix", instance_id)
+    assert [row["instanceId"] for row in by_name["instances"]] == [instance_id]
+    other = cli_json(connection_string, "get-instances", "--name", "two_events", "--id-prefix", instance_id)
+    assert other["instances"] == []
     table = cli(connection_string, "get-instances", "--script-root", str(APP), "--created-after", since)
     assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:3] == [
         "instanceId", "name", "runtimeStatus",

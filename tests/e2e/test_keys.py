@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
+from .conftest import serve
+from .hosting import REPO_ROOT, RunningHost
 from .polling import poll_status
 
 APP = REPO_ROOT / "tests" / "e2e" / "apps" / "secured"
@@ -27,14 +28,9 @@ WEBHOOKS = "/runtime/webhooks/durabletask"
 async def host(
     connection_string: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
-    log_path = tmp_path_factory.mktemp("secured") / "host.log"
-    hub = "keys" + uuid.uuid4().hex[:10]
-    running = start_host(APP, connection_string, log_path, {"SECURED_HUB": hub}, ["--host", "0.0.0.0"])
-    try:
-        await wait_until_serving(running)
+    env = {"SECURED_HUB": "keys" + uuid.uuid4().hex[:10]}
+    async for running in serve(APP, connection_string, tmp_path_factory, env, ["--host", "0.0.0.0"]):
         yield running
-    finally:
-        stop_host(running)
 
 
 async def _status(
