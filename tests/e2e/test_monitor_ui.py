@@ -245,6 +245,9 @@ async def test_terminate_and_purge_from_the_page(
     await expect(page.locator("#banner")).to_contain_text(f"Purged {instance_id}")
     async with http.get(status_url) as response:
         assert response.status == 404
+    await expect(page.locator("#nav-instances")).to_have_class("active")
+    await _open(page, sample_host, f"/instances/{instance_id}")
+    await expect(page.locator("#banner")).to_contain_text(f"No instance '{instance_id}'")
 
 
 async def test_entities_are_listed_with_their_state(

@@ -22,7 +22,7 @@
     try { data = text ? JSON.parse(text) : null; } catch { data = text; }
     if (!response.ok && response.status !== 202) {
       const message = (data && (data.ExceptionMessage || data.Message || data.error)) || text || response.statusText;
-      throw new Error(`${method} ${path}: ${response.status} ${message}`);
+      throw Object.assign(new Error(`${method} ${path}: ${response.status} ${message}`), { status: response.status });
     }
     return { status: response.status, data, headers: response.headers };
   }
@@ -163,7 +163,8 @@
     const reload = () => loadInstance(path).catch((error) => show(error.message));
     $("#reload").addEventListener("click", reload);
     for (const button of view.querySelectorAll("[data-action]")) {
-      button.addEventListener("click", () => act(button.dataset.action, path, instanceId).then(reload, (e) => show(e.message)));
+      button.addEventListener("click", () =>
+        act(button.dataset.action, path, instanceId).then((stay) => stay && reload(), (e) => show(e.message)));
     }
     $("#raise-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -173,7 +174,11 @@
   }
 
   async function loadInstance(path) {
-    const { data } = await api("GET", path, { query: { showHistory: "true", showHistoryOutput: "true", showInput: "true" } });
+    const query = { showHistory: "true", showHistoryOutput: "true", showInput: "true" };
+    const { data } = await api("GET", path, { query }).catch((error) => {
+      const id = decodeURIComponent(path.split("/").pop());
+      throw error.status === 404 ? new Error(`No instance '${id}' in this task hub: it was purged, or never started.`) : error;
+    });
     $("#i-name").textContent = data.name;
     $("#i-status").replaceWith(Object.assign(statusBadge(data.runtimeStatus), { id: "i-status" }));
     $("#i-id").textContent = data.instanceId;
@@ -205,16 +210,17 @@
   async function act(action, path, instanceId) {
     const reason = $("#reason").value.trim() || `from the monitor`;
     if (action === "purge") {
-      if (!confirm(`Purge ${instanceId} and its history? This cannot be undone.`)) return;
+      if (!confirm(`Purge ${instanceId} and its history? This cannot be undone.`)) return false;
       await api("DELETE", path);
       show(`Purged ${instanceId}.`, true);
       location.hash = "#/instances";
-      return;
+      return false;
     }
     const query = action === "restart" ? {} : { reason };
     const { data } = await api("POST", `${path}/${action}`, { query });
     const restartedId = action === "restart" && data && data.id;
     show(restartedId && restartedId !== instanceId ? `Restarted as ${restartedId}.` : `${action[0].toUpperCase()}${action.slice(1)} sent.`, true);
+    return true;
   }
 
   async function raise(form, path) {
