@@ -11,6 +11,7 @@ import asyncio
 import enum
 import json
 import logging
+from dataclasses import dataclass
 
 from ..core.entities import is_entity_instance
 from ..core.history import SCHEDULING_EVENTS, EventType, HistoryEvent
@@ -22,12 +23,29 @@ from .sessions import OrchestrationSession
 from .settings import AzureStorageSettings
 
 log = logging.getLogger("durable_ext.messages")
+WARNING = logging.WARNING
 
 
 class Verdict(enum.Enum):
     APPLY = "apply"
     WAIT = "wait"
     DROP = "drop"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    why: str = ""
+    """For a drop: the log line saying why."""
+    level: int = logging.INFO
+
+
+APPLY = Judgement(Verdict.APPLY)
+WAIT = Judgement(Verdict.WAIT)
+
+
+def _drop(why: str, level: int = logging.INFO) -> Judgement:
+    return Judgement(Verdict.DROP, why, level)
 
 
 _RESPONSES = {
@@ -44,31 +62,51 @@ class MessageFilter:
         self.instances = instances
         self.settings = settings
 
-    async def runnable(self, session: OrchestrationSession) -> bool:
-        """Keep in ``session.messages`` only what this episode applies; True if anything is left."""
+    async def runnable(self, session: OrchestrationSession) -> bool | None:
+        """Keep in ``session.messages`` only what this episode applies; True if anything is left.
+
+        ``None`` when the session's history is a cached guess and some message would be dropped for
+        what it says: nothing was done, and the caller judges again on a fresh read.
+        """
+        plan = await self._judge_all(session)
+        if session.from_cache and any(j.verdict == Verdict.DROP for _, j in plan):
+            return None
+        keep: list[ReceivedMessage] = []
+        for received, judgement in plan:
+            keep += await self._act(received, judgement)
+        state = OrchestrationRuntimeState(past_events=session.history.events)
+        starts_anew = any(m.message.event_type == EventType.ExecutionStarted for m in keep)
+        if not starts_anew and state.execution_started is not None and state.status.is_terminal:
+            await self._repair_status(state)
+        session.messages = keep
+        return bool(keep)
+
+    async def _judge_all(self, session: OrchestrationSession) -> list[tuple[ReceivedMessage, Judgement]]:
+        """What to do with each message of the session (and whether it starts a new execution)."""
         state = OrchestrationRuntimeState(past_events=session.history.events)
         starts = [m for m in session.messages if m.message.event_type == EventType.ExecutionStarted]
         others = [m for m in session.messages if m.message.event_type != EventType.ExecutionStarted]
-        keep: list[ReceivedMessage] = []
+        plan: list[tuple[ReceivedMessage, Judgement]] = []
         new_execution_id: str | None = None
+        session.new_execution = False
         for received in starts:
-            verdict = await self._judge_start(received, state) if new_execution_id is None else Verdict.DROP
-            if verdict == Verdict.APPLY:
+            if new_execution_id is None:
+                judgement = await self._judge_start(received, state)
+            else:
+                judgement = _drop(f"Dropping a second start of instance '{received.message.instance_id}'")
+            if judgement.verdict == Verdict.APPLY:
                 new_execution_id = received.message.execution_id
                 session.new_execution = bool(session.history.events)
-            keep += await self._act(received, verdict)
+            plan.append((received, judgement))
         scheduled = {e.event_id for e in state.past_events if e.event_type in SCHEDULING_EVENTS}
         scheduled_requests = _entity_request_ids(state)
         for received in others:
             if new_execution_id is not None:
-                verdict = _judge_for_new_execution(received, new_execution_id)
+                judgement = _judge_for_new_execution(received, new_execution_id)
             else:
-                verdict = self._judge(received, state, scheduled, scheduled_requests)
-            keep += await self._act(received, verdict)
-        if new_execution_id is None and state.execution_started is not None and state.status.is_terminal:
-            await self._repair_status(state)
-        session.messages = keep
-        return bool(keep)
+                judgement = self._judge(received, state, scheduled, scheduled_requests)
+            plan.append((received, judgement))
+        return plan
 
     async def _repair_status(self, state: OrchestrationRuntimeState) -> None:
         """A worker that died between committing history and updating the Instances row left the row
@@ -82,41 +120,37 @@ class MessageFilter:
         replay = OrchestrationRuntimeState(new_events=state.events)
         await self.instances.update_from_episode(replay, None, keep_custom_status=True)
 
-    async def _act(self, received: ReceivedMessage, verdict: Verdict) -> list[ReceivedMessage]:
-        if verdict == Verdict.APPLY:
+    async def _act(self, received: ReceivedMessage, judgement: Judgement) -> list[ReceivedMessage]:
+        if judgement.verdict == Verdict.APPLY:
             return [received]
-        if verdict == Verdict.DROP:
+        if judgement.verdict == Verdict.DROP:
+            if judgement.why:
+                log.log(judgement.level, judgement.why)
             asyncio.get_running_loop().create_task(received.queue.delete(received.queue_message))
         else:
             await received.queue.abandon(received.queue_message)
         return []
 
-    async def _judge_start(self, received: ReceivedMessage, state: OrchestrationRuntimeState) -> Verdict:
+    async def _judge_start(self, received: ReceivedMessage, state: OrchestrationRuntimeState) -> Judgement:
         message = received.message
+        instance = message.instance_id
         if message.event.get("ParentInstance") is None and not received.status_row_known:
-            row = await self.instances.get_row(message.instance_id)
+            row = await self.instances.get_row(instance)
             if row is None:
                 if received.dequeue_count >= self.settings.execution_started_dedupe_max_dequeues:
-                    log.warning(
-                        "Dropping the start of '%s': its status row never appeared", message.instance_id
+                    return _drop(
+                        f"Dropping the start of '{instance}': its status row never appeared", WARNING
                     )
-                    return Verdict.DROP
-                return Verdict.WAIT
+                return WAIT
             if row.get("ExecutionId") not in (None, message.execution_id):
-                log.info("Dropping a superseded start of instance '%s'", message.instance_id)
-                return Verdict.DROP
+                return _drop(f"Dropping a superseded start of instance '{instance}'")
             if row.get("RuntimeStatus") == "Terminated" and state.execution_id != message.execution_id:
-                log.info("Dropping the start of '%s': it was terminated before it ran", message.instance_id)
-                return Verdict.DROP
+                return _drop(f"Dropping the start of '{instance}': it was terminated before it ran")
         if state.execution_started is None or state.status.is_terminal:
-            return Verdict.APPLY
+            return APPLY
         if state.execution_id == message.execution_id:
-            log.info("Dropping a duplicate start of instance '%s'", message.instance_id)
-        else:
-            log.warning(
-                "Dropping a start of instance '%s': it is already %s", message.instance_id, state.status.name
-            )
-        return Verdict.DROP
+            return _drop(f"Dropping a duplicate start of instance '{instance}'")
+        return _drop(f"Dropping a start of instance '{instance}': it is already {state.status.name}", WARNING)
 
     def _judge(
         self,
@@ -124,40 +158,35 @@ class MessageFilter:
         state: OrchestrationRuntimeState,
         scheduled: set[int],
         scheduled_requests: set[str],
-    ) -> Verdict:
+    ) -> Judgement:
         message = received.message
         stale_limit = self.settings.stale_message_max_dequeues
         if state.execution_started is None and is_entity_instance(message.instance_id):
-            return Verdict.APPLY  # an entity starts with its first message
+            return APPLY  # an entity starts with its first message
         if state.execution_started is None:
             if received.dequeue_count > stale_limit:
-                log.warning("Dropping %s: no such instance", message.describe())
-                return Verdict.DROP
-            return Verdict.WAIT
+                return _drop(f"Dropping {message.describe()}: no such instance", WARNING)
+            return WAIT
         if message.execution_id not in (None, state.execution_id):
-            log.info("Dropping %s: it belongs to an older execution", message.describe())
-            return Verdict.DROP
+            return _drop(f"Dropping {message.describe()}: it belongs to an older execution")
         if state.status.is_terminal:
-            log.info("Dropping %s: the instance is %s", message.describe(), state.status.name)
-            return Verdict.DROP
+            return _drop(f"Dropping {message.describe()}: the instance is {state.status.name}")
         if _is_out_of_order(message.event, scheduled) or _is_early_entity_response(
             message, scheduled_requests
         ):
             if received.dequeue_count > stale_limit:
-                log.warning("Dropping %s: its task was never scheduled", message.describe())
-                return Verdict.DROP
-            return Verdict.WAIT
-        return Verdict.APPLY
+                return _drop(f"Dropping {message.describe()}: its task was never scheduled", WARNING)
+            return WAIT
+        return APPLY
 
 
-def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None) -> Verdict:
+def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None) -> Judgement:
     message = received.message
     if message.execution_id not in (None, execution_id):
-        return Verdict.DROP
+        return _drop("")
     if message.event_type in _RESPONSES:  # a new execution has scheduled nothing yet
-        log.info("Dropping %s: it answers nothing the new execution scheduled", message.describe())
-        return Verdict.DROP
-    return Verdict.APPLY
+        return _drop(f"Dropping {message.describe()}: it answers nothing the new execution scheduled")
+    return APPLY
 
 
 def _entity_request_ids(state: OrchestrationRuntimeState) -> set[str]:

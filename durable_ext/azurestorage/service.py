@@ -161,13 +161,17 @@ class AzureStorageOrchestrationService:
 
     # ---- partition hooks (called by the partition manager) ---------------------------------------
     async def start_partition(self, partition: str) -> None:
+        self._forget_cached(partition)  # another worker may have written its histories meanwhile
         self.listener.add_queue(self.queues_by_name[partition])
 
     async def stop_partition(self, partition: str) -> None:
         await self.listener.remove_queue(partition)
         dropped = self.sessions.drop_queue_messages(partition)
-        self.sessions.cache.drop_where(lambda instance: self.control_queue_for(instance).name == partition)
+        self._forget_cached(partition)
         await asyncio.gather(*(m.queue.release(m.queue_message) for m in dropped), return_exceptions=True)
+
+    def _forget_cached(self, partition: str) -> None:
+        self.sessions.cache.drop_where(lambda instance: self.control_queue_for(instance).name == partition)
 
     def is_busy(self, partition: str) -> bool:
         return any(self.control_queue_for(i).name == partition for i in self.sessions.busy_instances)
@@ -197,6 +201,9 @@ class AzureStorageOrchestrationService:
             if session is None:
                 return None
             runnable = await self.filter.runnable(session)
+            if runnable is None:  # the cached history would throw a message away: judge on a fresh read
+                await self.sessions.reload(session)
+                runnable = await self.filter.runnable(session)
             reason = await self._poison_check(session) if runnable else None
             if session.messages and runnable:
                 past = [] if session.new_execution else session.history.events
@@ -207,8 +214,8 @@ class AzureStorageOrchestrationService:
                     session,
                     poison_reason=reason,
                 )
-            if not session.new_execution:  # nothing ran: what was loaded is still the history
-                self._remember(session.instance_id, session.history)
+            if not session.new_execution and not session.from_cache:
+                self._remember(session.instance_id, session.history)  # nothing ran: it is still the history
             self.sessions.release(session)
         return None
 
@@ -313,7 +320,8 @@ class AzureStorageOrchestrationService:
         """Keep the history for the instance's next episode, unless the instance is finished."""
         if finished is None:
             finished = OrchestrationRuntimeState(past_events=history.events).status.is_terminal
-        if history.execution_id is None or finished:
+        owned = self.delivery.owns(self.control_queue_for(instance_id))
+        if history.execution_id is None or finished or not owned:
             self.sessions.cache.drop(instance_id)
         else:
             self.sessions.cache.put(instance_id, history)

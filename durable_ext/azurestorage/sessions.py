@@ -28,6 +28,9 @@ class OrchestrationSession:
     messages: list[ReceivedMessage] = field(default_factory=list)
     new_execution: bool = False
     """True when this episode starts a new execution over the history of a finished one."""
+    from_cache: bool = False
+    """The history is this worker's cached guess, not a read: fine to commit against (the sentinel ETag
+    checks it), never enough to throw a message away."""
 
 
 class SessionManager:
@@ -65,22 +68,31 @@ class SessionManager:
         task.add_done_callback(self._tasks.discard)
 
     async def _prefetch(self, instance_id: str) -> None:
-        history = self.cache.take(instance_id)
-        while history is None:
-            try:
-                history = await self.history.load(instance_id)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("Loading the history of '%s' failed, retrying: %s", instance_id, exc)
-                await asyncio.sleep(PREFETCH_RETRY_DELAY_S)
+        cached = self.cache.take(instance_id)
+        history = cached if cached is not None else await self._load(instance_id)
         messages = self._pending.pop(instance_id, [])
         if not messages:
             self._busy.discard(instance_id)
             return
         messages.sort(key=lambda m: (m.inserted_on, m.sequence_number))
-        await self._ready.put(OrchestrationSession(instance_id, history, messages))
+        await self._ready.put(
+            OrchestrationSession(instance_id, history, messages, from_cache=cached is not None)
+        )
+
+    async def reload(self, session: OrchestrationSession) -> None:
+        """Replace a session's cached history with a fresh read of the table."""
+        session.history = await self._load(session.instance_id)
+        session.from_cache = False
+
+    async def _load(self, instance_id: str) -> LoadedHistory:
+        while True:
+            try:
+                return await self.history.load(instance_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Loading the history of '%s' failed, retrying: %s", instance_id, exc)
+                await asyncio.sleep(PREFETCH_RETRY_DELAY_S)
 
     async def next(self) -> OrchestrationSession | None:
         """The next session ready to run; ``None`` once :meth:`close` was called."""
