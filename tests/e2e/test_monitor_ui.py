@@ -119,7 +119,8 @@ async def instances(sample_host: RunningHost) -> dict[str, str]:
 
 async def _open(page: Page, host: RunningHost, fragment: str) -> None:
     await page.goto(f"{host.base_url}{WEBHOOKS}/monitor#{fragment}")
-    await page.wait_for_function("document.body.dataset.ready !== undefined")
+    # the page sets data-ready to the route it has shown (no script evaluation: the page's CSP forbids it)
+    await page.wait_for_selector(f'body[data-ready="#{fragment}"]', state="attached")
 
 
 async def test_the_list_filters_by_prefix_status_and_name(
