@@ -109,13 +109,18 @@ class ManagementApi(ApiHandlers):
         show_output = flag(request, "showHistoryOutput", False)
         show_input = flag(request, "showInput", True)
         fail_500 = flag(request, "returnInternalServerErrorOnFailure", False)
+        show_pending = flag(request, "showPending", False)
         client = self.client(request)
         state = await client.get_state(instance_id)
         if state is None:
             return web.Response(status=404)
         history = await client.get_history(instance_id) if show_history else None
         body: dict[str, Any] = status_payload(
-            state, show_input=show_input, history=history, show_history_output=show_output
+            state,
+            show_input=show_input,
+            history=history,
+            show_history_output=show_output,
+            show_pending=show_pending,
         )
         if state.status in RUNNING_STATES:
             headers = {"Location": str(request.url), "Retry-After": "5"}

@@ -43,6 +43,7 @@ def status_payload(
     show_input: bool = True,
     history: list[HistoryEvent] | None = None,
     show_history_output: bool = False,
+    show_pending: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": state.name,
@@ -55,16 +56,29 @@ def status_payload(
         "lastUpdatedTime": format_seconds(state.last_updated_time) if state.last_updated_time else None,
     }
     if history is not None:
-        body["historyEvents"] = history_payload(history, show_input, show_history_output)
+        body["historyEvents"] = history_payload(history, show_input, show_history_output, show_pending)
     return body
 
 
-def history_payload(events: list[HistoryEvent], show_input: bool, show_output: bool) -> list[dict[str, Any]]:
-    """History for the status API: scheduling events merged into their completions, as .NET does."""
+def history_payload(
+    events: list[HistoryEvent], show_input: bool, show_output: bool, show_pending: bool = False
+) -> list[dict[str, Any]]:
+    """History for the status API: scheduling events merged into their completions, as .NET does.
+
+    ``show_pending`` (durable-ext's own) keeps the scheduling of activities and sub-orchestrations that
+    have not completed yet, as ``TaskScheduled`` and ``SubOrchestrationInstanceCreated`` items.
+    """
     scheduled = {(e.event_type, e.event_id): e for e in events if e.event_id >= 0}
+    answered = {
+        (kind, int(e.get("TaskScheduledId", -1)))
+        for e in events
+        if (kind := _SCHEDULED_BY_COMPLETION.get(e.event_type)) is not None
+    }
     out: list[dict[str, Any]] = []
     for e in events:
         if e.event_type in _HIDDEN_EVENTS:
+            if show_pending and e.event_type in _PENDING_KINDS and (e.event_type, e.event_id) not in answered:
+                out.append(_pending_item(e, show_input))
             continue
         item: dict[str, Any] = {"EventType": e.event_type.name}
         for key, value in e.props.items():
@@ -93,6 +107,19 @@ def history_payload(events: list[HistoryEvent], show_input: bool, show_output: b
         item["Timestamp"] = format_dotnet(e.timestamp)
         out.append(item)
     return out
+
+
+_PENDING_KINDS = {EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated}
+
+
+def _pending_item(e: HistoryEvent, show_input: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"EventType": e.event_type.name, "FunctionName": e.name, "EventId": e.event_id}
+    if e.event_type == EventType.SubOrchestrationInstanceCreated:
+        item["InstanceId"] = e.get("InstanceId")
+    if show_input and e.input is not None:
+        item["Input"] = _scheduled_input(e)
+    item["Timestamp"] = format_dotnet(e.timestamp)
+    return item
 
 
 def _scheduled_input(scheduled: HistoryEvent) -> Any:

@@ -216,16 +216,34 @@ async def test_raising_an_event_from_the_page_completes_the_approval(
     await page.fill("#raise-form input[name=eventData]", '{"approved": true, "by": "the monitor"}')
     await page.click("#raise-form button")
     await expect(page.locator("#banner")).to_contain_text("Event 'Approval' raised")
-    for _ in range(50):
-        await page.click("#reload")
-        if await page.locator("#i-status").inner_text() == "Completed":
-            break
-        await page.wait_for_timeout(200)
-    await expect(page.locator("#i-status")).to_have_text("Completed")
+    # no click: the page follows a running instance by itself
+    await expect(page.locator("#i-status")).to_have_text("Completed", timeout=20_000)
+    await expect(page.locator("#auto-refresh")).to_be_disabled()
     await expect(page.locator("#i-output")).to_have_text('"approved by the monitor"')
     await expect(page.locator("#timeline .bar.event")).to_have_count(1)
     await expect(page.locator("#timeline .bar.timer.canceled")).to_have_count(1)
     await _screenshot(page, "instance-approved")
+
+
+async def test_work_in_flight_is_drawn_until_it_completes(
+    page: Page, features_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    instance_id = f"ui-slow-{uuid.uuid4().hex[:6]}"
+    await _start(http, features_host, "slow_work", instance_id, 4)
+    await _open(page, features_host, f"/instances/{instance_id}")
+    timeline = page.locator("#timeline")
+    await expect(timeline.locator(".bar.activity.pending")).to_have_count(1)
+    await expect(timeline.locator(".bar.suborchestration.pending")).to_have_count(1)
+    await expect(timeline.locator(".duration").first).to_contain_text("so far")
+    await _screenshot(page, "instance-in-flight")
+    await timeline.locator(f'a.label[href="#/instances/{instance_id}-child"]').click()
+    await expect(page.locator("#i-name")).to_have_text("timer_then_echo")
+    await page.go_back()
+    await expect(page.locator("#i-status")).to_have_text("Completed", timeout=20_000)
+    await expect(timeline.locator(".bar.pending")).to_have_count(0)
+    await expect(timeline.locator(".bar.activity")).to_have_count(1)
+    await expect(timeline.locator(".bar.suborchestration")).to_have_count(1)
+    await expect(page.locator("#i-output")).to_contain_text('"slept"')
 
 
 async def test_terminate_and_purge_from_the_page(

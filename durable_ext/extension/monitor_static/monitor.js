@@ -157,10 +157,22 @@
   }
 
   // ---- one instance -------------------------------------------------------------------------
+  let refreshTimer = null;
+  function stopRefreshing() {
+    clearInterval(refreshTimer);
+    refreshTimer = null;
+  }
+
   async function showInstance(instanceId) {
     mount("tpl-instance");
     const path = `/instances/${encodeURIComponent(instanceId)}`;
-    const reload = () => loadInstance(path).catch((error) => show(error.message));
+    const reload = () => loadInstance(path).catch((error) => { stopRefreshing(); show(error.message); });
+    const auto = $("#auto-refresh");
+    const follow = () => {
+      stopRefreshing();
+      if (auto.checked && !auto.disabled) refreshTimer = setInterval(reload, 2000);
+    };
+    auto.addEventListener("change", follow);
     $("#reload").addEventListener("click", reload);
     for (const button of view.querySelectorAll("[data-action]")) {
       button.addEventListener("click", () =>
@@ -171,10 +183,11 @@
       raise(event.target, path).then(reload, (e) => show(e.message));
     });
     await loadInstance(path);
+    follow();
   }
 
   async function loadInstance(path) {
-    const query = { showHistory: "true", showHistoryOutput: "true", showInput: "true" };
+    const query = { showHistory: "true", showHistoryOutput: "true", showInput: "true", showPending: "true" };
     const { data } = await api("GET", path, { query }).catch((error) => {
       const id = decodeURIComponent(path.split("/").pop());
       throw error.status === 404 ? new Error(`No instance '${id}' in this task hub: it was purged, or never started.`) : error;
@@ -205,6 +218,9 @@
     };
     for (const button of view.querySelectorAll("[data-action]")) button.disabled = !allowed[button.dataset.action];
     $("#raise-form button").disabled = !running;
+    const auto = $("#auto-refresh");
+    auto.disabled = !running; // a finished instance no longer changes
+    if (!running) stopRefreshing();
   }
 
   async function act(action, path, instanceId) {
@@ -259,6 +275,12 @@
           items.push({ kind: "timer", label, from: at, to: canceled ? Math.min(due, end) : due, pending: !didFire && running, canceled });
           break;
         }
+        case "TaskScheduled": // still running (the API lists it only until its completion)
+          items.push({ kind: "activity", label: event.FunctionName, from: at, to: end, pending: true });
+          break;
+        case "SubOrchestrationInstanceCreated":
+          items.push({ kind: "suborchestration", label: event.FunctionName, from: at, to: end, pending: true, instanceId: event.InstanceId });
+          break;
         case "EventRaised":
           items.push({ kind: "event", label: `event ${event.Name}`, from: at, to: at });
           break;
@@ -281,7 +303,10 @@
       bar.style.left = position(item.from);
       if (item.kind !== "event") bar.style.width = `calc(${position(Math.min(item.to, end))} - ${position(item.from)})`;
       const took = item.kind === "event" ? "" : duration(Math.max(0, item.to - item.from));
-      return el("div", { class: "row" }, el("span", { class: "label", title: item.label }, item.label), el("div", { class: "lane" }, bar), el("span", { class: "duration" }, took));
+      const label = item.instanceId
+        ? el("a", { class: "label", title: item.instanceId, href: `#/instances/${encodeURIComponent(item.instanceId)}` }, item.label)
+        : el("span", { class: "label", title: item.label }, item.label);
+      return el("div", { class: "row" }, label, el("div", { class: "lane" }, bar), el("span", { class: "duration" }, item.pending && item.kind !== "timer" ? `${took} so far` : took));
     });
     const ticks = el("div", { class: "ticks" }, ...[0, 0.25, 0.5, 0.75, 1].map((f) => el("span", {}, duration(span * f))));
     const legend = el("div", { class: "legend" }, ...[["activity", "var(--completed)"], ["sub-orchestration", "var(--terminated)"], ["timer", "var(--timer)"], ["event", "var(--event)"], ["failed", "var(--failed)"]].map(([name, color]) => el("span", {}, Object.assign(el("i"), { style: `background:${color}` }), name)));
@@ -328,6 +353,7 @@
 
   // ---- routing ------------------------------------------------------------------------------
   async function route() {
+    stopRefreshing();
     const hash = location.hash || "#/instances";
     const [path, query = ""] = hash.slice(1).split("?");
     const params = new URLSearchParams(query);

@@ -74,6 +74,15 @@ def race(context: df.DurableOrchestrationContext):
     return {"winner": winner.result, "both": both}
 
 
+@app.orchestration_trigger(context_name="context")
+def slow_work(context: df.DurableOrchestrationContext):
+    """An activity and a sub-orchestration that each take ``seconds``: work the monitor shows in flight."""
+    seconds = context.get_input()
+    work = context.call_activity("sleep_then_return", {"seconds": seconds, "value": "slept"})
+    child = context.call_sub_orchestrator("timer_then_echo", seconds, f"{context.instance_id}-child")
+    return (yield context.task_all([work, child]))
+
+
 @app.activity_trigger(input_name="spec")
 async def sleep_then_return(spec: dict) -> str:
     import asyncio
