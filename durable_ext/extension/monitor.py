@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-from functools import cache
 from importlib import resources
 
 from aiohttp import web
@@ -21,7 +20,6 @@ MONITOR_PATH = WEBHOOK_BASE + "/monitor"
 _PACKAGE = "durable_ext.extension.monitor_static"
 
 
-@cache
 def _asset(name: str) -> str:
     return resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
@@ -40,13 +38,13 @@ def render_page(hub_name: str, api_base: str) -> str:
 
 class MonitorPage:
     def __init__(self, extension: DurableTaskExtension) -> None:
-        self.extension = extension
+        self.body = render_page(extension.hub_name, WEBHOOK_BASE)
+        """Rendered once: the hub and the assets do not change while the host runs."""
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(MONITOR_PATH, self.page), web.get(MONITOR_PATH + "/", self.page)]
 
     async def page(self, request: web.Request) -> web.Response:
-        body = render_page(self.extension.hub_name, WEBHOOK_BASE)
         headers = {
             "Cache-Control": "no-store",
             "Content-Security-Policy": (
@@ -57,4 +55,4 @@ class MonitorPage:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         }
-        return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers)
+        return web.Response(text=self.body, content_type="text/html", charset="utf-8", headers=headers)

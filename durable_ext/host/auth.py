@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bindings.http import error_response
 
-from .keys import FUNCTION_KEYS_SETTING, HOST_KEYS_SETTING, MASTER_KEY_SETTING, HostKeys
+from .keys import FUNCTION_KEYS_SETTING, HOST_KEYS_SETTING, MASTER_KEY_SETTING, HostKeys, matches
 
 log = logging.getLogger("durable_ext.auth")
 
@@ -98,10 +98,11 @@ class RequestAuthorizer:
         if access is Access.ANONYMOUS or is_local_request(request):
             return None
         key = presented_key(request)
-        if key is not None and self._opens(access, function_name, key):
+        opening = self.keys_for(access, function_name)
+        if key is not None and matches(key, opening):
             return None
         what, settings = self._needs(access, function_name)
-        if not any(self.keys_for(access, function_name)):
+        if not opening:
             message = (
                 f"{what} needs a key for callers outside this machine, and none is configured: set "
                 f"{settings} in the app settings, then pass it as ?{KEY_QUERY}=<key> or the {KEY_HEADER} "
@@ -115,21 +116,13 @@ class RequestAuthorizer:
         log.info("Refused %s %s from %s: %s", request.method, request.path, request.remote, message)
         return error_response(401, message)
 
-    def _opens(self, access: Access, function_name: str, key: str) -> bool:
+    def keys_for(self, access: Access, function_name: str) -> list[str]:
+        """The configured keys that open ``access`` (none: nothing is configured that could)."""
         if access in (Access.ADMIN, Access.MONITOR):
-            return self.keys.opens_admin(key)
+            return self.keys.admin_keys()
         if access is Access.DURABLETASK:
-            return self.keys.opens_durabletask(key)
-        return self.keys.opens_function(function_name, key)
-
-    def keys_for(self, access: Access, function_name: str) -> list[str | None]:
-        """The configured keys that could open ``access`` (for telling 'none configured' apart)."""
-        if access in (Access.ADMIN, Access.MONITOR):
-            return [self.keys.master]
-        if access is Access.DURABLETASK:
-            return [self.keys.master, self.keys.durabletask]
-        own = self.keys.functions.get(function_name.lower(), frozenset())
-        return [self.keys.master, *self.keys.host, *own]
+            return self.keys.durabletask_keys()
+        return self.keys.function_keys(function_name)
 
     @staticmethod
     def _needs(access: Access, function_name: str) -> tuple[str, str]:

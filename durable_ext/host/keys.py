@@ -76,7 +76,7 @@ def derived_system_key(master_key: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _matches(presented: str, keys: Iterable[str]) -> bool:
+def matches(presented: str, keys: Iterable[str]) -> bool:
     # Every key is compared (no early exit) so timing does not tell which prefix matched.
     found = False
     for key in keys:
@@ -110,13 +110,22 @@ class HostKeys:
     def any_configured(self) -> bool:
         return bool(self.master or self.host or self.functions or self.durabletask)
 
+    def admin_keys(self) -> list[str]:
+        return [self.master] if self.master else []
+
+    def function_keys(self, function_name: str) -> list[str]:
+        """Every key that opens one function-level function: its own, the host keys, the master key."""
+        own = self.functions.get(function_name.lower(), frozenset())
+        return [*self.admin_keys(), *self.host, *own]
+
+    def durabletask_keys(self) -> list[str]:
+        return [*self.admin_keys(), *([self.durabletask] if self.durabletask else [])]
+
     def opens_admin(self, presented: str) -> bool:
-        return self.master is not None and _matches(presented, [self.master])
+        return matches(presented, self.admin_keys())
 
     def opens_function(self, function_name: str, presented: str) -> bool:
-        own = self.functions.get(function_name.lower(), frozenset())
-        return self.opens_admin(presented) or _matches(presented, [*self.host, *own])
+        return matches(presented, self.function_keys(function_name))
 
     def opens_durabletask(self, presented: str) -> bool:
-        system = [self.durabletask] if self.durabletask else []
-        return self.opens_admin(presented) or _matches(presented, system)
+        return matches(presented, self.durabletask_keys())
