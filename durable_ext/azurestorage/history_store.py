@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from azure.data.tables.aio import TableClient
 
 from ..core.history import LARGE_PROPS, HistoryEvent
 from ..errors import ConcurrencyConflictError
-from . import table_batch, table_codec
+from . import checkpoint, table_batch, table_codec
 from .clients import translated
 from .large_payloads import LargePayloads, property_blob_name, property_too_large
 from .names import escape_key
@@ -30,6 +30,8 @@ class LoadedHistory:
     """The sentinel row's ETag; ``None`` when the instance has no history yet."""
     status_written: tuple[str | None, str] | None = None
     """``(execution id, custom status)`` this worker last wrote to the Instances row; ``None`` if unknown."""
+    consumed: dict[str, datetime] = field(default_factory=dict)
+    """Queue messages the commits consumed and may not have deleted (see ``checkpoint``)."""
 
 
 class HistoryStore:
@@ -47,19 +49,16 @@ class HistoryStore:
             rows = [dict(row) | {"etag": row.metadata.get("etag")} async for row in query]
         if not rows:
             return LoadedHistory([], None, None)
-        sentinel = next((r for r in rows if r["RowKey"] == table_codec.SENTINEL_ROW_KEY), None)
-        history_rows = [r for r in rows if r["RowKey"] != table_codec.SENTINEL_ROW_KEY]
-        execution_id = (sentinel or {}).get("ExecutionId") or (
-            history_rows[0]["ExecutionId"] if history_rows else None
-        )
-        current: list[dict[str, Any]] = []
-        for row in history_rows:
-            if row.get("ExecutionId") != execution_id:
-                break  # rows of an older, longer execution left behind after a restart
-            current.append(row)
+        sentinel, current = checkpoint.current_execution(rows)
         await asyncio.gather(*(self._fetch_blobs(row) for row in current))
         events = [table_codec.from_row(row) for row in current]
-        return LoadedHistory(events, execution_id, sentinel["etag"] if sentinel else None)
+        execution_id = (sentinel or {}).get("ExecutionId") or (current[0]["ExecutionId"] if current else None)
+        return LoadedHistory(
+            events,
+            execution_id,
+            sentinel["etag"] if sentinel else None,
+            consumed=checkpoint.consumed_messages(sentinel),
+        )
 
     async def commit(
         self,
@@ -68,16 +67,20 @@ class HistoryStore:
         first_sequence_number: int,
         new_events: list[HistoryEvent],
         etag: str | None,
+        consumed: dict[str, datetime] | None = None,
     ) -> str:
         """Write ``new_events`` after ``first_sequence_number`` rows; return the sentinel's new ETag.
 
         Raises :class:`ConcurrencyConflictError` when someone else committed first (the sentinel's ETag
-        changed, or it was created by another writer).
+        changed, or it was created by another writer). An episode of more than one transaction's rows
+        is written last rows first: until the transaction with its first rows, which also switches the
+        sentinel to the new execution and length and records ``consumed``, readers see the history as
+        it was (``checkpoint.current_execution``), so a commit that dies half-way is not half applied.
         """
         pk = escape_key(instance_id)
         batches = _split(new_events)
-        for index, batch in enumerate(batches):
-            last = index == len(batches) - 1
+        for index, batch in reversed(list(enumerate(batches))):
+            last = index == 0
             ops: list[BatchOperation] = []
             for offset, event in batch:
                 row = table_codec.to_row(instance_id, execution_id, first_sequence_number + offset, event)
@@ -85,11 +88,15 @@ class HistoryStore:
             sentinel: dict[str, Any] = {
                 "PartitionKey": pk,
                 "RowKey": table_codec.SENTINEL_ROW_KEY,
-                "ExecutionId": execution_id,
                 "IsCheckpointComplete": last,
             }
             if last:
-                sentinel["CheckpointCompletedTimestamp"] = datetime.now(UTC)
+                length = first_sequence_number + len(new_events)
+                sentinel |= {"ExecutionId": execution_id} | checkpoint.completion_columns(
+                    length, consumed or {}
+                )
+            elif etag is None:
+                sentinel[checkpoint.HISTORY_LENGTH] = 0  # a first commit under way: no history yet
             if etag is None:
                 ops.append(BatchOperation("create", sentinel))
             else:

@@ -12,11 +12,14 @@ import enum
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from ..core.entities import is_entity_instance
+from ..core.entities import SchedulerState, is_entity_instance
+from ..core.entity_scheduler import entity_status
 from ..core.history import SCHEDULING_EVENTS, EventType, HistoryEvent
 from ..core.messages import TaskMessage
 from ..core.state import OrchestrationRuntimeState
+from .consumed import ConsumedMessages
 from .instance_store import InstanceStore
 from .queues import ReceivedMessage
 from .sessions import OrchestrationSession
@@ -58,9 +61,12 @@ _RESPONSES = {
 
 
 class MessageFilter:
-    def __init__(self, instances: InstanceStore, settings: AzureStorageSettings) -> None:
+    def __init__(
+        self, instances: InstanceStore, settings: AzureStorageSettings, consumed: ConsumedMessages
+    ) -> None:
         self.instances = instances
         self.settings = settings
+        self.consumed = consumed
 
     async def runnable(self, session: OrchestrationSession) -> bool | None:
         """Keep in ``session.messages`` only what this episode applies; True if anything is left.
@@ -76,7 +82,9 @@ class MessageFilter:
             keep += await self._act(received, judgement)
         state = OrchestrationRuntimeState(past_events=session.history.events)
         starts_anew = any(m.message.event_type == EventType.ExecutionStarted for m in keep)
-        if not starts_anew and state.execution_started is not None and state.status.is_terminal:
+        if session.redelivered and state.execution_started is not None:
+            await self._repair_status(state, always=True)  # the last commit may have ended early
+        elif not starts_anew and state.execution_started is not None and state.status.is_terminal:
             await self._repair_status(state)
         session.messages = keep
         return bool(keep)
@@ -89,6 +97,12 @@ class MessageFilter:
         plan: list[tuple[ReceivedMessage, Judgement]] = []
         new_execution_id: str | None = None
         session.new_execution = False
+        session.redelivered = [m for m in session.messages if m.id in session.history.consumed]
+        for received in session.redelivered:
+            why = f"Dropping {received.message.describe()}: it came back after its episode was committed"
+            plan.append((received, _drop(why)))
+        starts = [m for m in starts if m.id not in session.history.consumed]
+        others = [m for m in others if m.id not in session.history.consumed]
         for received in starts:
             if new_execution_id is None:
                 judgement = await self._judge_start(received, state)
@@ -108,17 +122,27 @@ class MessageFilter:
             plan.append((received, judgement))
         return plan
 
-    async def _repair_status(self, state: OrchestrationRuntimeState) -> None:
+    async def _repair_status(self, state: OrchestrationRuntimeState, *, always: bool = False) -> None:
         """A worker that died between committing history and updating the Instances row left the row
-        behind (still ``Running``): the history says how the execution ended, so the row follows it."""
+        behind (still ``Running``, or an entity's old state): the row follows the history.
+
+        ``always``: the session's messages show the last commit was not followed through, so the row
+        is rewritten even if its status looks right.
+        """
         row = await self.instances.get_row(state.instance_id or "")
         if row is not None and row.get("ExecutionId") not in (None, state.execution_id):
-            return  # a newer execution owns the row
-        if row is not None and row.get("RuntimeStatus") == state.status.name:
+            started = state.execution_started
+            generation = int((started.get("Generation") if started else None) or 0)
+            if not always or int(row.get("Generation") or 0) >= generation:
+                return  # a newer execution owns the row (not one this history continued from)
+        if row is not None and row.get("RuntimeStatus") == state.status.name and not always:
             return
         log.warning("Repairing the status of '%s': its history says %s", state.instance_id, state.status.name)
         replay = OrchestrationRuntimeState(new_events=state.events)
-        await self.instances.update_from_episode(replay, None, keep_custom_status=True)
+        custom = None
+        if is_entity_instance(state.instance_id):
+            custom = entity_status(SchedulerState.from_json(state.input))
+        await self.instances.update_from_episode(replay, custom, keep_custom_status=custom is None)
 
     async def _act(self, received: ReceivedMessage, judgement: Judgement) -> list[ReceivedMessage]:
         if judgement.verdict == Verdict.APPLY:
@@ -126,7 +150,7 @@ class MessageFilter:
         if judgement.verdict == Verdict.DROP:
             if judgement.why:
                 log.log(judgement.level, judgement.why)
-            asyncio.get_running_loop().create_task(received.queue.delete(received.queue_message))
+            asyncio.get_running_loop().create_task(self.consumed.delete(received))
         else:
             await received.queue.abandon(received.queue_message)
         return []
@@ -146,10 +170,10 @@ class MessageFilter:
                 return _drop(f"Dropping a superseded start of instance '{instance}'")
             if row.get("RuntimeStatus") == "Terminated" and state.execution_id != message.execution_id:
                 return _drop(f"Dropping the start of '{instance}': it was terminated before it ran")
+        if state.execution_started is not None and _starts_the_same(message, state):
+            return _drop(f"Dropping a duplicate start of instance '{instance}'")
         if state.execution_started is None or state.status.is_terminal:
             return APPLY
-        if state.execution_id == message.execution_id:
-            return _drop(f"Dropping a duplicate start of instance '{instance}'")
         return _drop(f"Dropping a start of instance '{instance}': it is already {state.status.name}", WARNING)
 
     def _judge(
@@ -178,6 +202,23 @@ class MessageFilter:
                 return _drop(f"Dropping {message.describe()}: its task was never scheduled", WARNING)
             return WAIT
         return APPLY
+
+
+def _starts_the_same(message: TaskMessage, state: OrchestrationRuntimeState) -> bool:
+    """The start was applied already: it names the current execution, or it comes from the same task of
+    the same parent as the current execution did (a child that continued as new has another id)."""
+    if message.execution_id == state.execution_id:
+        return True
+    parent, current = message.event.get("ParentInstance"), state.parent_instance
+    if not parent or not current:
+        return False
+    return _parent_task(parent) == _parent_task(current)
+
+
+def _parent_task(parent: dict[str, Any]) -> tuple[str, str, int]:
+    instance = parent.get("OrchestrationInstance") or {}
+    task_id = int(parent.get("TaskScheduleId", -1))
+    return str(instance.get("InstanceId")), str(instance.get("ExecutionId")), task_id
 
 
 def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None) -> Judgement:

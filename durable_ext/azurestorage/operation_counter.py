@@ -42,6 +42,9 @@ class OperationCounter:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.watchers: list[Callable[[str], None]] = []
+        """Called with each operation's kind before it is sent; an exception fails the operation (the
+        tests kill a worker between any two storage writes this way)."""
 
     def hook(self, service: str) -> Callable[[PipelineRequest[Any]], None]:
         kind = _KINDS[service]
@@ -49,7 +52,10 @@ class OperationCounter:
 
         def count(request: PipelineRequest[Any]) -> None:
             http = request.http_request
-            counts[f"{service}.{kind(http.method, http.url.split('?', 1)[0])}"] += 1
+            name = f"{service}.{kind(http.method, http.url.split('?', 1)[0])}"
+            counts[name] += 1
+            for watcher in self.watchers:
+                watcher(name)
 
         return count
 

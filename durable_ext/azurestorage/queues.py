@@ -166,12 +166,16 @@ class TaskHubQueue:
             await self.backoff.wait()
         return []
 
-    async def delete(self, message: QueueMessage) -> None:
+    async def delete(self, message: QueueMessage) -> bool:
+        """Delete the message; False when it was not there with this pop receipt (gone already, or
+        taken again by a receive since)."""
         async with translated(f"Deleting a message from queue '{self.name}'"):
             try:
                 await self.client.delete_message(message.id, message.pop_receipt)
             except ResourceNotFoundError:
                 log.debug("message %s was already gone from %s", message.id, self.name)
+                return False
+        return True
 
     async def set_visibility(self, message: QueueMessage, delay_s: float) -> None:
         async with translated(f"Updating a message in queue '{self.name}'"):

@@ -22,10 +22,10 @@ from azure.data.tables.aio import TableClient
 
 from ..core.history import EventType, OrchestrationStatus
 from ..errors import ConcurrencyConflictError
+from . import checkpoint
 from .clients import translated
 from .instance_store import InstanceStore
 from .names import escape_key
-from .table_codec import SENTINEL_ROW_KEY
 
 log = logging.getLogger("durable_ext.rewind")
 
@@ -83,17 +83,7 @@ class HistoryRewinder:
                 "PartitionKey eq @pk", parameters={"pk": escape_key(instance_id)}
             )
             rows = [dict(row) | {"etag": row.metadata.get("etag")} async for row in query]
-        sentinel = next((r for r in rows if r["RowKey"] == SENTINEL_ROW_KEY), None)
-        history = [r for r in rows if r["RowKey"] != SENTINEL_ROW_KEY]
-        if not history:
-            return []
-        execution_id = (sentinel or {}).get("ExecutionId") or history[0].get("ExecutionId")
-        current: list[dict[str, Any]] = []
-        for row in history:
-            if row.get("ExecutionId") != execution_id:
-                break  # rows of an older, longer execution
-            current.append(row)
-        return current
+        return checkpoint.current_execution(rows)[1]
 
     async def _submit(self, instance_id: str, ops: list[Any]) -> None:
         for start in range(0, len(ops), MAX_ROWS_PER_TRANSACTION):

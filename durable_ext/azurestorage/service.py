@@ -21,6 +21,7 @@ from .activities import ActivityQueueReader
 from .app_lease import AppLease
 from .background import BackgroundCalls
 from .clients import StorageClients, is_transient, retry_transient
+from .consumed import ConsumedMessages
 from .control_queues import ControlQueueListener
 from .delivery import MessageDelivery
 from .entity_listing import query_entity_page
@@ -87,7 +88,8 @@ class AzureStorageOrchestrationService:
             self.clients, self.names, [*self.control_queues, self.work_item_queue]
         )
         self.sessions = SessionManager(self.history, HistoryCache(settings.history_cache_size))
-        self.filter = MessageFilter(self.instances, settings)
+        self.consumed = ConsumedMessages(settings.control_queue_visibility_timeout_s)
+        self.filter = MessageFilter(self.instances, settings, self.consumed)
         self.poison = PoisonStore(self.clients.tables.get_table_client(self.names.poison_table))
         self.listener = ControlQueueListener(self.sessions, settings, self._unreadable)
         self.activity_reader = ActivityQueueReader(
@@ -275,24 +277,31 @@ class AzureStorageOrchestrationService:
         await _retried(
             lambda: self.delivery.send_all(result), f"Sending the messages of '{item.instance_id}'"
         )
+        consumed = self.consumed.record(session.history.consumed, session.messages, session.redelivered)
         etag = await _retried(
             lambda: self.history.commit(
-                item.instance_id, state.execution_id or "", len(state.past_events), state.new_events, etag
+                item.instance_id,
+                state.execution_id or "",
+                len(state.past_events),
+                state.new_events,
+                etag,
+                consumed,
             ),
             f"Committing the history of '{item.instance_id}'",
         )
         written = await self._update_status(item.instance_id, result, session.history.status_written)
         self._remember(
             item.instance_id,
-            LoadedHistory([*state.past_events, *state.new_events], state.execution_id, etag, written),
+            LoadedHistory(
+                [*state.past_events, *state.new_events], state.execution_id, etag, written, consumed
+            ),
             state.status.is_terminal,
         )
         self._failures.pop(item.instance_id, None)
         if item.poison_reason is not None:
             await self._quarantine(session, item.poison_reason)
         for m in session.messages:
-            delete = functools.partial(m.queue.delete, m.queue_message)
-            self.background.spawn(delete, f"Deleting message {m.id}")
+            self.background.spawn(functools.partial(self.consumed.delete, m), f"Deleting message {m.id}")
         self.sessions.release(session)
 
     async def _update_status(

@@ -28,6 +28,8 @@ class OrchestrationSession:
     messages: list[ReceivedMessage] = field(default_factory=list)
     new_execution: bool = False
     """True when this episode starts a new execution over the history of a finished one."""
+    redelivered: list[ReceivedMessage] = field(default_factory=list)
+    """Messages the history's last commits consumed that came back (dropped, to be deleted again)."""
     from_cache: bool = False
     """The history is this worker's cached guess, not a read: fine to commit against (the sentinel ETag
     checks it), never enough to throw a message away."""

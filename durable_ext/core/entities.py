@@ -83,6 +83,11 @@ class RequestMessage:
     scheduled_time: datetime | None = None
     timestamp: datetime | None = None
     predecessor: datetime | None = None
+    checkpoint: datetime | None = None
+    """When the sender sends it: the timestamp of its last request to this entity that its committed
+    history records (``None``: none yet). Only this host's senders set it; see ``MessageSorter``."""
+    tracked: bool = False
+    """The request carries a ``Checkpoint`` (even an empty one): its sender lets the entity drop resends."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Fields this host does not interpret (lock sets, trace context), kept as they came."""
 
@@ -101,6 +106,8 @@ class RequestMessage:
             data["due"] = format_dotnet(self.scheduled_time)
         data["Timestamp"] = _format_optional(self.timestamp)
         data["Predecessor"] = _format_optional(self.predecessor)
+        if self.tracked:
+            data["Checkpoint"] = _format_optional(self.checkpoint)
         data.update(self.extra)
         return data
 
@@ -119,6 +126,7 @@ class RequestMessage:
             "due",
             "Timestamp",
             "Predecessor",
+            "Checkpoint",
         }
         return cls(
             operation=data.get("op"),
@@ -130,6 +138,8 @@ class RequestMessage:
             scheduled_time=_parse_optional(data.get("due")),
             timestamp=_parse_optional(data.get("Timestamp")),
             predecessor=_parse_optional(data.get("Predecessor")),
+            checkpoint=_parse_optional(data.get("Checkpoint")),
+            tracked="Checkpoint" in data,
             extra={k: v for k, v in data.items() if k not in known},
         )
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from .entities import is_entity_instance
 from .entity_scheduler import auto_start
 from .history import EventType, HistoryEvent, OrchestrationStatus, event, execution_started, utc_now
+from .ids import child_execution_id, next_execution_id
 from .messages import TaskMessage
 from .replay import Command, Completion, ReplayOutcome
 from .service import EpisodeResult, OrchestrationWorkItem
@@ -23,12 +23,13 @@ def begin_episode(item: OrchestrationWorkItem) -> OrchestrationRuntimeState:
     starts = any(m.event_type == EventType.ExecutionStarted for m in item.new_messages)
     if state.execution_started is None and not starts and is_entity_instance(item.instance_id):
         state.add(auto_start(item.instance_id))
-    completed = {key for e in state.events if (key := completion_key(e)) is not None}
+    completed: set[tuple[str, int | str]] = {k for e in state.events if (k := completion_key(e)) is not None}
+    completed |= {response_key(e.name) for e in state.events if e.event_type == EventType.EventRaised}
     for message in item.new_messages:
         if message.event_type == EventType.ExecutionStarted and state.execution_started is not None:
             log.info("Dropping a duplicate start of instance '%s'", item.instance_id)
             continue
-        key = completion_key(message.event)
+        key = message_key(message)
         if key is not None and key in completed:  # delivered twice (at-least-once), or its task ran twice
             log.info("Dropping a duplicate %s of instance '%s'", message.describe(), item.instance_id)
             continue
@@ -45,6 +46,23 @@ _COMPLETION_IDS = {
     EventType.SubOrchestrationInstanceFailed: ("task", "TaskScheduledId"),
     EventType.TimerFired: ("timer", "TimerId"),
 }
+
+
+def message_key(message: TaskMessage) -> tuple[str, int | str] | None:
+    """What a message completes, if only one such message may ever be applied: a task's or timer's
+    completion, or an entity's response to a request (named by the request's id)."""
+    if message.event_type == EventType.EventRaised:
+        from_entity = is_entity_instance(message.sender_instance_id)
+        return (
+            response_key(message.event.name)
+            if from_entity and not is_entity_instance(message.instance_id)
+            else None
+        )
+    return completion_key(message.event)
+
+
+def response_key(name: str | None) -> tuple[str, str]:
+    return "response", (name or "").lower()
 
 
 def completion_key(event: HistoryEvent) -> tuple[str, int] | None:
@@ -89,7 +107,7 @@ def next_generation(old: OrchestrationRuntimeState, outcome: ReplayOutcome) -> O
     state.add(
         execution_started(
             instance_id=old.instance_id or "",
-            execution_id=uuid.uuid4().hex,
+            execution_id=next_execution_id(old.instance_id or "", old.execution_id or ""),
             name=old.name or "",
             input_json=outcome.completion.continue_input,
             version=str(started.get("Version") or ""),
@@ -114,7 +132,7 @@ def _outbound(command: Command, instance_id: str, execution_id: str) -> TaskMess
         return TaskMessage(fired, instance_id, execution_id, visible_at=fire_at)
     if kind == EventType.SubOrchestrationInstanceCreated:
         child_id = str(scheduled.get("InstanceId"))
-        child_execution = uuid.uuid4().hex
+        child_execution = child_execution_id(instance_id, execution_id, command.id)
         parent = {
             "Name": None,
             "OrchestrationInstance": {"InstanceId": instance_id, "ExecutionId": execution_id},

@@ -6,16 +6,30 @@ delivers a request only after its predecessor; one that arrives early waits in a
 repeated one is dropped. Requests older than the reorder window, and requests from clients (no sender),
 pass straight through. The bookkeeping is kept in the entity's scheduler state under ``sorter``, in the
 reference's JSON shape.
+
+Resends. An orchestration sends its messages before its history commits; if the commit never lands
+(its worker died, storage failed, another worker committed first), the episode runs again and sends
+the same requests again, stamped later. The reference takes such a resend for a new request. Here a
+sender also says, in each request, up to which timestamp its requests to this entity are committed
+(``Checkpoint``); the entity remembers, per sender execution, a digest of every request it delivered
+after that point (``Recent``) and drops a request whose digest it has seen, treating it as delivered.
+Entries at or before a sender's checkpoint can no longer be resent and are forgotten, so ``Recent``
+holds about one episode's requests per sender execution (an episode that continues as new sends from
+several executions), and is forgotten with the sender when the reorder window passes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from .entities import RequestMessage
 from .timefmt import format_dotnet, parse_datetime
+
+log = logging.getLogger("durable_ext.entities")
 
 _MIN = "0001-01-01T00:00:00"
 _COLLECT_EVERY = timedelta(seconds=10)
@@ -34,6 +48,12 @@ def _before(a: datetime | None, b: datetime | None) -> bool:
     if b is None:
         return False
     return a is None or a < b
+
+
+def request_digest(message: RequestMessage) -> str:
+    """What makes a request the same request when it is sent again: its id, operation and input."""
+    text = f"{message.id}\n{message.operation}\n{message.input}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 class MessageSorter:
@@ -63,7 +83,13 @@ class MessageSorter:
             key = message.parent_instance_id
             buffers[key] = {"Last": _MIN, "ExecutionId": message.parent_execution_id}
         buffer = buffers[key]
-        if buffer.get("ExecutionId") != message.parent_execution_id:  # a new execution starts over
+        current = buffer.get("ExecutionId") == message.parent_execution_id
+        if self._was_delivered(message):
+            if current:  # it stands for the request it repeats: what waited for that one may follow
+                self._mark_seen(buffer, message.timestamp)
+                yield from self._drain(buffer)
+            return
+        if not current:  # a new execution starts over
             yield from (
                 RequestMessage.from_dict(m) for _, m in sorted((buffer.get("Buffered") or {}).items())
             )
@@ -74,12 +100,41 @@ class MessageSorter:
         if _before(last, message.predecessor) and not _before(message.predecessor, horizon):
             buffer.setdefault("Buffered", {})[_text(message.timestamp)] = message.to_dict()
             return
-        yield message
-        self._mark_delivered(buffer, message.timestamp)
+        yield from self._deliver(buffer, message)
         yield from self._drain(buffer)
+
+    def _recent(self, execution_id: str | None) -> dict[str, str]:
+        records: dict[str, dict[str, str]] = self.data.setdefault("Recent", {})
+        return records.setdefault(str(execution_id), {})
+
+    def _was_delivered(self, message: RequestMessage) -> bool:
+        records: dict[str, dict[str, str]] = self.data.get("Recent") or {}
+        seen = request_digest(message) in records.get(str(message.parent_execution_id), {})
+        if seen:
+            log.info(
+                "Dropping request %s from '%s': it was sent again and is delivered already",
+                message.id,
+                message.parent_instance_id,
+            )
+        return seen
+
+    def _deliver(self, buffer: dict[str, Any], message: RequestMessage) -> Iterator[RequestMessage]:
+        """Deliver ``message`` (in order) and remember it until its sender has committed past it."""
+        self._mark_delivered(buffer, message.timestamp)
+        if message.tracked:
+            recent = self._recent(message.parent_execution_id)
+            if message.checkpoint is not None:
+                for digest in [d for d, at in recent.items() if not _before(message.checkpoint, _time(at))]:
+                    del recent[digest]
+            recent[request_digest(message)] = _text(message.timestamp)
+        yield message
 
     def _mark_delivered(self, buffer: dict[str, Any], timestamp: datetime | None) -> None:
         buffer["Last"] = _text(None if _before(timestamp, self._horizon) else timestamp)
+
+    def _mark_seen(self, buffer: dict[str, Any], timestamp: datetime | None) -> None:
+        if _before(_time(buffer.get("Last")), timestamp):
+            self._mark_delivered(buffer, timestamp)
 
     def _drain(self, buffer: dict[str, Any]) -> Iterator[RequestMessage]:
         buffered: dict[str, Any] = buffer.get("Buffered") or {}
@@ -90,8 +145,10 @@ class MessageSorter:
             if _before(last, candidate.predecessor) and not _before(candidate.predecessor, self._horizon):
                 break
             del buffered[first_key]
-            self._mark_delivered(buffer, candidate.timestamp)
-            yield candidate
+            if self._was_delivered(candidate):
+                self._mark_seen(buffer, candidate.timestamp)
+                continue
+            yield from self._deliver(buffer, candidate)
         if not buffered:
             buffer.pop("Buffered", None)
 
@@ -108,14 +165,31 @@ class MessageSorter:
                 del buffers[key]
         if not buffers:
             self.data.pop("ReceivedFromInstance", None)
+        self._forget_recent(horizon)
+
+    def _forget_recent(self, horizon: datetime) -> None:
+        """Requests stamped before the window are never compared again: older ones pass through."""
+        records: dict[str, dict[str, str]] = self.data.get("Recent") or {}
+        for execution_id in list(records):
+            recent = records[execution_id]
+            for digest in [d for d, at in recent.items() if _before(_time(at), horizon)]:
+                del recent[digest]
+            if not recent:
+                del records[execution_id]
+        if not records:
+            self.data.pop("Recent", None)
 
 
-def label_outgoing(request: RequestMessage, now: datetime, last_sent: datetime | None) -> datetime:
-    """Stamp a request an orchestration sends: strictly after the last one to the same entity."""
+def label_outgoing(
+    request: RequestMessage, now: datetime, last_sent: datetime | None, committed: datetime | None
+) -> datetime:
+    """Stamp a request an orchestration sends: strictly after the last one to the same entity, with the
+    timestamp of the last one its committed history records as its checkpoint."""
     timestamp = now
     if last_sent is not None:
         request.predecessor = last_sent
         if timestamp <= last_sent:
             timestamp = last_sent + timedelta(microseconds=1)
     request.timestamp = timestamp
+    request.checkpoint, request.tracked = committed, True
     return timestamp

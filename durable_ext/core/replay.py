@@ -11,7 +11,6 @@ episode's new work.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from ..errors import NonDeterminismError
 from .entities import REQUEST_EVENT, RequestMessage
 from .history import EventType, HistoryEvent, OrchestrationStatus, utc_now
+from .ids import entity_request_id
 from .message_sorter import label_outgoing
 from .state import OrchestrationRuntimeState
 from .tasks import Fiber, Program, ReplayTask, TaskFailure
@@ -67,9 +67,6 @@ class ReplayOutcome:
     """Events raised that nothing waited for: carried over to the next execution on continue-as-new."""
 
 
-_REQUEST_IDS = uuid.UUID("6f1c2b0e-3d4a-4c8e-9a57-2b8d1e0f4c63")
-"""Namespace of the deterministic ids of entity requests (the same on every replay)."""
-
 # Which completion event closes which kind of scheduled task, and the prop naming the task id.
 _COMPLETIONS: dict[EventType, tuple[str, bool]] = {
     EventType.TaskCompleted: ("TaskScheduledId", True),
@@ -94,6 +91,8 @@ class ReplayContext:
         self._event_waiters: dict[str, deque[ReplayTask]] = {}
         self._buffered_events: dict[str, deque[HistoryEvent]] = {}
         self._entity_clocks: dict[str, datetime] = {}
+        self._entity_clocks_committed: dict[str, datetime] = {}
+        """Per entity: the timestamp of the last request to it that the committed history records."""
         self.completion: Completion | None = None
 
     # ---- scheduling -------------------------------------------------------------------------
@@ -129,7 +128,7 @@ class ReplayContext:
         self, entity_instance_id: str, operation: str, input_json: str | None, *, signal: bool
     ) -> ReplayTask:
         """Send an operation to an entity; for a call, a task completed by the entity's response."""
-        request_id = str(uuid.uuid5(_REQUEST_IDS, f"{self.instance_id}:{self.execution_id}:{self._next_id}"))
+        request_id = entity_request_id(self.instance_id, self.execution_id, self._next_id)
         request = RequestMessage(
             operation,
             request_id,
@@ -139,9 +138,11 @@ class ReplayContext:
             parent_execution_id=self.execution_id,
         )
         target = entity_instance_id.lower()
-        self._entity_clocks[target] = label_outgoing(
-            request, self.current_utc_datetime, self._entity_clocks.get(target)
-        )
+        committed = self._entity_clocks_committed.get(target)
+        sent = label_outgoing(request, self.current_utc_datetime, self._entity_clocks.get(target), committed)
+        self._entity_clocks[target] = sent
+        if self.is_replaying:  # sent by an episode whose history is committed
+            self._entity_clocks_committed[target] = sent
         self.send_event(entity_instance_id, REQUEST_EVENT, request.to_json())
         if signal:
             done = ReplayTask()

@@ -1,8 +1,14 @@
 """Chaos runs: chains and fan-outs on several workers while workers are killed (and storage restarts).
 
+Slow chains end by signalling a counter entity, which clients signal too, over HTTP, all along the run:
+at the end the counter must be exactly the number of slow chains plus the client signals that were
+acknowledged. A kill waits for the client request in flight to be answered, so every client signal is
+either acknowledged or refused (the entity's own episodes, on any worker, are killed mid-way as usual).
+
 Used by ``test_chaos.py`` in a short form and by hand in a long form:
 
-    .venv/bin/python -m tests.chaos.harness --chains 400 --fans 100 --kills 20 [--restart-storage]
+    .venv/bin/python -m tests.chaos.harness --chains 400 --fans 100 --counted 80 --kills 20 \\
+        [--restart-storage]
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ class ChaosConfig:
     chain_steps: int = 10
     fans: int = 10
     fan_width: int = 6
+    counted: int = 10
+    counted_steps: int = 5
+    client_signal_every_s: float = 0.2
     workers: int = 3
     kills: int = 3
     kill_every_s: float = 2.0
@@ -62,6 +71,10 @@ class ChaosReport:
     activity_runs: int = 0
     duplicate_activity_runs: int = 0
     tasks_scheduled_twice: list[str] = field(default_factory=list)
+    client_signals_acknowledged: int = 0
+    client_signals_refused: int = 0
+    counter_expected: int = 0
+    counter: int | None = None
     seconds: float = 0.0
 
     @property
@@ -88,6 +101,9 @@ class Chaos:
         self._kills: list[tuple[datetime, RunningHost]] = []
         self.report = ChaosReport()
         self._starts = 0
+        self._quiet = asyncio.Lock()
+        """Held by a client request in flight and by a kill or a storage restart: they never overlap."""
+        self._clients_done = asyncio.Event()
 
     @property
     def env(self) -> dict[str, str]:
@@ -105,7 +121,8 @@ class Chaos:
         c = self.config
         chains = {f"chain-{i}": [f"step {s}" for s in range(c.chain_steps)] for i in range(c.chains)}
         fans = {f"fan-{i}": c.fan_width for i in range(c.fans)}
-        return chains | fans
+        counted = {f"counted-{i}": [f"step {s}" for s in range(c.counted_steps)] for i in range(c.counted)}
+        return chains | fans | counted
 
     async def run(self) -> ChaosReport:
         began = time.monotonic()
@@ -115,8 +132,11 @@ class Chaos:
             await asyncio.gather(*(wait_until_serving(w, 60) for w in self.workers))
             await self._start_instances()
             chaos = asyncio.create_task(self._make_chaos())
+            clients = asyncio.create_task(self._signal_counter())
             await self._wait_for_all()
             await chaos
+            self._clients_done.set()
+            await clients
             await self._check()
             self.report.takeover_seconds = self._takeovers()
         finally:
@@ -130,6 +150,7 @@ class Chaos:
         c = self.config
         jobs = [(f"chain-{i}", "chaos_chain", c.chain_steps) for i in range(c.chains)]
         jobs += [(f"fan-{i}", "chaos_fan", c.fan_width) for i in range(c.fans)]
+        jobs += [(f"counted-{i}", "chaos_counted", c.counted_steps) for i in range(c.counted)]
         self.report.instances = len(jobs)
         async with aiohttp.ClientSession() as http:
             for instance_id, name, arg in jobs:
@@ -145,14 +166,33 @@ class Chaos:
             busy = not await self._all_done()
             index = self.rng.randrange(len(self.workers))
             victim = self.workers[index]
-            os.killpg(victim.process.pid, signal.SIGKILL)
-            victim.process.wait()
-            self._kills.append((datetime.now(), victim))
-            self.report.kills += 1
-            self.report.kills_during_work += int(busy)
-            if c.restart_storage and k == c.kills // 2:
-                await self._restart_storage()
-            self.workers[index] = self._spawn()
+            async with self._quiet:
+                os.killpg(victim.process.pid, signal.SIGKILL)
+                victim.process.wait()
+                self._kills.append((datetime.now(), victim))
+                self.report.kills += 1
+                self.report.kills_during_work += int(busy)
+                if c.restart_storage and k == c.kills // 2:
+                    await self._restart_storage()
+                self.workers[index] = self._spawn()
+
+    async def _signal_counter(self) -> None:
+        """Signal ``add 1`` to the counter through a random live worker until the instances are done."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            while not self._clients_done.is_set():
+                await asyncio.sleep(self.config.client_signal_every_s)
+                async with self._quiet:
+                    worker = self.rng.choice(self.workers)
+                    url = f"{worker.base_url}{API}/entities/counter/chaos?op=add"
+                    try:
+                        async with http.post(url, json=1) as response:
+                            acknowledged = response.status == 202
+                    except aiohttp.ClientError:
+                        acknowledged = False  # not serving yet (just restarted)
+                    if acknowledged:
+                        self.report.client_signals_acknowledged += 1
+                    else:
+                        self.report.client_signals_refused += 1
 
     def _takeovers(self) -> list[float]:
         """From the workers' logs: per kill, the time until its queues were owned by someone else."""
@@ -221,6 +261,28 @@ class Chaos:
         self.report.activity_runs = sum(runs.values())
         self.report.duplicate_activity_runs = sum(n - 1 for n in runs.values() if n > 1)
         await self._check_histories(list(expected))
+        self.report.counter_expected = self.config.counted + self.report.client_signals_acknowledged
+        self.report.counter = await self._settled_counter()
+
+    async def _settled_counter(self) -> int | None:
+        """The counter once the signals still on their way have arrived (unchanged for a while)."""
+        url = f"{self.workers[0].base_url}{API}/entities/counter/chaos"
+        value, unchanged_since = None, time.monotonic()
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                async with http.get(url) as response:
+                    now = await response.json() if response.status == 200 else None
+                if now != value:
+                    value, unchanged_since = now, time.monotonic()
+                elif (
+                    value is not None
+                    and value >= self.report.counter_expected
+                    and (time.monotonic() - unchanged_since > 5)
+                ):
+                    break
+                await asyncio.sleep(0.5)
+        return value
 
     async def _check_histories(self, instance_ids: list[str]) -> None:
         table = TableClient.from_connection_string(self.azurite.connection_string, f"{self.hub}History")
@@ -251,6 +313,8 @@ def main() -> None:
     )
     parser.add_argument("--chains", type=int, default=400)
     parser.add_argument("--fans", type=int, default=100)
+    parser.add_argument("--counted", type=int, default=80, help="slow chains that each signal the counter")
+    parser.add_argument("--client-signal-every", type=float, default=0.1)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--kill-every", type=float, default=5.0)
     parser.add_argument("--step-seconds", type=float, default=0.2)
@@ -260,6 +324,8 @@ def main() -> None:
     config = ChaosConfig(
         chains=args.chains,
         fans=args.fans,
+        counted=args.counted,
+        client_signal_every_s=args.client_signal_every,
         kills=args.kills,
         kill_every_s=args.kill_every,
         step_seconds=args.step_seconds,

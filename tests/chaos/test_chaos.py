@@ -1,6 +1,7 @@
 """Chaos, short form: workers killed with SIGKILL mid-run (and, in the second run, storage restarted).
 
-Every accepted instance must complete with the right output; no history may schedule a task id twice.
+Every accepted instance must complete with the right output; no history may schedule a task id twice;
+the counter entity fed by the slow chains and by clients must count each signal exactly once.
 The long form is run by hand: ``python -m tests.chaos.harness`` (figures in docs/reliability.md).
 """
 
@@ -18,6 +19,8 @@ def _assert_nothing_lost(summary: str, report: object) -> None:
     assert report.stuck == [], summary  # type: ignore[attr-defined]
     assert report.wrong_output == [], summary  # type: ignore[attr-defined]
     assert report.tasks_scheduled_twice == [], summary  # type: ignore[attr-defined]
+    assert report.counter == report.counter_expected, summary  # type: ignore[attr-defined]
+    assert report.client_signals_acknowledged > 0, summary  # type: ignore[attr-defined]
 
 
 @pytest.mark.timeout(400)
@@ -25,12 +28,14 @@ async def test_killing_workers_loses_nothing(tmp_path: Path) -> None:
     report = await run_chaos(ChaosConfig(kills=3), tmp_path)
     _assert_nothing_lost(report.summary(), report)
     assert report.kills == 3
-    assert report.completed == report.instances == 50
+    assert report.completed == report.instances == 60
 
 
 @pytest.mark.timeout(400)
 async def test_restarting_storage_mid_run_loses_nothing(tmp_path: Path) -> None:
-    report = await run_chaos(ChaosConfig(chains=20, fans=5, kills=2, restart_storage=True), tmp_path)
+    report = await run_chaos(
+        ChaosConfig(chains=20, fans=5, counted=10, kills=2, restart_storage=True), tmp_path
+    )
     _assert_nothing_lost(report.summary(), report)
     assert report.storage_restarts == 1
-    assert report.completed == report.instances == 25
+    assert report.completed == report.instances == 35

@@ -33,7 +33,7 @@ def _from(parent: str, n: int) -> list[RequestMessage]:
     requests, last = [], None
     for i in range(n):
         request = RequestMessage("add", f"{parent}-{i}", is_signal=True, parent_instance_id=parent)
-        last = label_outgoing(request, T0, last)
+        last = label_outgoing(request, T0, last, None)
         requests.append(request)
     return requests
 
@@ -114,3 +114,94 @@ def test_sorter_state_survives_a_round_trip_through_json() -> None:
     assert list(MessageSorter(data, WINDOW).receive(a[1])) == []
     restored = json.loads(json.dumps(data))
     assert [r.id for r in MessageSorter(restored, WINDOW).receive(a[0])] == ["orch-a-0", "orch-a-1"]
+
+
+class _Sender:
+    """An orchestration execution sending to one entity, episode by episode, as ``ReplayContext`` does:
+    an episode whose commit fails is run again later and sends its requests again, stamped later."""
+
+    def __init__(self, instance: str, execution: str = "x1") -> None:
+        self.instance, self.execution = instance, execution
+        self.seq = 0
+        self.committed: datetime | None = None
+        self.committed_seq = 0
+
+    def attempt(self, at: datetime, *ops: str) -> list[RequestMessage]:
+        self.seq, last, sent = self.committed_seq, self.committed, []
+        for op in ops:
+            request = RequestMessage(
+                op,
+                f"{self.instance}:{self.execution}:{self.seq}",
+                is_signal=True,
+                parent_instance_id=self.instance,
+                parent_execution_id=self.execution,
+            )
+            last = label_outgoing(request, at, last, self.committed)
+            self.seq += 1
+            sent.append(request)
+        self._pending = (last, self.seq)
+        return sent
+
+    def commit(self) -> None:
+        self.committed, self.committed_seq = self._pending
+
+
+def _deliver_all(sorter: MessageSorter, requests: list[RequestMessage]) -> list[str]:
+    return [f"{r.id}/{r.operation}" for m in requests for r in sorter.receive(m)]
+
+
+def test_sorter_drops_the_requests_an_episode_sends_again_after_its_commit_failed() -> None:
+    sorter, sender = MessageSorter({}, WINDOW), _Sender("orch")
+    first = sender.attempt(T0, "add", "add")  # sent, then the worker died before the commit
+    again = sender.attempt(T0 + timedelta(seconds=40), "add", "add")
+    sender.commit()
+    later = sender.attempt(T0 + timedelta(seconds=50), "sub")
+    sender.commit()
+    delivered = _deliver_all(sorter, [*first, *again, *later])
+    assert delivered == ["orch:x1:0/add", "orch:x1:1/add", "orch:x1:2/sub"]
+
+
+def test_sorter_drops_resends_whatever_order_they_arrive_in() -> None:
+    for order in ([1, 0, 2], [2, 0, 1], [2, 1, 0], [0, 2, 1]):
+        sorter, sender = MessageSorter({}, WINDOW), _Sender("orch")
+        groups = [sender.attempt(T0, "add"), sender.attempt(T0 + timedelta(seconds=9), "add")]
+        sender.commit()
+        groups.append(sender.attempt(T0 + timedelta(seconds=20), "sub"))
+        delivered = _deliver_all(sorter, [m for i in order for m in groups[i]])
+        assert delivered == ["orch:x1:0/add", "orch:x1:1/sub"], order
+
+
+def test_a_resend_that_differs_is_not_taken_for_the_first_one() -> None:
+    """The episode ran again on more messages and took another path: both requests are delivered."""
+    sorter, sender = MessageSorter({}, WINDOW), _Sender("orch")
+    ghost = sender.attempt(T0, "add")
+    real = sender.attempt(T0 + timedelta(seconds=5), "reset")
+    assert _deliver_all(sorter, [*ghost, *real]) == ["orch:x1:0/add", "orch:x1:0/reset"]
+
+
+def test_sorter_forgets_requests_once_the_sender_has_committed_past_them() -> None:
+    data: dict = {}
+    sorter, sender = MessageSorter(data, WINDOW), _Sender("orch")
+    for i in range(20):
+        sent = sender.attempt(T0 + timedelta(seconds=i), "add")
+        sender.commit()
+        _deliver_all(sorter, sent)
+    assert len(data["Recent"]["x1"]) == 1
+
+
+def test_resends_from_every_generation_of_a_sender_that_continued_as_new_are_dropped() -> None:
+    sorter = MessageSorter({}, WINDOW)
+    generations = [_Sender("orch", f"x{i}") for i in range(3)]  # signal, continue-as-new, ... in one episode
+    first = [m for g in generations for m in g.attempt(T0, "add")]
+    again = [m for g in generations for m in g.attempt(T0 + timedelta(seconds=30), "add")]
+    delivered = _deliver_all(sorter, [first[1], first[0], first[2], again[2], again[0], again[1]])
+    assert sorted(delivered) == ["orch:x0:0/add", "orch:x1:0/add", "orch:x2:0/add"]
+
+
+def test_requests_without_a_checkpoint_are_ordered_as_before() -> None:
+    sorter = MessageSorter({}, WINDOW)
+    a = _from("orch-a", 2)
+    for request in a:
+        request.tracked = False
+    assert [r.id for m in [a[1], a[0]] for r in sorter.receive(m)] == ["orch-a-0", "orch-a-1"]
+    assert "Recent" not in json.dumps(sorter.data)
