@@ -9,15 +9,14 @@ storage operation):
   retry overwrites them. ``HistoryLengthAt`` repeats ``CheckpointCompletedTimestamp``, so a commit by a
   host that does not write the length (the length is then stale) is recognised and the length ignored.
 * ``ConsumedMessages``: the queue message ids the last commits consumed whose deletion is not known to
-  have happened, each with the time after which it can no longer come back. A worker that died between
-  committing an episode and deleting its messages leaves them in the queue; when they reappear, this
-  says they were applied already.
+  have happened. A worker that died between committing an episode and deleting its messages leaves
+  them in the queue; when they reappear, this says they were applied already.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from ..core.timefmt import parse_datetime
@@ -26,6 +25,8 @@ from .table_codec import SENTINEL_ROW_KEY
 HISTORY_LENGTH = "HistoryLength"
 HISTORY_LENGTH_AT = "HistoryLengthAt"
 CONSUMED = "ConsumedMessages"
+CONSUMED_PARTS = "ConsumedMessagesParts"
+PART_CHARS = 30_000
 COMPLETED_AT = "CheckpointCompletedTimestamp"
 
 
@@ -53,30 +54,43 @@ def committed_length(sentinel: dict[str, Any] | None) -> int | None:
 
 
 def consumed_messages(sentinel: dict[str, Any] | None) -> dict[str, datetime]:
-    text = (sentinel or {}).get(CONSUMED)
+    """The recorded queue message ids, each with when it was recorded (see :func:`consumed_columns`)."""
+    sentinel = sentinel or {}
+    parts = int(sentinel.get(CONSUMED_PARTS) or 1)
+    text = "".join(str(sentinel.get(_part_column(i)) or "") for i in range(parts))
     if not text:
         return {}
     try:
-        return {str(k): parse_datetime(str(v)) for k, v in json.loads(text).items()}
-    except (ValueError, AttributeError):
+        groups = json.loads(text)
+        return {str(i): parse_datetime(str(at)) for at, ids in groups.items() for i in ids}
+    except (ValueError, AttributeError, TypeError):
         return {}
+
+
+def consumed_columns(consumed: dict[str, datetime]) -> dict[str, Any]:
+    """``ConsumedMessages`` as JSON of the ids grouped by the minute they were recorded in, cut into as
+    many string columns as it needs (a table string holds 32K characters), with their count."""
+    groups: dict[str, list[str]] = {}
+    for message_id, at in consumed.items():
+        groups.setdefault(at.replace(second=0, microsecond=0).isoformat(), []).append(message_id)
+    text = json.dumps(groups, separators=(",", ":"))
+    parts = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
+    columns: dict[str, Any] = {_part_column(i): part for i, part in enumerate(parts)}
+    columns[CONSUMED_PARTS] = len(parts)
+    return columns
+
+
+def _part_column(index: int) -> str:
+    return CONSUMED if index == 0 else f"{CONSUMED}{index}"
 
 
 def completion_columns(length: int, consumed: dict[str, datetime]) -> dict[str, Any]:
     """The columns the last transaction of a commit writes to the sentinel row."""
     now = datetime.now(UTC)
-    record = {k: v.isoformat() for k, v in consumed.items()}
-    return {
-        COMPLETED_AT: now,
-        HISTORY_LENGTH: length,
-        HISTORY_LENGTH_AT: now,
-        CONSUMED: json.dumps(record, separators=(",", ":")),
-    }
+    return {COMPLETED_AT: now, HISTORY_LENGTH: length, HISTORY_LENGTH_AT: now} | consumed_columns(consumed)
 
 
-def may_return_until(next_visible_on: datetime | None, visibility_timeout_s: float) -> datetime:
-    """Until when a consumed message that was not deleted may still reappear and be seen: it becomes
-    visible at ``next_visible_on``, and one more visibility timeout covers a worker that took it then
-    and died before deleting it."""
-    visible = next_visible_on or datetime.now(UTC) + timedelta(seconds=visibility_timeout_s)
-    return visible + timedelta(seconds=visibility_timeout_s + 60)
+def in_progress_columns(previous_length: int) -> dict[str, Any]:
+    """The columns the other transactions of a commit write first: the history is still as it was."""
+    now = datetime.now(UTC)
+    return {COMPLETED_AT: now, HISTORY_LENGTH: previous_length, HISTORY_LENGTH_AT: now}

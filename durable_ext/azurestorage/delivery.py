@@ -53,13 +53,14 @@ class MessageDelivery:
         sends += [self.deliver(m) for m in result.orchestrator_messages]
         await asyncio.gather(*sends)
 
-    async def deliver(self, message: TaskMessage) -> None:
-        """Send ``message`` to its instance's control queue, keeping it if this worker owns the queue."""
+    async def deliver(self, message: TaskMessage, *, once: bool = False) -> None:
+        """Send ``message`` to its instance's control queue, keeping it if this worker owns the queue.
+        ``once``: a client's message, never put twice (``TaskHubQueue._put``)."""
         queue = self.control_queue_for(message.instance_id)
         if message.visible_at is None and self.owns(queue):
-            await self.hand_over(await queue.send_held(message))
+            await self.hand_over(await queue.send_held(message, once=once))
             return
-        await queue.send(message)
+        await queue.send(message, once=once)
         if message.visible_at is not None and self.owns(queue):  # a timer: look when it is due
             delay_s = (message.visible_at - datetime.now(UTC)).total_seconds()
             due_s = math.ceil(max(0.0, delay_s)) + TIMER_GRACE_S

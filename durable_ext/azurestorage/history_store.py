@@ -68,6 +68,7 @@ class HistoryStore:
         new_events: list[HistoryEvent],
         etag: str | None,
         consumed: dict[str, datetime] | None = None,
+        previous_length: int | None = None,
     ) -> str:
         """Write ``new_events`` after ``first_sequence_number`` rows; return the sentinel's new ETag.
 
@@ -76,7 +77,11 @@ class HistoryStore:
         is written last rows first: until the transaction with its first rows, which also switches the
         sentinel to the new execution and length and records ``consumed``, readers see the history as
         it was (``checkpoint.current_execution``), so a commit that dies half-way is not half applied.
+        ``previous_length``: the rows of the history this episode ran on (by default
+        ``first_sequence_number``; a new execution overwrites the rows of the one it follows).
         """
+        if previous_length is None:
+            previous_length = first_sequence_number
         pk = escape_key(instance_id)
         batches = _split(new_events)
         for index, batch in reversed(list(enumerate(batches))):
@@ -95,8 +100,8 @@ class HistoryStore:
                 sentinel |= {"ExecutionId": execution_id} | checkpoint.completion_columns(
                     length, consumed or {}
                 )
-            elif etag is None:
-                sentinel[checkpoint.HISTORY_LENGTH] = 0  # a first commit under way: no history yet
+            else:  # the history as it was, whoever wrote the sentinel before
+                sentinel |= checkpoint.in_progress_columns(previous_length)
             if etag is None:
                 ops.append(BatchOperation("create", sentinel))
             else:

@@ -11,8 +11,10 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+import aiohttp
+from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
@@ -26,6 +28,7 @@ log = logging.getLogger("durable_ext.queues")
 MIN_POLL_DELAY_S = 0.05
 MAX_VISIBILITY_DELAY_S = 7 * 24 * 3600 - 60
 MAX_ABANDON_DELAY_S = 600
+CONNECT_RETRIES = 3
 
 
 @dataclass
@@ -50,6 +53,18 @@ class ReceivedMessage:
     @property
     def inserted_on(self) -> datetime:
         return self.queue_message.inserted_on or datetime.now(UTC)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """The request failed while connecting: it never reached the server."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return True
+        cause = cause.__cause__ or getattr(cause, "inner_exception", None)
+        if cause is exc:
+            return False
+    return False
 
 
 class PollBackoff:
@@ -104,12 +119,13 @@ class TaskHubQueue:
                 if "QueueAlreadyExists" not in str(exc) and "already exists" not in str(exc).lower():
                     raise
 
-    async def send(self, message: TaskMessage, *, wake: bool = True) -> None:
-        """Enqueue ``message``; unless ``wake`` is false, this process's poller of the queue looks at once."""
+    async def send(self, message: TaskMessage, *, wake: bool = True, once: bool = False) -> None:
+        """Enqueue ``message``; unless ``wake`` is false, this process's poller of the queue looks at once.
+        ``once``: never put twice (see ``_put``)."""
         body, _ = await self._body(message)
-        await self.send_body(body, message.visible_at, wake=wake)
+        await self.send_body(body, message.visible_at, wake=wake, once=once)
 
-    async def send_held(self, message: TaskMessage) -> ReceivedMessage:
+    async def send_held(self, message: TaskMessage, *, once: bool = False) -> ReceivedMessage:
         """Enqueue ``message`` already invisible, as if this process had just received it.
 
         Put Message with a visibility timeout returns the pop receipt, so the sender holds the message
@@ -119,9 +135,7 @@ class TaskHubQueue:
         """
         body, sequence_number = await self._body(message)
         async with translated(f"Sending a message to queue '{self.name}'"):
-            sent = await self.client.send_message(
-                body, visibility_timeout=self.visibility_timeout_s, time_to_live=-1
-            )
+            sent = await self._put(body, once, visibility_timeout=self.visibility_timeout_s)
         return ReceivedMessage(message, sent, self, sequence_number)
 
     async def _body(self, message: TaskMessage) -> tuple[str, int]:
@@ -132,15 +146,32 @@ class TaskHubQueue:
             body = envelope.encode_blob_pointer(blob)
         return body, sequence_number
 
-    async def send_body(self, body: str, visible_at: datetime | None = None, *, wake: bool = True) -> None:
+    async def send_body(
+        self, body: str, visible_at: datetime | None = None, *, wake: bool = True, once: bool = False
+    ) -> None:
         delay = 0
         if visible_at is not None:
             delay = int(max(0.0, (visible_at - datetime.now(UTC)).total_seconds()) + 0.999)
             delay = min(delay, MAX_VISIBILITY_DELAY_S)
         async with translated(f"Sending a message to queue '{self.name}'"):
-            await self.client.send_message(body, visibility_timeout=delay or None, time_to_live=-1)
+            await self._put(body, once, visibility_timeout=delay or None)
         if delay == 0 and wake:
             self.backoff.wake()
+
+    async def _put(self, body: str, once: bool, **options: Any) -> QueueMessage:
+        """Put Message. ``once``: a client's message, which no receiver could tell from a second copy.
+        The storage clients retry a request whose connection broke after it went out, which may put it
+        twice; so it is tried again only when it never reached the server (the connection failed)."""
+        if not once:
+            return await self.client.send_message(body, time_to_live=-1, **options)
+        for attempt in range(CONNECT_RETRIES + 1):
+            try:
+                return await self.client.send_message(body, time_to_live=-1, retry_total=0, **options)
+            except ServiceRequestError as exc:
+                if attempt == CONNECT_RETRIES or not _never_sent(exc):
+                    raise
+                await asyncio.sleep(0.4 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def receive_batch(self, max_messages: int) -> list[QueueMessage]:
         """One Get Messages call; may return nothing.

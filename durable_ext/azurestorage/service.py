@@ -88,7 +88,7 @@ class AzureStorageOrchestrationService:
             self.clients, self.names, [*self.control_queues, self.work_item_queue]
         )
         self.sessions = SessionManager(self.history, HistoryCache(settings.history_cache_size))
-        self.consumed = ConsumedMessages(settings.control_queue_visibility_timeout_s)
+        self.consumed = ConsumedMessages()
         self.filter = MessageFilter(self.instances, settings, self.consumed)
         self.poison = PoisonStore(self.clients.tables.get_table_client(self.names.poison_table))
         self.listener = ControlQueueListener(self.sessions, settings, self._unreadable)
@@ -277,7 +277,9 @@ class AzureStorageOrchestrationService:
         await _retried(
             lambda: self.delivery.send_all(result), f"Sending the messages of '{item.instance_id}'"
         )
-        consumed = self.consumed.record(session.history.consumed, session.messages, session.redelivered)
+        consumed = self.consumed.record(
+            item.instance_id, session.history.consumed, session.messages, session.redelivered
+        )
         etag = await _retried(
             lambda: self.history.commit(
                 item.instance_id,
@@ -286,6 +288,7 @@ class AzureStorageOrchestrationService:
                 state.new_events,
                 etag,
                 consumed,
+                len(session.history.events),
             ),
             f"Committing the history of '{item.instance_id}'",
         )
@@ -399,8 +402,10 @@ class AzureStorageOrchestrationService:
         return await self.instances.write_pending(started.event, started.instance_id, str(row["etag"]))
 
     async def send_message(self, message: TaskMessage) -> None:
+        """A client's message (event, signal, terminate, ...): put once, even when storage fails in a
+        way that leaves unknown whether the put landed (the caller gets the error and decides)."""
         await self.ensure_task_hub()
-        await self.delivery.deliver(message)
+        await self.delivery.deliver(message, once=True)
 
     async def get_state(self, instance_id: str) -> OrchestrationState | None:
         await self.ensure_task_hub()

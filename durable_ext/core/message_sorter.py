@@ -11,8 +11,9 @@ Resends. An orchestration sends its messages before its history commits; if the 
 (its worker died, storage failed, another worker committed first), the episode runs again and sends
 the same requests again, stamped later. The reference takes such a resend for a new request. Here a
 sender also says, in each request, up to which timestamp its requests to this entity are committed
-(``Checkpoint``); the entity remembers, per sender execution, a digest of every request it delivered
-after that point (``Recent``) and drops a request whose digest it has seen, treating it as delivered.
+(``Checkpoint``); the entity remembers, per sender execution, a digest (id and operation) of every
+request it delivered after that point (``Recent``) and drops a request whose digest it has seen,
+treating it as delivered.
 Entries at or before a sender's checkpoint can no longer be resent and are forgotten, so ``Recent``
 holds about one episode's requests per sender execution (an episode that continues as new sends from
 several executions), and is forgotten with the sender when the reorder window passes.
@@ -51,8 +52,10 @@ def _before(a: datetime | None, b: datetime | None) -> bool:
 
 
 def request_digest(message: RequestMessage) -> str:
-    """What makes a request the same request when it is sent again: its id, operation and input."""
-    text = f"{message.id}\n{message.operation}\n{message.input}"
+    """What makes a request the same request when it is sent again: its id (derived from the sender's
+    execution and sequence number) and operation. Not its input, which may be built from the time or
+    a new UUID, and so differ in a rerun."""
+    text = f"{message.id}\n{message.operation}"
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -86,13 +89,11 @@ class MessageSorter:
         current = buffer.get("ExecutionId") == message.parent_execution_id
         if self._was_delivered(message):
             if current:  # it stands for the request it repeats: what waited for that one may follow
-                self._mark_seen(buffer, message.timestamp)
+                self._mark_delivered(buffer, message.timestamp)
                 yield from self._drain(buffer)
             return
         if not current:  # a new execution starts over
-            yield from (
-                RequestMessage.from_dict(m) for _, m in sorted((buffer.get("Buffered") or {}).items())
-            )
+            yield from self._flush(buffer)
             buffer.update({"Last": _MIN, "ExecutionId": message.parent_execution_id, "Buffered": {}})
         last = _time(buffer.get("Last"))
         if not _before(last, message.timestamp):
@@ -121,20 +122,36 @@ class MessageSorter:
     def _deliver(self, buffer: dict[str, Any], message: RequestMessage) -> Iterator[RequestMessage]:
         """Deliver ``message`` (in order) and remember it until its sender has committed past it."""
         self._mark_delivered(buffer, message.timestamp)
-        if message.tracked:
-            recent = self._recent(message.parent_execution_id)
-            if message.checkpoint is not None:
-                for digest in [d for d, at in recent.items() if not _before(message.checkpoint, _time(at))]:
-                    del recent[digest]
-            recent[request_digest(message)] = _text(message.timestamp)
+        self._remember(message, in_order=True)
         yield message
 
-    def _mark_delivered(self, buffer: dict[str, Any], timestamp: datetime | None) -> None:
-        buffer["Last"] = _text(None if _before(timestamp, self._horizon) else timestamp)
+    def _flush(self, buffer: dict[str, Any]) -> Iterator[RequestMessage]:
+        """The sender went on to a new execution: what waited for the old one is delivered now, unless
+        it was delivered already."""
+        for _, data in sorted((buffer.get("Buffered") or {}).items()):
+            waiting = RequestMessage.from_dict(data)
+            if not self._was_delivered(waiting):
+                self._remember(waiting, in_order=False)
+                yield waiting
 
-    def _mark_seen(self, buffer: dict[str, Any], timestamp: datetime | None) -> None:
-        if _before(_time(buffer.get("Last")), timestamp):
-            self._mark_delivered(buffer, timestamp)
+    def _remember(self, message: RequestMessage, *, in_order: bool) -> None:
+        """Keep the digest of a delivered request; in order, its checkpoint also says which of the
+        sender's earlier requests can no longer be sent again."""
+        if not message.tracked:
+            return
+        recent = self._recent(message.parent_execution_id)
+        if in_order and message.checkpoint is not None:
+            for digest in [d for d, at in recent.items() if not _before(message.checkpoint, _time(at))]:
+                del recent[digest]
+        recent[request_digest(message)] = _text(message.timestamp)
+
+    def _mark_delivered(self, buffer: dict[str, Any], timestamp: datetime | None) -> None:
+        """``Last`` only moves forward: a request that waited and is older than what was delivered
+        (an earlier run's copy) must not hold up the ones that follow the newer."""
+        last = _time(buffer.get("Last"))
+        if _before(timestamp, last):
+            timestamp = last
+        buffer["Last"] = _text(None if _before(timestamp, self._horizon) else timestamp)
 
     def _drain(self, buffer: dict[str, Any]) -> Iterator[RequestMessage]:
         buffered: dict[str, Any] = buffer.get("Buffered") or {}
@@ -146,7 +163,7 @@ class MessageSorter:
                 break
             del buffered[first_key]
             if self._was_delivered(candidate):
-                self._mark_seen(buffer, candidate.timestamp)
+                self._mark_delivered(buffer, candidate.timestamp)
                 continue
             yield from self._deliver(buffer, candidate)
         if not buffered:

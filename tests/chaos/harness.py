@@ -130,9 +130,9 @@ class Chaos:
         try:
             self.workers = [self._spawn() for _ in range(self.config.workers)]
             await asyncio.gather(*(wait_until_serving(w, 60) for w in self.workers))
-            await self._start_instances()
-            chaos = asyncio.create_task(self._make_chaos())
+            chaos = asyncio.create_task(self._make_chaos())  # kills begin while instances are started
             clients = asyncio.create_task(self._signal_counter())
+            await self._start_instances()
             await self._wait_for_all()
             await chaos
             self._clients_done.set()
@@ -154,10 +154,21 @@ class Chaos:
         self.report.instances = len(jobs)
         async with aiohttp.ClientSession() as http:
             for instance_id, name, arg in jobs:
-                worker = self.workers[len(instance_id) % len(self.workers)]
-                url = f"{worker.base_url}{API}/orchestrators/{name}/{instance_id}"
-                async with http.post(url, json={"n": arg}) as response:
-                    assert response.status == 202, await response.text()
+                await self._start_one(http, f"{API}/orchestrators/{name}/{instance_id}", {"n": arg})
+
+    async def _start_one(self, http: aiohttp.ClientSession, path: str, body: Any) -> None:
+        """Start through a live worker; one that was just replaced may not serve yet (nothing was sent)."""
+        for _ in range(100):
+            async with self._quiet:
+                worker = self.rng.choice(self.workers)
+                try:
+                    async with http.post(f"{worker.base_url}{path}", json=body) as response:
+                        assert response.status == 202, await response.text()
+                        return
+                except aiohttp.ClientConnectionError:
+                    pass
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no worker took {path}")
 
     async def _make_chaos(self) -> None:
         c = self.config
@@ -312,7 +323,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--chains", type=int, default=400)
+    parser.add_argument("--chain-steps", type=int, default=10)
     parser.add_argument("--fans", type=int, default=100)
+    parser.add_argument("--fan-width", type=int, default=6)
     parser.add_argument("--counted", type=int, default=80, help="slow chains that each signal the counter")
     parser.add_argument("--client-signal-every", type=float, default=0.1)
     parser.add_argument("--kills", type=int, default=20)
@@ -320,10 +333,13 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=0.2)
     parser.add_argument("--restart-storage", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     config = ChaosConfig(
         chains=args.chains,
+        chain_steps=args.chain_steps,
         fans=args.fans,
+        fan_width=args.fan_width,
         counted=args.counted,
         client_signal_every_s=args.client_signal_every,
         kills=args.kills,
@@ -331,6 +347,7 @@ def main() -> None:
         step_seconds=args.step_seconds,
         restart_storage=args.restart_storage,
         timeout_s=args.timeout,
+        seed=args.seed,
     )
     print(asyncio.run(run_chaos(config)).summary())
 

@@ -90,9 +90,10 @@ def _activity_handler(user: Callable[..., Any], parameter: str) -> Callable[[Any
     return handler
 
 
-def _build_registry() -> FunctionRegistry:
+def registry_of(sdk_app: df.DFApp) -> FunctionRegistry:
+    """The orchestrators, activities and entities of an SDK app (builds its functions: once per app)."""
     registry = FunctionRegistry()
-    for fn in app.get_functions():  # builds the functions: callable only once per app
+    for fn in sdk_app.get_functions():
         trigger = fn.get_trigger()
         if trigger.type == "orchestrationTrigger":
             registry.add_orchestrator(fn.get_function_name(), fn.get_user_function())
@@ -100,10 +101,12 @@ def _build_registry() -> FunctionRegistry:
             registry.add_activity(
                 fn.get_function_name(), _activity_handler(fn.get_user_function(), trigger.name)
             )
+        elif trigger.type == "entityTrigger":
+            registry.add_entity(fn.get_function_name(), fn.get_user_function())
     return registry
 
 
-REGISTRY = _build_registry()
+REGISTRY = registry_of(app)
 
 
 def _sdk_input(value: Any) -> str:

@@ -18,10 +18,9 @@ from durable_ext.core.client import TaskHubClient
 from durable_ext.core.entities import EntityId
 from durable_ext.core.entity_queries import EntityStatus
 from durable_ext.extension.entity_runner import SdkEntityRunner
-from durable_ext.extension.functions import FunctionRegistry
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
-from .test_engine import _history_rows, _instance_row, _service
+from .test_engine import _history_rows, _instance_row, _service, registry_of
 from .workers import running_worker
 
 app = df.DFApp()
@@ -37,9 +36,7 @@ def journal(context: df.DurableEntityContext) -> None:
         context.destruct_on_exit()
 
 
-REGISTRY = FunctionRegistry()
-for _fn in app.get_functions():
-    REGISTRY.add_entity(_fn.get_function_name(), _fn.get_user_function())
+REGISTRY = registry_of(app)
 
 
 @dataclass

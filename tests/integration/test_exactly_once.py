@@ -31,10 +31,9 @@ from durable_ext.core.history import OrchestrationStatus
 from durable_ext.core.service import EpisodeResult, OrchestrationWorkItem
 from durable_ext.core.worker import TaskHubWorker
 from durable_ext.extension.entity_runner import SdkEntityRunner
-from durable_ext.extension.functions import FunctionRegistry
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
-from .test_engine import _activity_handler
+from .test_engine import registry_of
 
 app = df.DFApp()
 
@@ -88,17 +87,7 @@ def echo(value: int) -> int:
 
 
 FAN_WIDTH = 120
-REGISTRY = FunctionRegistry()
-for _fn in app.get_functions():
-    _trigger = _fn.get_trigger()
-    if _trigger.type == "entityTrigger":
-        REGISTRY.add_entity(_fn.get_function_name(), _fn.get_user_function())
-    elif _trigger.type == "activityTrigger":
-        REGISTRY.add_activity(
-            _fn.get_function_name(), _activity_handler(_fn.get_user_function(), _trigger.name)
-        )
-    else:
-        REGISTRY.add_orchestrator(_fn.get_function_name(), _fn.get_user_function())
+REGISTRY = registry_of(app)
 
 WRITES = ("queue.put", "queue.delete", "queue.update", "table.write", "table.batch", "blob.write")
 _in_target = contextvars.ContextVar("in_target", default=False)
@@ -289,30 +278,20 @@ async def _every_crash_point(
 
 
 @pytest.mark.timeout(600)
-async def test_an_episode_that_sends_a_signal_a_call_and_a_child_start(
-    connection_string: str, hub_name: str
+@pytest.mark.parametrize(
+    ("scenario", "writes", "every_put"),
+    [
+        # the three sends, the history, the status row (Running), the delete of the start
+        pytest.param(SENDER, 6, True, id="signal-call-and-child-start"),
+        pytest.param(LOOPER, 6, True, id="continue-as-new-twice"),
+        # the response, the history, the status row, the delete of the request
+        pytest.param(CALLED, 4, True, id="entity-answers-a-call"),
+        pytest.param(CLIENT_FED, 3, True, id="entity-takes-a-client-signal"),
+        # a signal and 120 activities, the two history transactions, the status row, the delete
+        pytest.param(FANNER, FAN_WIDTH + 5, False, id="commit-of-two-transactions"),
+    ],
+)
+async def test_every_receiver_applies_what_an_episode_sent_once(
+    connection_string: str, hub_name: str, scenario: Scenario, writes: int, every_put: bool
 ) -> None:
-    # the three sends, the history, the status row (Running), the delete of the start
-    await _every_crash_point(connection_string, hub_name, SENDER, 6)
-
-
-@pytest.mark.timeout(600)
-async def test_an_episode_that_continues_as_new_twice(connection_string: str, hub_name: str) -> None:
-    await _every_crash_point(connection_string, hub_name, LOOPER, 6)
-
-
-@pytest.mark.timeout(600)
-async def test_an_entity_batch_that_answers_a_call(connection_string: str, hub_name: str) -> None:
-    # the response, the history, the status row, the delete of the request
-    await _every_crash_point(connection_string, hub_name, CALLED, 4)
-
-
-@pytest.mark.timeout(600)
-async def test_an_entity_batch_with_a_client_signal(connection_string: str, hub_name: str) -> None:
-    await _every_crash_point(connection_string, hub_name, CLIENT_FED, 3)
-
-
-@pytest.mark.timeout(600)
-async def test_an_episode_committed_in_two_transactions(connection_string: str, hub_name: str) -> None:
-    # a signal and 120 activities, the two history transactions, the status row, the delete
-    await _every_crash_point(connection_string, hub_name, FANNER, FAN_WIDTH + 5, every_put=False)
+    await _every_crash_point(connection_string, hub_name, scenario, writes, every_put=every_put)

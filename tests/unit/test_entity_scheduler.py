@@ -205,3 +205,33 @@ def test_requests_without_a_checkpoint_are_ordered_as_before() -> None:
         request.tracked = False
     assert [r.id for m in [a[1], a[0]] for r in sorter.receive(m)] == ["orch-a-0", "orch-a-1"]
     assert "Recent" not in json.dumps(sorter.data)
+
+
+def test_requests_that_waited_when_the_sender_moved_on_are_not_delivered_twice() -> None:
+    sorter = MessageSorter({}, WINDOW)
+    old, new = _Sender("orch", "x1"), _Sender("orch", "x2")
+    r1, r2 = old.attempt(T0, "add", "add")  # r2 waits for r1
+    (rb,) = new.attempt(T0, "add")  # the same episode continued as new, then died
+    again = old.attempt(T0 + timedelta(seconds=30), "add", "add") + new.attempt(
+        T0 + timedelta(seconds=30), "add"
+    )
+    delivered = _deliver_all(sorter, [r2, rb, r1, *again])
+    assert sorted(delivered) == ["orch:x1:0/add", "orch:x1:1/add", "orch:x2:0/add"]
+
+
+def test_an_earlier_runs_copy_that_waited_does_not_hold_up_the_requests_after_it() -> None:
+    sorter, sender = MessageSorter({}, WINDOW), _Sender("orch")
+    r1, r2 = sender.attempt(T0, "add", "sub")
+    r1_again, r2_again = sender.attempt(T0 + timedelta(seconds=10), "add", "sub")
+    sender.commit()
+    (r3,) = sender.attempt(T0 + timedelta(seconds=20), "mul")
+    delivered = _deliver_all(sorter, [r2, r2_again, r1_again, r1, r3])
+    assert sorted(delivered) == ["orch:x1:0/add", "orch:x1:1/sub", "orch:x1:2/mul"]
+
+
+def test_a_resend_whose_input_was_built_from_the_time_is_recognised() -> None:
+    sorter, sender = MessageSorter({}, WINDOW), _Sender("orch")
+    (first,) = sender.attempt(T0, "add")
+    (again,) = sender.attempt(T0 + timedelta(seconds=10), "add")
+    first.input, again.input = '"at 10:00:00"', '"at 10:00:10"'
+    assert _deliver_all(sorter, [first, again]) == ["orch:x1:0/add"]
