@@ -87,6 +87,7 @@ class TriggerBindingProvider(Protocol):
 
 class InputBindingProvider(Protocol):
     binding_type: str
+    """The ``type`` it handles; a provider may also list older names of it in ``binding_aliases``."""
 
     def create_input(self, function: FunctionInfo, binding: dict[str, Any]) -> InputBinding: ...
 

@@ -127,9 +127,13 @@ class DurableClientInputBinding:
 
 
 class DurableClientBindingProvider:
-    """``durableClient``: the SDK client's JSON, pointing at this host's own HTTP server."""
+    """``durableClient``: the SDK client's JSON, pointing at this host's own HTTP server.
+
+    ``orchestrationClient``, its name in Durable Functions 1.x, is still accepted, as the extension does.
+    """
 
     binding_type = "durableClient"
+    binding_aliases = ("orchestrationClient",)
 
     def __init__(
         self,

@@ -26,15 +26,19 @@ logger = logging.getLogger("durable_ext.bindings")
 _Provider = TypeVar("_Provider", TriggerBindingProvider, InputBindingProvider)
 
 
+def _names(provider: TriggerBindingProvider | InputBindingProvider) -> list[str]:
+    """The binding type a provider handles, and the older names it also answers to."""
+    aliases: tuple[str, ...] = getattr(provider, "binding_aliases", ())
+    return [provider.binding_type, *aliases]
+
+
 def _by_type(providers: Sequence[_Provider], kind: str) -> dict[str, _Provider]:
     keyed: dict[str, _Provider] = {}
     for provider in providers:
-        key = provider.binding_type.lower()
-        if key in keyed:
-            raise ValueError(
-                f"Two {kind} binding providers handle the binding type '{provider.binding_type}'."
-            )
-        keyed[key] = provider
+        for binding_type in _names(provider):
+            if binding_type.lower() in keyed:
+                raise ValueError(f"Two {kind} binding providers handle the binding type '{binding_type}'.")
+            keyed[binding_type.lower()] = provider
     return keyed
 
 
@@ -50,10 +54,10 @@ class BindingRegistry:
         self._executor = executor
 
     def supported_trigger_types(self) -> list[str]:
-        return sorted(p.binding_type for p in self._triggers.values())
+        return sorted({p.binding_type for p in self._triggers.values()})
 
     def supported_input_types(self) -> list[str]:
-        return sorted(p.binding_type for p in self._inputs.values())
+        return sorted({p.binding_type for p in self._inputs.values()})
 
     def build(self, functions: list[FunctionInfo]) -> list[tuple[TriggerBinding, FunctionInvoker]]:
         """A trigger binding and an invoker for every function the providers support."""

@@ -80,6 +80,17 @@ async def test_failed_status_codes(features_host: RunningHost, http: aiohttp.Cli
         assert response.status == 500
 
 
+async def test_the_legacy_orchestration_client_binding_starts_an_instance(
+    features_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(f"{features_host.base_url}/api/legacy/start/plain", json={"k": 1}) as response:
+        assert response.status == 202, await response.text()
+        links = await response.json()
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["runtimeStatus"] == "Completed"
+    assert final["output"] == {"plain": True, "input": {"k": 1}}
+
+
 async def test_non_generator_orchestrator(features_host: RunningHost, http: aiohttp.ClientSession) -> None:
     final = await run(http, features_host, "plain", {"k": "v"})
     assert final["output"] == {"plain": True, "input": {"k": "v"}}

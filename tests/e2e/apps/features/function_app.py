@@ -19,6 +19,15 @@ async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
     return client.create_check_status_response(req, instance_id)
 
 
+@app.route(route="legacy/start/{name}", methods=["POST"])
+@app.generic_input_binding(arg_name="starter", type="orchestrationClient")
+async def legacy_start(req: func.HttpRequest, starter: str) -> func.HttpResponse:
+    """The client binding under its Durable Functions 1.x name, read as the v1 samples read it."""
+    client = df.DurableOrchestrationClient(starter)
+    instance_id = await client.start_new(req.route_params["name"], None, req.get_json())
+    return client.create_check_status_response(req, instance_id)
+
+
 @app.route(route="run/{name}", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def run_and_wait(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
