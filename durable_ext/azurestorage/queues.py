@@ -19,6 +19,7 @@ from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from ..core.messages import TaskMessage
+from ..errors import TransientStorageError
 from . import envelope
 from .clients import translated
 from .large_payloads import LargePayloads, message_blob_name, message_too_large
@@ -168,8 +169,14 @@ class TaskHubQueue:
             try:
                 return await self.client.send_message(body, time_to_live=-1, retry_total=0, **options)
             except ServiceRequestError as exc:
-                if attempt == CONNECT_RETRIES or not _never_sent(exc):
+                if attempt == CONNECT_RETRIES:
                     raise
+                if not _never_sent(exc):
+                    raise TransientStorageError(
+                        f"Sending a message to queue '{self.name}' failed after the request went out "
+                        f"({type(exc).__name__}: {exc}), so it may or may not have arrived. Look at the "
+                        "instance's status or the entity's state before sending it again."
+                    ) from exc
                 await asyncio.sleep(0.4 * 2**attempt)
         raise AssertionError("unreachable")
 

@@ -24,7 +24,8 @@ def begin_episode(item: OrchestrationWorkItem) -> OrchestrationRuntimeState:
     if state.execution_started is None and not starts and is_entity_instance(item.instance_id):
         state.add(auto_start(item.instance_id))
     completed: set[tuple[str, int | str]] = {k for e in state.events if (k := completion_key(e)) is not None}
-    completed |= {response_key(e.name) for e in state.events if e.event_type == EventType.EventRaised}
+    if not is_entity_instance(item.instance_id):  # only an orchestration receives entity responses
+        completed |= {response_key(e.name) for e in state.events if e.event_type == EventType.EventRaised}
     for message in item.new_messages:
         if message.event_type == EventType.ExecutionStarted and state.execution_started is not None:
             log.info("Dropping a duplicate start of instance '%s'", item.instance_id)

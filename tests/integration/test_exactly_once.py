@@ -156,6 +156,8 @@ def _settings(connection_string: str, hub: str) -> AzureStorageSettings:
 async def _worker(
     connection_string: str, hub: str, killer: Killer | None = None
 ) -> AsyncIterator[AzureStorageOrchestrationService]:
+    """A worker with the entity runner; unlike ``workers.running_worker`` its stop tolerates a worker
+    whose every storage call fails (a killed one)."""
     service = AzureStorageOrchestrationService(_settings(connection_string, hub))
     if killer is not None:
         killer.install(service)
