@@ -2,9 +2,11 @@
 
 A *binding provider* is keyed by a binding type string (``orchestrationTrigger``, ``httpTrigger``,
 ``durableClient`` ...). For a function whose trigger has that type it creates a :class:`TriggerBinding`,
-whose listener connects the function to whatever fires it (the durable engine, the HTTP router). For a
-non-trigger input binding of that type it creates an :class:`InputBinding`, which produces the keyword
-argument value passed to the user function on each invocation.
+whose listener connects the function to whatever fires it (the durable engine, the HTTP router, a timer,
+a queue). For a non-trigger input binding of that type it creates an :class:`InputBinding`, which
+produces the keyword argument value passed to the user function on each invocation. For an output
+binding it creates an :class:`OutputBinding`, which writes the value the function set (a ``func.Out``
+parameter or the ``$return`` value) after the function succeeded.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class FunctionInfo:
     """Every binding entry of the function, the trigger included."""
     user_function: Any
     """The callable the SDK returns for this function (a wrapper for durable triggers and clients)."""
+    directory: str | None = None
+    """The function's folder (v1 model); None for a v2 app, whose functions share the script's folder."""
 
     @classmethod
     def from_function(cls, fn: Function) -> FunctionInfo:
@@ -51,10 +55,33 @@ class FunctionInfo:
         )
 
     def input_bindings(self) -> list[dict[str, Any]]:
-        """The non-trigger bindings whose direction is IN."""
-        return [
-            b for b in self.bindings if b is not self.trigger and str(b.get("direction", "")).upper() == "IN"
-        ]
+        """The non-trigger bindings whose direction is IN (the default when none is given)."""
+        return [b for b in self.bindings if b is not self.trigger and direction_of(b) == "in"]
+
+    def output_bindings(self) -> list[dict[str, Any]]:
+        """The bindings whose direction is OUT, ``$return`` included."""
+        return [b for b in self.bindings if b is not self.trigger and direction_of(b) == "out"]
+
+    def binding(self, name: str) -> dict[str, Any] | None:
+        """The binding entry whose ``name`` is ``name`` (case-insensitive), if any."""
+        lowered = name.lower()
+        return next((b for b in self.bindings if str(b.get("name", "")).lower() == lowered), None)
+
+
+RETURN_NAME = "$return"
+"""The name of the binding that receives the function's return value."""
+
+
+def direction_of(binding: dict[str, Any]) -> str:
+    """``in``, ``out`` or ``inout``: a binding's direction, lower-cased (``in`` when not given)."""
+    return str(binding.get("direction") or "in").lower()
+
+
+def data_type_of(binding: dict[str, Any]) -> str | None:
+    """``string``, ``binary`` or ``stream``, lower-cased; None when the binding gives none."""
+    value = binding.get("dataType")
+    text = str(value).lower() if value is not None else ""
+    return None if text in ("", "undefined") else text
 
 
 class Listener(Protocol):
@@ -76,7 +103,18 @@ class InputBinding(Protocol):
 
     parameter_name: str
 
-    def value(self, invocation: InvocationContext) -> Any: ...
+    def value(self, invocation: InvocationContext) -> Any:
+        """The argument; an awaitable is awaited (inputs that read storage)."""
+        ...
+
+
+class OutputBinding(Protocol):
+    """Writes the value one output binding was given, once the function has succeeded."""
+
+    parameter_name: str
+    """The binding's ``name``: a ``func.Out`` parameter, or ``$return``."""
+
+    async def write(self, value: Any, invocation: InvocationContext) -> None: ...
 
 
 class TriggerBindingProvider(Protocol):
@@ -92,13 +130,25 @@ class InputBindingProvider(Protocol):
     def create_input(self, function: FunctionInfo, binding: dict[str, Any]) -> InputBinding: ...
 
 
+class OutputBindingProvider(Protocol):
+    binding_type: str
+
+    def create_output(self, function: FunctionInfo, binding: dict[str, Any]) -> OutputBinding: ...
+
+
 @dataclass
 class InvocationContext:
-    """Per-invocation facts input bindings may use (the request origin for client URLs, ids)."""
+    """Per-invocation facts bindings may use (the request origin for client URLs, ids).
+
+    ``binding_data`` holds what binding expressions such as ``{name}`` or ``{queueTrigger}`` in an
+    input or output binding resolve against: the trigger's metadata and route parameters.
+    ``extras`` carries what a trigger hands to its own output (the HTTP response).
+    """
 
     invocation_id: str
     function_name: str
     extras: dict[str, Any] = field(default_factory=dict)
+    binding_data: dict[str, Any] = field(default_factory=dict)
 
 
 class FunctionInvoker(Protocol):

@@ -115,6 +115,32 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 # --------------------------------------------------------------------------- binding
 
 
+HTTP_RESPONSE = "http_response"
+"""The key in ``InvocationContext.extras`` under which the ``http`` output leaves the response."""
+
+
+@dataclass
+class HttpOutputBinding:
+    """The ``http`` output (``$return`` or a ``func.Out[func.HttpResponse]``): the trigger's response."""
+
+    parameter_name: str
+
+    async def write(self, value: Any, invocation: InvocationContext) -> None:
+        invocation.extras[HTTP_RESPONSE] = value
+
+
+class HttpOutputBindingProvider:
+    binding_type = "http"
+
+    def create_output(self, function: FunctionInfo, binding: dict[str, Any]) -> HttpOutputBinding:
+        if function.trigger_type.lower() != "httptrigger":
+            raise ValueError(
+                f"its http output '{binding.get('name')}' needs an httpTrigger; the trigger is "
+                f"'{function.trigger_type}'. Remove the http output or use an HTTP trigger."
+            )
+        return HttpOutputBinding(str(binding.get("name")))
+
+
 class HttpTriggerBindingProvider:
     binding_type = "httpTrigger"
 
@@ -157,12 +183,14 @@ def _handler_for(invoker: FunctionInvoker) -> RouteHandler:
     async def handle(request: web.Request, route_params: dict[str, str]) -> web.StreamResponse:
         name = invoker.function.name
         function_request = await to_function_request(request, route_params)
-        invocation = InvocationContext(str(uuid.uuid4()), name, extras={"request": function_request})
+        invocation = InvocationContext(
+            str(uuid.uuid4()), name, extras={"request": function_request}, binding_data=dict(route_params)
+        )
         try:
-            result = await invoker.invoke(function_request, invocation)
+            await invoker.invoke(function_request, invocation)
         except Exception as exc:
             logger.exception("Function '%s' failed (invocation %s)", name, invocation.invocation_id)
             return error_response(500, f"Function '{name}' failed: {type(exc).__name__}: {exc}")
-        return to_web_response(name, result)
+        return to_web_response(name, invocation.extras.get(HTTP_RESPONSE))
 
     return handle

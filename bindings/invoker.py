@@ -1,4 +1,4 @@
-"""Calls a user function with its trigger value, its input bindings and, if asked for, a ``context``.
+"""Calls a user function with its trigger value, its input bindings, its outputs and, if asked, a ``context``.
 
 ``async def`` functions (the SDK's durable-client wrapper always is one) are awaited on the event loop;
 plain functions run in an executor so they never block the loop.
@@ -12,13 +12,15 @@ import inspect
 import os
 import secrets
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any, cast
 
 import azure.functions as func
+from azure.functions import meta
 from azure.functions._abc import RetryContext, RpcException, TraceContext
 
-from bindings.base import FunctionInfo, InputBinding, InvocationContext
+from bindings.base import RETURN_NAME, FunctionInfo, InputBinding, InvocationContext, OutputBinding
 
 CONTEXT_PARAMETER = "context"
 
@@ -116,8 +118,30 @@ class FunctionContext(func.Context):
         self._thread_local_storage.invocation_id = self.invocation_id
 
 
+class OutValue(func.Out[Any]):
+    """The ``func.Out`` a function's output parameter receives: ``set`` once, read after the call."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+class FunctionResultError(Exception):
+    """A function returned a value nothing takes (no ``$return`` binding), as the worker refuses it."""
+
+
 class DefaultFunctionInvoker:
-    """Implements :class:`bindings.base.FunctionInvoker` for any trigger type."""
+    """Implements :class:`bindings.base.FunctionInvoker` for any trigger type.
+
+    Input bindings are read before the call (those that read storage concurrently); each output
+    parameter gets a :class:`OutValue`; once the function returned, every output that was given a value
+    (and ``$return``) is written, concurrently. A function that raises writes nothing.
+    """
 
     def __init__(
         self,
@@ -125,22 +149,43 @@ class DefaultFunctionInvoker:
         inputs: list[InputBinding],
         executor: Executor | None = None,
         *,
+        outputs: Sequence[OutputBinding] = (),
         function_directory: str | None = None,
     ) -> None:
         self.function = function
         self._inputs = list(inputs)
+        self._outputs = [o for o in outputs if o.parameter_name != RETURN_NAME]
+        self._return = next((o for o in outputs if o.parameter_name == RETURN_NAME), None)
         self._executor = executor
         self._trigger_name = str(function.trigger.get("name", ""))
         self._is_async = inspect.iscoroutinefunction(function.user_function)
         self._wants_context = _wants_context(function)
-        self._function_directory = function_directory or _directory_of(function.user_function)
+        self._function_directory = (
+            function_directory or function.directory or _directory_of(function.user_function)
+        )
+        self._implicit_return = _has_implicit_output(function.trigger_type)
 
     async def invoke(self, trigger_value: Any, invocation: InvocationContext) -> Any:
         kwargs: dict[str, Any] = {self._trigger_name: trigger_value}
-        kwargs.update({b.parameter_name: b.value(invocation) for b in self._inputs})
+        kwargs.update(await self._input_values(invocation))
+        outs = {o.parameter_name: OutValue() for o in self._outputs}
+        kwargs.update(outs)
         context = FunctionContext(invocation, self._function_directory) if self._wants_context else None
         if context is not None:
             kwargs[CONTEXT_PARAMETER] = context
+        result = await self._call(kwargs, context)
+        await self._write_outputs(result, outs, invocation)
+        return result
+
+    async def _input_values(self, invocation: InvocationContext) -> dict[str, Any]:
+        values = {b.parameter_name: b.value(invocation) for b in self._inputs}
+        pending = [name for name, value in values.items() if inspect.isawaitable(value)]
+        if pending:
+            done = await asyncio.gather(*(values[name] for name in pending))
+            values.update(zip(pending, done, strict=True))
+        return values
+
+    async def _call(self, kwargs: dict[str, Any], context: FunctionContext | None) -> Any:
         if self._is_async:
             if context is not None:
                 context.mark_current_thread()
@@ -156,6 +201,31 @@ class DefaultFunctionInvoker:
         if context is not None:
             context.mark_current_thread()
         return self.function.user_function(**kwargs)
+
+    async def _write_outputs(
+        self, result: Any, outs: dict[str, OutValue], invocation: InvocationContext
+    ) -> None:
+        if self._return is None and result is not None and not self._implicit_return:
+            raise FunctionResultError(
+                f"Function '{self.function.name}' returned a value ({type(result).__name__}) but has no "
+                "$return output binding to take it. Return None, or declare a $return binding."
+            )
+        writes = [
+            output.write(outs[output.parameter_name].get(), invocation)
+            for output in self._outputs
+            if outs[output.parameter_name].get() is not None
+        ]
+        if self._return is not None:
+            writes.append(self._return.write(result, invocation))
+        if writes:
+            await asyncio.gather(*writes)
+
+
+def _has_implicit_output(trigger_type: str) -> bool:
+    """True for triggers whose return value is their own result (activities), as the worker has it."""
+    converter = meta.get_binding_registry().get(trigger_type)
+    implicit = getattr(converter, "has_implicit_output", None)
+    return bool(implicit is not None and implicit())
 
 
 def _wants_context(function: FunctionInfo) -> bool:

@@ -1,7 +1,9 @@
-"""Matches each discovered function with the providers of its trigger and input bindings.
+"""Matches each discovered function with the providers of its trigger, input and output bindings.
 
-A function whose trigger or input binding type has no provider is skipped with a warning; the host
-keeps running the other functions, as the Functions host does.
+A function whose trigger, input or output binding type has no provider is not loaded, with one warning
+naming the function, the binding and the supported types; the host keeps running the other functions,
+as the Functions host does. A function whose parameters do not match its bindings is refused the same
+way, so it is never called with an argument missing.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from bindings.base import (
     FunctionInvoker,
     InputBinding,
     InputBindingProvider,
+    OutputBinding,
+    OutputBindingProvider,
     TriggerBinding,
     TriggerBindingProvider,
 )
 from bindings.invoker import DefaultFunctionInvoker
+from bindings.parameters import check_parameters
 
 logger = logging.getLogger("durable_ext.bindings")
 
-_Provider = TypeVar("_Provider", TriggerBindingProvider, InputBindingProvider)
+_Provider = TypeVar("_Provider", TriggerBindingProvider, InputBindingProvider, OutputBindingProvider)
+_AnyProvider = TriggerBindingProvider | InputBindingProvider | OutputBindingProvider
 
 
-def _names(provider: TriggerBindingProvider | InputBindingProvider) -> list[str]:
+def _names(provider: _AnyProvider) -> list[str]:
     """The binding type a provider handles, and the older names it also answers to."""
     aliases: tuple[str, ...] = getattr(provider, "binding_aliases", ())
     return [provider.binding_type, *aliases]
@@ -48,9 +54,11 @@ class BindingRegistry:
         trigger_providers: list[TriggerBindingProvider],
         input_providers: list[InputBindingProvider],
         executor: Executor | None = None,
+        output_providers: Sequence[OutputBindingProvider] = (),
     ) -> None:
         self._triggers = _by_type(trigger_providers, "trigger")
         self._inputs = _by_type(input_providers, "input")
+        self._outputs = _by_type(list(output_providers), "output")
         self._executor = executor
 
     def supported_trigger_types(self) -> list[str]:
@@ -58,6 +66,9 @@ class BindingRegistry:
 
     def supported_input_types(self) -> list[str]:
         return sorted({p.binding_type for p in self._inputs.values()})
+
+    def supported_output_types(self) -> list[str]:
+        return sorted({p.binding_type for p in self._outputs.values()})
 
     def build(self, functions: list[FunctionInfo]) -> list[tuple[TriggerBinding, FunctionInvoker]]:
         """A trigger binding and an invoker for every function the providers support."""
@@ -76,29 +87,50 @@ class BindingRegistry:
             )
             return None
         try:
+            check_parameters(function)
             inputs = self._create_inputs(function)
-            if inputs is None:
+            outputs = self._create_outputs(function)
+            if inputs is None or outputs is None:
                 return None
             trigger = provider.create_trigger(function)
         except Exception as exc:
-            logger.error("Skipping function '%s': %s", function.name, exc, exc_info=exc)
+            logger.error("Skipping function '%s': %s", function.name, exc)
             return None
-        return trigger, DefaultFunctionInvoker(function, inputs, self._executor)
+        return trigger, DefaultFunctionInvoker(function, inputs, self._executor, outputs=outputs)
 
     def _create_inputs(self, function: FunctionInfo) -> list[InputBinding] | None:
         inputs: list[InputBinding] = []
         for binding in function.input_bindings():
-            binding_type = str(binding.get("type", ""))
-            provider = self._inputs.get(binding_type.lower())
+            provider = self._provider(function, binding, self._inputs, "input")
             if provider is None:
-                logger.warning(
-                    "Skipping function '%s': its input binding '%s' has type '%s', which this host does "
-                    "not support (supported input binding types: %s).",
-                    function.name,
-                    binding.get("name"),
-                    binding_type,
-                    ", ".join(self.supported_input_types()) or "none",
-                )
                 return None
             inputs.append(provider.create_input(function, binding))
         return inputs
+
+    def _create_outputs(self, function: FunctionInfo) -> list[OutputBinding] | None:
+        outputs: list[OutputBinding] = []
+        for binding in function.output_bindings():
+            provider = self._provider(function, binding, self._outputs, "output")
+            if provider is None:
+                return None
+            outputs.append(provider.create_output(function, binding))
+        return outputs
+
+    def _provider(
+        self, function: FunctionInfo, binding: dict[str, object], table: dict[str, _Provider], kind: str
+    ) -> _Provider | None:
+        binding_type = str(binding.get("type", ""))
+        provider = table.get(binding_type.lower())
+        if provider is None:
+            supported = sorted({p.binding_type for p in table.values()})
+            logger.warning(
+                "Skipping function '%s': its %s binding '%s' has type '%s', which this host does "
+                "not support (supported %s binding types: %s).",
+                function.name,
+                kind,
+                binding.get("name"),
+                binding_type,
+                kind,
+                ", ".join(supported) or "none",
+            )
+        return provider

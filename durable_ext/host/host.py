@@ -8,15 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bindings.base import FunctionInfo, Listener
-from bindings.durable import (
-    ActivityTriggerBindingProvider,
-    DurableClientBindingProvider,
-    EntityTriggerBindingProvider,
-    OrchestrationTriggerBindingProvider,
-    close_sdk_client_session,
-)
-from bindings.http import HttpTriggerBindingProvider
+from bindings.catalog import BindingServices, providers
+from bindings.durable import close_sdk_client_session
+from bindings.host_id import host_id
 from bindings.registry import BindingRegistry
+from bindings.storage.accounts import StorageAccounts
 
 from ..azurestorage.connection import expand_connection_string
 from ..extension.extension import DurableTaskExtension
@@ -61,6 +57,7 @@ class FunctionsHost:
         self.server: HttpServer | None = None
         self._listeners: list[Listener] = []
         self._executor: ThreadPoolExecutor | None = None
+        self._accounts: StorageAccounts | None = None
 
     async def start(self) -> None:
         settings = load_settings(self.script_root)
@@ -81,16 +78,19 @@ class FunctionsHost:
         self._executor = ThreadPoolExecutor(
             options.max_concurrent_activity_functions, thread_name_prefix="function"
         )
-        registry = BindingRegistry(
-            [
-                HttpTriggerBindingProvider(router),
-                OrchestrationTriggerBindingProvider(extension),
-                ActivityTriggerBindingProvider(extension),
-                EntityTriggerBindingProvider(extension),
-            ],
-            [DurableClientBindingProvider(extension, lambda: server.base_url, settings.resolve)],
-            self._executor,
+        self._accounts = StorageAccounts(settings.get)
+        services = BindingServices(
+            router=router,
+            extension=extension,
+            settings=settings,
+            server_base_url=lambda: server.base_url,
+            executor=self._executor,
+            script_root=self.script_root,
+            host_id=host_id(settings.get, self.script_root),
+            accounts=self._accounts,
         )
+        offered = providers(services)
+        registry = BindingRegistry(offered.triggers, offered.inputs, self._executor, offered.outputs)
         bound = registry.build([FunctionInfo.from_function(f) for f in loaded.functions])
         self._listeners = [binding.create_listener(invoker) for binding, invoker in bound]
         await server.start()
@@ -128,6 +128,8 @@ class FunctionsHost:
         if self.server is not None:
             await self.server.stop()
         await close_sdk_client_session()
+        if self._accounts is not None:
+            await self._accounts.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self.azurite is not None:

@@ -17,7 +17,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from bindings.base import FunctionInfo, InvocationContext
-from bindings.http import HttpTriggerBindingProvider
+from bindings.http import HttpOutputBindingProvider, HttpTriggerBindingProvider
 from bindings.registry import BindingRegistry
 from durable_ext.errors import ConfigurationError
 from durable_ext.host.http_server import HttpRouter, HttpServer
@@ -99,7 +99,9 @@ class Served:
 @pytest_asyncio.fixture(scope="module")
 async def served() -> AsyncIterator[Served]:
     router = HttpRouter("api")
-    built = BindingRegistry([HttpTriggerBindingProvider(router)], []).build(_functions())
+    built = BindingRegistry(
+        [HttpTriggerBindingProvider(router)], [], output_providers=[HttpOutputBindingProvider()]
+    ).build(_functions())
     listeners = [binding.create_listener(invoker) for binding, invoker in built]
     for listener in listeners:
         await listener.start()
@@ -212,7 +214,9 @@ async def test_wrong_method_is_405_with_allow_header(served: Served) -> None:
 
 
 async def test_orchestration_trigger_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    registry = BindingRegistry([HttpTriggerBindingProvider(HttpRouter())], [])
+    registry = BindingRegistry(
+        [HttpTriggerBindingProvider(HttpRouter())], [], output_providers=[HttpOutputBindingProvider()]
+    )
     with caplog.at_level(logging.WARNING, logger="durable_ext.bindings"):
         built = registry.build(_functions())
     names = {binding.function.name for binding, _ in built}
@@ -294,7 +298,11 @@ def _client_functions() -> list[FunctionInfo]:
 
 async def test_durable_client_wrapper_gets_its_input_and_context(caplog: pytest.LogCaptureFixture) -> None:
     router = HttpRouter()
-    registry = BindingRegistry([HttpTriggerBindingProvider(router)], [_FakeClientProvider()])
+    registry = BindingRegistry(
+        [HttpTriggerBindingProvider(router)],
+        [_FakeClientProvider()],
+        output_providers=[HttpOutputBindingProvider()],
+    )
     with caplog.at_level(logging.WARNING, logger="durable_ext.bindings"):
         built = registry.build(_client_functions())
     assert [binding.function.name for binding, _ in built] == ["start"]

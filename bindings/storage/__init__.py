@@ -1,0 +1,1 @@
+"""The Azure Storage bindings: queue, blob and table triggers, inputs and outputs."""
