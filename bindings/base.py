@@ -33,6 +33,8 @@ class FunctionInfo:
     """The callable the SDK returns for this function (a wrapper for durable triggers and clients)."""
     directory: str | None = None
     """The function's folder (v1 model); None for a v2 app, whose functions share the script's folder."""
+    disabled: Any = None
+    """``disabled`` from the v1 ``function.json``: true, or the name of a setting that says so."""
 
     @classmethod
     def from_function(cls, fn: Function) -> FunctionInfo:

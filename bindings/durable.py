@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,9 +162,14 @@ class DurableClientBindingProvider:
 
 
 async def close_sdk_client_session() -> None:
-    """Close the SDK client's process-wide HTTP session (the Python worker never does; we stop cleanly)."""
-    from azure.durable_functions.models.utils import http_utils
+    """Close the SDK client's process-wide HTTP session (the Python worker never does; we stop cleanly).
 
+    Only if the app imported the SDK: importing it here would read ``host.json`` from the working
+    folder, and a host that is stopping because that file is invalid would fail a second time.
+    """
+    http_utils = sys.modules.get("azure.durable_functions.models.utils.http_utils")
+    if http_utils is None:
+        return
     session = getattr(http_utils, "_client_session", None)
     if session is not None and not session.closed:
         await session.close()

@@ -1,7 +1,9 @@
-"""Loading the function app: import the script file and index its one ``FunctionRegister``.
+"""Loading the function app, in either programming model, into one list of :class:`FunctionInfo`.
 
-``df.DFApp`` and ``func.FunctionApp`` are ``FunctionRegister``s; blueprints registered on the app are
-included by ``get_functions()``.
+v2: import the script file (``function_app.py``) and index its one ``FunctionRegister``
+(``df.DFApp`` and ``func.FunctionApp`` are; blueprints registered on the app are included by
+``get_functions()``). v1: with no script file, every folder holding a ``function.json`` is a function
+(:mod:`.function_folders`). An app with both is refused, as it is ambiguous which one runs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from types import ModuleType
 import azure.functions as func
 from azure.functions.decorators.function_app import Function
 
+from bindings.base import FunctionInfo
+
 from ..errors import AppLoadError
+from .function_folders import FUNCTION_JSON, function_folders, load_function_folders
 from .settings import AppSettings
 
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
@@ -25,23 +30,43 @@ DEFAULT_SCRIPT_FILE = "function_app.py"
 
 @dataclass(frozen=True)
 class LoadedApp:
-    """The imported script module, its function register and the functions it defines."""
+    """The functions the app defines, and for a v2 app its script module and function register."""
 
-    register: func.FunctionRegister
-    module: ModuleType
-    functions: list[Function]
+    model: str
+    """``v2`` (a script file with decorators) or ``v1`` (``function.json`` folders)."""
+    functions: list[FunctionInfo]
+    register: func.FunctionRegister | None = None
+    module: ModuleType | None = None
 
 
 def load_function_app(script_root: Path, settings: AppSettings) -> LoadedApp:
-    """Import the app's script file from ``script_root`` (a fresh module each call) and index it."""
+    """Index the app in ``script_root`` (fresh modules each call), in whichever model it is written."""
     path = script_path(script_root, settings)
+    folders = function_folders(script_root)
+    if path.is_file() and folders:
+        listed = ", ".join(f"{f.name}/{FUNCTION_JSON}" for f in folders[:5])
+        raise AppLoadError(
+            f"The app in {script_root} has both a {path.name} (the v2 programming model) and function "
+            f"folders with function.json ({listed}; the v1 model). Keep one: delete {path.name} to run the "
+            "function.json folders, or move those functions into decorators and delete the folders' "
+            "function.json files."
+        )
+    if folders:
+        return LoadedApp("v1", load_function_folders(script_root, folders))
+    if not path.is_file():
+        raise AppLoadError(
+            f"The function app script {path} does not exist, and no folder under {script_root} holds a "
+            f"{FUNCTION_JSON}. Create it, run from the app's folder (--script-root), or set the app setting "
+            f"{SCRIPT_FILE_SETTING} to the script's file name (default {DEFAULT_SCRIPT_FILE})."
+        )
     module = _import_script(path, script_root)
     register = _find_register(module, path)
     try:
-        functions = register.get_functions()
+        functions: list[Function] = register.get_functions()
+        infos = [FunctionInfo.from_function(f) for f in functions]
     except Exception as exc:
         raise AppLoadError(f"Indexing the functions of {path} failed: {exc}") from exc
-    return LoadedApp(register, module, functions)
+    return LoadedApp("v2", infos, register, module)
 
 
 def script_path(script_root: Path, settings: AppSettings) -> Path:
@@ -52,12 +77,6 @@ def script_path(script_root: Path, settings: AppSettings) -> Path:
         raise AppLoadError(
             f"The app setting {SCRIPT_FILE_SETTING} is '{name}', which is not a Python file. "
             f"Name a .py file in the script root, or remove the setting to use {DEFAULT_SCRIPT_FILE}."
-        )
-    if not path.is_file():
-        raise AppLoadError(
-            f"The function app script {path} does not exist. Create it, run from the app's folder "
-            f"(--script-root), or set the app setting {SCRIPT_FILE_SETTING} to the script's file name "
-            f"(default {DEFAULT_SCRIPT_FILE})."
         )
     return path
 

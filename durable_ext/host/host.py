@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bindings.base import FunctionInfo, Listener
+from bindings.base import Listener
 from bindings.catalog import BindingServices, providers
 from bindings.durable import close_sdk_client_session
 from bindings.host_id import host_id
@@ -22,6 +22,7 @@ from ..extension.options import DurableTaskOptions
 from .app_loader import load_function_app
 from .auth import is_loopback_bind
 from .azurite import AzuriteProcess, ensure_dev_storage
+from .function_filter import enabled_functions
 from .http_server import HttpRouter, HttpServer
 from .keys import MASTER_KEY_SETTING, HostKeys
 from .logs import apply_log_format
@@ -91,7 +92,7 @@ class FunctionsHost:
         )
         offered = providers(services)
         registry = BindingRegistry(offered.triggers, offered.inputs, self._executor, offered.outputs)
-        bound = registry.build([FunctionInfo.from_function(f) for f in loaded.functions])
+        bound = registry.build(enabled_functions(loaded.functions, settings))
         self._listeners = [binding.create_listener(invoker) for binding, invoker in bound]
         await server.start()
         for listener in self._listeners:

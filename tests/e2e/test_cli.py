@@ -32,11 +32,11 @@ def write_app(root: Path, host_json: str, app: str = APP) -> Path:
     return root
 
 
-def run_cli(root: Path, connection_string: str) -> subprocess.CompletedProcess[str]:
+def run_cli(root: Path, connection_string: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AzureWebJobsStorage": connection_string}
     return subprocess.run(
         [sys.executable, "-m", "durable_ext", "start", "--script-root", str(root), "--port", "0"],
-        cwd=str(REPO_ROOT),
+        cwd=str(cwd),
         env=env,
         capture_output=True,
         text=True,
@@ -65,6 +65,25 @@ def test_import_error_in_user_code_is_reported_with_its_traceback(
     assert result.returncode != 0
     assert "no_such_module_for_durable_ext_tests" in result.stderr
     assert "Traceback" in result.stderr and "function_app.py" in result.stderr
+
+
+def test_invalid_host_json_in_the_apps_own_folder_is_one_line(tmp_path: Path, connection_string: str) -> None:
+    root = write_app(tmp_path / "app", '{"version": "2.0",}')
+    result = run_cli(root, connection_string, cwd=root)
+    assert result.returncode == 2
+    assert "host.json is not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr and "JSONDecodeError" not in result.stderr
+
+
+def test_a_v1_import_error_names_the_function_folder(tmp_path: Path, connection_string: str) -> None:
+    folder = tmp_path / "app" / "Starter"
+    folder.mkdir(parents=True)
+    (folder / "function.json").write_text('{"bindings": [{"name": "req", "type": "httpTrigger"}]}')
+    (folder / "__init__.py").write_text("import no_such_module_for_durable_ext_tests\ndef main(req): pass\n")
+    result = run_cli(tmp_path / "app", connection_string)
+    assert result.returncode == 2
+    assert "function Starter (Starter/__init__.py) raised ModuleNotFoundError" in result.stderr
+    assert "Traceback" in result.stderr and "no_such_module_for_durable_ext_tests" in result.stderr
 
 
 def test_app_without_a_function_app_is_refused(tmp_path: Path, connection_string: str) -> None:

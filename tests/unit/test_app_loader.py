@@ -70,8 +70,9 @@ def app_with_blueprint(root: Path) -> None:
 def test_dfapp_with_blueprint_lists_every_function(tmp_path: Path) -> None:
     app_with_blueprint(tmp_path)
     loaded = load_function_app(tmp_path, settings(tmp_path))
-    names = sorted(str(f.get_function_name()) for f in loaded.functions)
+    names = sorted(f.name for f in loaded.functions)
     assert names == ["hello", "say", "start"]
+    assert loaded.module is not None
     assert loaded.module.app is loaded.register
     assert sys.path[0] == str(tmp_path.resolve())
 
@@ -102,7 +103,7 @@ def test_plain_function_app_is_a_register(tmp_path: Path) -> None:
         """,
     )
     loaded = load_function_app(tmp_path, settings(tmp_path))
-    assert [f.get_function_name() for f in loaded.functions] == ["ping"]
+    assert [f.name for f in loaded.functions] == ["ping"]
 
 
 def test_missing_script_names_path_and_setting(tmp_path: Path) -> None:
@@ -147,6 +148,7 @@ def test_same_register_under_two_names_is_one_app(tmp_path: Path) -> None:
         "import azure.durable_functions as df\napp = df.DFApp()\napplication = app\n",
     )
     loaded = load_function_app(tmp_path, settings(tmp_path))
+    assert loaded.module is not None
     assert loaded.register is loaded.module.application
 
 
@@ -201,7 +203,8 @@ def test_script_file_name_setting(tmp_path: Path) -> None:
         """,
     )
     loaded = load_function_app(tmp_path, settings(tmp_path, {"PYTHON_SCRIPT_FILE_NAME": "my_app.py"}))
-    assert [f.get_function_name() for f in loaded.functions] == ["double"]
+    assert [f.name for f in loaded.functions] == ["double"]
+    assert loaded.module is not None
     assert loaded.module.__name__ == "my_app"
 
 
