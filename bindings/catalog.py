@@ -23,6 +23,11 @@ from .durable import (
 )
 from .http import HttpOutputBindingProvider, HttpTriggerBindingProvider, RouteTable
 from .storage.accounts import StorageAccounts
+from .storage.blob_input import BlobInputBindingProvider
+from .storage.blob_output import BlobOutputBindingProvider
+from .storage.blob_trigger import BlobTriggerBindingProvider
+from .storage.queue_output import QueueOutputBindingProvider
+from .storage.queue_trigger import QueueTriggerBindingProvider
 
 
 class Settings(Protocol):
@@ -63,9 +68,16 @@ def providers(services: BindingServices) -> Providers:
         OrchestrationTriggerBindingProvider(extension),
         ActivityTriggerBindingProvider(extension),
         EntityTriggerBindingProvider(extension),
+        BlobTriggerBindingProvider(services.accounts, services.settings, services.host_id),
+        QueueTriggerBindingProvider(services.accounts, services.settings),
     ]
     inputs: list[InputBindingProvider] = [
         DurableClientBindingProvider(extension, services.server_base_url, services.settings.resolve),
+        BlobInputBindingProvider(services.accounts, services.settings),
     ]
-    outputs: list[OutputBindingProvider] = [HttpOutputBindingProvider()]
+    outputs: list[OutputBindingProvider] = [
+        HttpOutputBindingProvider(),
+        BlobOutputBindingProvider(services.accounts, services.settings),
+        QueueOutputBindingProvider(services.accounts, services.settings),
+    ]
     return Providers(triggers, inputs, outputs)

@@ -48,6 +48,10 @@ def _by_type(providers: Sequence[_Provider], kind: str) -> dict[str, _Provider]:
     return keyed
 
 
+class UnsupportedBinding(Exception):
+    """A function uses a trigger or binding type no provider handles."""
+
+
 class BindingRegistry:
     def __init__(
         self,
@@ -60,6 +64,8 @@ class BindingRegistry:
         self._inputs = _by_type(input_providers, "input")
         self._outputs = _by_type(list(output_providers), "output")
         self._executor = executor
+        self.skipped: dict[str, str] = {}
+        """Functions that were not loaded, by name, with the reason (for later error messages)."""
 
     def supported_trigger_types(self) -> list[str]:
         return sorted({p.binding_type for p in self._triggers.values()})
@@ -76,61 +82,46 @@ class BindingRegistry:
         return [pair for pair in built if pair is not None]
 
     def _build_one(self, function: FunctionInfo) -> tuple[TriggerBinding, FunctionInvoker] | None:
+        try:
+            return self._bind(function)
+        except Exception as exc:
+            self.skipped[function.name] = str(exc)
+            level = logging.WARNING if isinstance(exc, UnsupportedBinding) else logging.ERROR
+            logger.log(level, "Skipping function '%s': %s", function.name, exc)
+            return None
+
+    def _bind(self, function: FunctionInfo) -> tuple[TriggerBinding, FunctionInvoker]:
         provider = self._triggers.get(function.trigger_type.lower())
         if provider is None:
-            logger.warning(
-                "Skipping function '%s': its trigger type '%s' is not supported by this host "
-                "(supported trigger types: %s).",
-                function.name,
-                function.trigger_type,
-                ", ".join(self.supported_trigger_types()),
+            raise UnsupportedBinding(
+                f"its trigger type '{function.trigger_type}' is not supported by this host "
+                f"(supported trigger types: {', '.join(self.supported_trigger_types())})."
             )
-            return None
-        try:
-            check_parameters(function)
-            inputs = self._create_inputs(function)
-            outputs = self._create_outputs(function)
-            if inputs is None or outputs is None:
-                return None
-            trigger = provider.create_trigger(function)
-        except Exception as exc:
-            logger.error("Skipping function '%s': %s", function.name, exc)
-            return None
+        check_parameters(function)
+        inputs = self._create_inputs(function)
+        outputs = self._create_outputs(function)
+        trigger = provider.create_trigger(function)
         return trigger, DefaultFunctionInvoker(function, inputs, self._executor, outputs=outputs)
 
-    def _create_inputs(self, function: FunctionInfo) -> list[InputBinding] | None:
-        inputs: list[InputBinding] = []
-        for binding in function.input_bindings():
-            provider = self._provider(function, binding, self._inputs, "input")
-            if provider is None:
-                return None
-            inputs.append(provider.create_input(function, binding))
-        return inputs
+    def _create_inputs(self, function: FunctionInfo) -> list[InputBinding]:
+        return [
+            self._provider(binding, self._inputs, "input").create_input(function, binding)
+            for binding in function.input_bindings()
+        ]
 
-    def _create_outputs(self, function: FunctionInfo) -> list[OutputBinding] | None:
-        outputs: list[OutputBinding] = []
-        for binding in function.output_bindings():
-            provider = self._provider(function, binding, self._outputs, "output")
-            if provider is None:
-                return None
-            outputs.append(provider.create_output(function, binding))
-        return outputs
+    def _create_outputs(self, function: FunctionInfo) -> list[OutputBinding]:
+        return [
+            self._provider(binding, self._outputs, "output").create_output(function, binding)
+            for binding in function.output_bindings()
+        ]
 
-    def _provider(
-        self, function: FunctionInfo, binding: dict[str, object], table: dict[str, _Provider], kind: str
-    ) -> _Provider | None:
+    def _provider(self, binding: dict[str, object], table: dict[str, _Provider], kind: str) -> _Provider:
         binding_type = str(binding.get("type", ""))
         provider = table.get(binding_type.lower())
         if provider is None:
             supported = sorted({p.binding_type for p in table.values()})
-            logger.warning(
-                "Skipping function '%s': its %s binding '%s' has type '%s', which this host does "
-                "not support (supported %s binding types: %s).",
-                function.name,
-                kind,
-                binding.get("name"),
-                binding_type,
-                kind,
-                ", ".join(supported) or "none",
+            raise UnsupportedBinding(
+                f"its {kind} binding '{binding.get('name')}' has type '{binding_type}', which this host does "
+                f"not support (supported {kind} binding types: {', '.join(supported) or 'none'})."
             )
         return provider

@@ -71,8 +71,9 @@ def _never_sent(exc: BaseException) -> bool:
 class PollBackoff:
     """Randomised exponential back-off between empty polls, reset by a wake-up or a hit."""
 
-    def __init__(self, max_delay_s: float) -> None:
-        self.max_delay_s = max(max_delay_s, MIN_POLL_DELAY_S)
+    def __init__(self, max_delay_s: float, min_delay_s: float = MIN_POLL_DELAY_S) -> None:
+        self.min_delay_s = min_delay_s
+        self.max_delay_s = max(max_delay_s, min_delay_s)
         self._exponent = 0
         self._wake = asyncio.Event()
 
@@ -84,9 +85,10 @@ class PollBackoff:
         self._exponent = 0
 
     def next_delay_s(self) -> float:
-        delay = MIN_POLL_DELAY_S + random.uniform(0.8, 1.2) * (2 ** max(self._exponent - 1, 0)) * 0.05
+        step = self.min_delay_s
+        delay = step + random.uniform(0.8, 1.2) * (2 ** max(self._exponent - 1, 0)) * step
         if self._exponent == 0:
-            delay = MIN_POLL_DELAY_S
+            delay = step
         self._exponent = min(self._exponent + 1, 30)
         return min(delay, self.max_delay_s)
 

@@ -58,7 +58,9 @@ class SdkEntityRunner:
         if batch.requests:
             handler = self.functions.entity(batch.entity.name)
             if handler is None:
-                done.results = [_unknown_entity(batch.entity)] * len(batch.requests)
+                done.results = [
+                    _unknown_entity(batch.entity, self.functions.why_not_loaded(batch.entity.name))
+                ] * len(batch.requests)
             else:
                 done = await self._run_batch(handler, batch.entity, done, batch.requests)
         return finish_batch(batch, done.results, done.exists, done.state)
@@ -121,9 +123,9 @@ def _error(exc: BaseException) -> OperationResult:
     return OperationResult(True, json.dumps(f"{type(exc).__name__}: {exc}"))
 
 
-def _unknown_entity(entity: EntityId) -> OperationResult:
+def _unknown_entity(entity: EntityId, why: str) -> OperationResult:
     message = (
         f"The entity function '{entity.name}' doesn't exist, is disabled, or is not an entity function. "
-        "Check the entity name and that the app registers it."
+        "Check the entity name and that the app registers it." + why
     )
     return OperationResult(True, json.dumps(message))

@@ -20,6 +20,16 @@ class FunctionRegistry:
     orchestrators: dict[str, tuple[str, OrchestratorHandler]] = field(default_factory=dict)
     activities: dict[str, tuple[str, ActivityHandler]] = field(default_factory=dict)
     entities: dict[str, tuple[str, EntityHandler]] = field(default_factory=dict)
+    not_loaded: dict[str, str] = field(default_factory=dict)
+    """Functions of the app the host did not load, by lower-cased name, with the reason."""
+
+    def mark_not_loaded(self, name: str, reason: str) -> None:
+        self.not_loaded[name.lower()] = reason
+
+    def why_not_loaded(self, name: str) -> str:
+        """`` It was not loaded at start-up: <reason>`` for a function the host skipped, else ``""``."""
+        reason = self.not_loaded.get(name.lower())
+        return f" The app defines it, but it was not loaded at start-up: {reason}" if reason else ""
 
     @staticmethod
     def _add(table: dict[str, tuple[str, Any]], kind: str, name: str, handler: Any) -> None:

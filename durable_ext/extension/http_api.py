@@ -91,6 +91,7 @@ class ManagementApi(ApiHandlers):
         if own_hub and not self.extension.functions.has_orchestrator(name):
             raise InvalidRequestError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+                + self.extension.functions.why_not_loaded(name)
             )
         if instance_id is not None:
             validate_instance_id(instance_id)

@@ -35,6 +35,7 @@ class SdkOrchestrationRunner:
             message = (
                 f"The orchestrator function '{name}' doesn't exist, is disabled, or is not an orchestrator "
                 "function. Check the function name and that the app registers it."
+                + self.functions.why_not_loaded(name)
             )
             return replay(state, failing_program(message))
         sdk_state = await self._call(handler, state, name)
@@ -92,7 +93,7 @@ class SdkActivityRunner:
         if handler is None:
             raise ActivityFailedError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
-                "Check the name passed to call_activity.",
+                "Check the name passed to call_activity." + self.functions.why_not_loaded(name),
                 json.dumps({"Message": f"Unknown activity '{name}'"}),
             )
         try:

@@ -52,7 +52,18 @@ def _skipped(folder: Path) -> bool:
 def load_function_folders(script_root: Path, folders: list[Path]) -> list[FunctionInfo]:
     """Import every function folder's script and describe the function (fresh modules each call)."""
     _install_app_package(script_root)
-    return [_load_folder(script_root, folder) for folder in folders]
+    loaded: list[FunctionInfo] = []
+    errors: list[str] = []
+    for folder in folders:
+        try:
+            loaded.append(_load_folder(script_root, folder))
+        except AppLoadError as exc:
+            errors.append(str(exc))
+    if len(errors) == 1:
+        raise AppLoadError(errors[0])
+    if errors:
+        raise AppLoadError(f"{len(errors)} functions failed to load:\n\n" + "\n\n".join(errors))
+    return loaded
 
 
 def _install_app_package(script_root: Path) -> None:

@@ -93,6 +93,8 @@ class FunctionsHost:
         offered = providers(services)
         registry = BindingRegistry(offered.triggers, offered.inputs, self._executor, offered.outputs)
         bound = registry.build(enabled_functions(loaded.functions, settings))
+        for name, reason in registry.skipped.items():
+            extension.functions.mark_not_loaded(name, reason)
         self._listeners = [binding.create_listener(invoker) for binding, invoker in bound]
         await server.start()
         for listener in self._listeners:

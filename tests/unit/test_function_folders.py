@@ -106,6 +106,16 @@ def test_an_import_error_names_the_folder_and_its_traceback(tmp_path: Path) -> N
     assert 'Broken/__init__.py", line 2, in helper' in text
 
 
+def test_every_failing_folder_is_named(tmp_path: Path) -> None:
+    function(tmp_path, "One", "import not_installed_one\ndef main(req): pass\n", HTTP)
+    function(tmp_path, "Two", "import not_installed_two\ndef main(req): pass\n", HTTP)
+    with pytest.raises(AppLoadError) as caught:
+        load_function_app(tmp_path, settings(tmp_path))
+    text = str(caught.value)
+    assert text.startswith("2 functions failed to load")
+    assert "not_installed_one" in text and "not_installed_two" in text
+
+
 def test_a_missing_module_says_to_check_the_requirements(tmp_path: Path) -> None:
     function(tmp_path, "Needs", "import not_installed_anywhere\ndef main(req): pass\n", HTTP)
     with pytest.raises(AppLoadError, match=r"requirements\.txt"):
