@@ -11,6 +11,7 @@ from samples import (
     function_chaining,
     human_interaction,
     monitor,
+    scheduled_and_queued,
     sub_orchestrations_and_retries,
 )
 
@@ -37,5 +38,6 @@ for sample in (
     sub_orchestrations_and_retries,
     counter_entity,
     aggregator,
+    scheduled_and_queued,
 ):
     app.register_functions(sample.bp)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -30,9 +31,18 @@ def annotation_of(function: FunctionInfo, parameter: str) -> Any:
         hints = typing.get_type_hints(target)
     except Exception:
         hints = dict(getattr(target, "__annotations__", {}) or {})
-    if parameter == "$return":
-        return hints.get("return")
-    return hints.get(parameter)
+    found = hints.get("return") if parameter == "$return" else hints.get(parameter)
+    return without_none(found)
+
+
+def without_none(annotation: Any) -> Any:
+    """``T`` for ``T | None`` (``Optional[T]``): a missing input blob or row is None either way."""
+    args = typing.get_args(annotation)
+    if args and type(None) in args and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
 
 
 def out_type(annotation: Any) -> Any:

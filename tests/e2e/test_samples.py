@@ -178,3 +178,27 @@ async def test_suspended_instance_keeps_its_custom_status_and_runs_on_resume(
         assert response.status == 202
     final = await poll_status(http, status_url)
     assert final["output"] == "approved by someone"
+
+
+async def test_an_order_posted_over_http_goes_through_a_queue_into_an_orchestration(
+    sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    order = int(asyncio.get_running_loop().time() * 1000)
+    async with http.post(f"{sample_host.base_url}/api/orders", json={"order": order, "items": 2}) as response:
+        assert response.status == 202
+        links = await response.json()
+    assert links["id"] == f"order-{order}"
+    deadline = asyncio.get_running_loop().time() + 20
+    while asyncio.get_running_loop().time() < deadline:
+        async with http.get(links["statusQueryGetUri"]) as response:
+            if response.status != 404:
+                break
+        await asyncio.sleep(0.1)
+    final = await poll_status(http, links["statusQueryGetUri"])
+    assert final["runtimeStatus"] == "Completed"
+    assert final["output"]["order"] == order
+
+
+def test_every_sample_function_is_loaded(sample_host: RunningHost) -> None:
+    log = sample_host.log()
+    assert "Skipping function" not in log, log
