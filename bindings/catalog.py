@@ -28,6 +28,9 @@ from .storage.blob_output import BlobOutputBindingProvider
 from .storage.blob_trigger import BlobTriggerBindingProvider
 from .storage.queue_output import QueueOutputBindingProvider
 from .storage.queue_trigger import QueueTriggerBindingProvider
+from .storage.table_input import TableInputBindingProvider
+from .storage.table_output import TableOutputBindingProvider
+from .timer.provider import TimerTriggerBindingProvider
 
 
 class Settings(Protocol):
@@ -70,14 +73,17 @@ def providers(services: BindingServices) -> Providers:
         EntityTriggerBindingProvider(extension),
         BlobTriggerBindingProvider(services.accounts, services.settings, services.host_id),
         QueueTriggerBindingProvider(services.accounts, services.settings),
+        TimerTriggerBindingProvider(services.settings, services.accounts, services.host_id),
     ]
     inputs: list[InputBindingProvider] = [
         DurableClientBindingProvider(extension, services.server_base_url, services.settings.resolve),
         BlobInputBindingProvider(services.accounts, services.settings),
+        TableInputBindingProvider(services.accounts, services.settings),
     ]
     outputs: list[OutputBindingProvider] = [
         HttpOutputBindingProvider(),
         BlobOutputBindingProvider(services.accounts, services.settings),
         QueueOutputBindingProvider(services.accounts, services.settings),
+        TableOutputBindingProvider(services.accounts, services.settings),
     ]
     return Providers(triggers, inputs, outputs)

@@ -1,0 +1,1 @@
+"""The timer trigger: NCRONTAB and interval schedules, run once per occurrence across every worker."""
