@@ -12,38 +12,21 @@ from collections.abc import Callable
 
 from azure.storage.queue.aio import QueueServiceClient
 
+from .watch import Watch
+
 Wake = Callable[[], None]
 
 
-def account_key(queues: QueueServiceClient) -> str:
-    """What identifies one storage account's queue service: its endpoint, without credentials."""
-    return str(queues.primary_endpoint).split("?", 1)[0].rstrip("/").lower()
-
-
-class QueueWatch:
+class QueueWatch(Watch):
     """The wake-up callbacks of the listeners of this process, by account and queue name."""
-
-    def __init__(self) -> None:
-        self._watchers: dict[tuple[str, str], list[Wake]] = {}
 
     def watch(self, queues: QueueServiceClient, queue_name: str, wake: Wake) -> Callable[[], None]:
         """Call ``wake`` whenever a message is written to ``queue_name``; returns what undoes this."""
-        key = (account_key(queues), queue_name)
-        self._watchers.setdefault(key, []).append(wake)
-
-        def unwatch() -> None:
-            callbacks = self._watchers.get(key, [])
-            if wake in callbacks:
-                callbacks.remove(wake)
-            if not callbacks:
-                self._watchers.pop(key, None)
-
-        return unwatch
+        return self.add(queues, queue_name, lambda _queue: wake())
 
     def notify(self, queues: QueueServiceClient, queue_name: str) -> None:
         """A message was just written to ``queue_name`` of that account."""
-        for wake in list(self._watchers.get((account_key(queues), queue_name), ())):
-            wake()
+        self.announce(queues, queue_name, queue_name)
 
 
 PROCESS_QUEUE_WATCH = QueueWatch()
