@@ -1,10 +1,11 @@
-"""Runs one timer function on its schedule, while this worker holds the timer's lock.
+"""Runs one timer function on its schedule (inside the singleton listener, so on one worker at a time).
 
-On taking the lock: with the schedule status kept (``useMonitor``), an occurrence that passed while no
-worker ran the schedule runs once at once with ``past_due=True``; else ``runOnStartup`` runs it at once.
-Then each occurrence runs when it comes; runs never overlap; a failing run is logged and the schedule
-goes on (no retry, as on Azure). The lease is renewed at half its period, and a run starts only while
-it is surely still held, so two workers never run the same occurrence.
+On start: with the schedule status kept (``useMonitor``), an occurrence that passed while no worker ran
+the schedule runs once at once with ``past_due=True``; else ``runOnStartup`` runs the function at once.
+Then each occurrence runs when it comes. Runs never overlap: one that lasts past the next occurrence
+makes that one run as soon as it ends (once, however many passed). A failing run is logged and the
+schedule goes on (no retry, as on Azure). A run starts only while the lock is surely still held, so two
+workers never run the same occurrence. Stopping lets a run in progress finish first.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ..base import FunctionInvoker, InvocationContext
 from ..conversion import Datum, annotation_of, decode_argument
-from ..singleton import BlobLock
-from .monitor import ScheduleMonitor, ScheduleStatus
+from .monitor import ScheduleMonitor, ScheduleStatus, after_run, check_past_due
 from .schedule import Schedule
 
 log = logging.getLogger("durable_ext.bindings.timer")
+
+LONGEST_WAIT_S = 30.0
+"""The clock is looked at again at least this often while waiting, in case it was changed."""
+STOP_GRACE_S = 30.0
+"""How long stopping waits for a run in progress before giving up on it."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,10 @@ class TimerSettings:
     schedule_text: str
     run_on_startup: bool
     use_monitor: bool
-    recovery_poll_s: float
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class TimerListener:
@@ -42,120 +50,120 @@ class TimerListener:
         self,
         invoker: FunctionInvoker,
         settings: TimerSettings,
-        lock: BlobLock,
         monitor: ScheduleMonitor | None,
+        still_held: Callable[[], bool] = lambda: True,
     ) -> None:
         self._invoker = invoker
         self._settings = settings
-        self._lock = lock
         self._monitor = monitor
+        self._still_held = still_held
         self._task: asyncio.Task[None] | None = None
-        self._renewed_at = 0.0
+        self._stopping = asyncio.Event()
         function = invoker.function
         self._name = function.name
         self._annotation = annotation_of(function, str(function.trigger.get("name")))
 
     async def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"timer {self._name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._lock.release()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_S)
+        if not done:
+            log.warning(
+                "Function '%s': a timer run did not end within %g s of stopping", self._name, STOP_GRACE_S
+            )
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
-        while True:
-            try:
-                if await self._lock.try_acquire():
-                    self._renewed_at = time.monotonic()
-                    log.info(
-                        "Function '%s': this worker runs the schedule '%s'",
-                        self._name,
-                        self._settings.schedule_text,
-                    )
-                    await self._while_held()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("Function '%s': the timer's lock failed (%s); retrying", self._name, exc)
-            await asyncio.sleep(self._settings.recovery_poll_s)
-
-    async def _while_held(self) -> None:
-        schedule_task = asyncio.create_task(self._schedule())
         try:
-            while not schedule_task.done():
-                await asyncio.wait({schedule_task}, timeout=self._lock.period_s / 2)
-                if schedule_task.done():
-                    break
-                if not await self._lock.renew():
-                    break
-                self._renewed_at = time.monotonic()
-        finally:
-            schedule_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await schedule_task
-            await self._lock.release()
-        if schedule_task.done() and not schedule_task.cancelled() and schedule_task.exception():
-            raise schedule_task.exception()  # type: ignore[misc]
+            status, past_due = await self._starting_status()
+            if past_due or self._settings.run_on_startup:
+                status = await self._fire(status, past_due=past_due, due=None)
+            while await self._wait_until(status.next):
+                status = await self._fire(status, past_due=False, due=status.next)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug: say so rather than let the schedule end without a word
+            log.exception("Function '%s': the timer stopped", self._name)
 
-    def _surely_held(self) -> bool:
-        return self._lock.held and time.monotonic() - self._renewed_at < self._lock.period_s * 0.75
-
-    async def _schedule(self) -> None:
-        schedule = self._settings.schedule
-        status = await self._monitor.read() if self._monitor is not None else None
-        now = datetime.now(UTC)
-        status, past_due = await self._check_past_due(status, now)
-        if past_due or self._settings.run_on_startup:
-            status = await self._fire(now, status, past_due=past_due, scheduled=None)
-        while True:
-            now = datetime.now(UTC)
-            due = status.next if status is not None and status.next is not None else schedule.next_after(now)
-            await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0))
-            status = await self._fire(datetime.now(UTC), status, past_due=False, scheduled=due)
-
-    async def _check_past_due(
-        self, status: ScheduleStatus | None, now: datetime
-    ) -> tuple[ScheduleStatus | None, bool]:
+    async def _starting_status(self) -> tuple[ScheduleStatus, bool]:
+        schedule, now = self._settings.schedule, utc_now()
         if self._monitor is None:
-            return None, False
-        schedule = self._settings.schedule
-        if status is None:
-            status = ScheduleStatus(None, schedule.next_after(now), now)
+            return ScheduleStatus(None, schedule.next_after(now), now), False
+        try:
+            stored = await self._monitor.read(now)
+        except Exception as exc:
+            log.warning(
+                "Function '%s': could not read the schedule status (%s); a run missed while the app was "
+                "down is not made up for",
+                self._name,
+                exc,
+            )
+            return ScheduleStatus(None, schedule.next_after(now), now), False
+        status, past_due, changed = check_past_due(schedule, stored, now)
+        if changed:
             await self._monitor.write(status)
-            return status, False
-        base = status.last or status.last_updated or now
-        expected = schedule.next_after(base)
-        if status.next != expected:  # the schedule changed since the status was written
-            status = ScheduleStatus(None, expected if expected > now else schedule.next_after(now), now)
-            await self._monitor.write(status)
-        return status, status.next is not None and now > status.next
+        if past_due:
+            log.info("Function '%s' is past due (it was due at %s); running it now", self._name, status.next)
+        return status, past_due
 
-    async def _fire(
-        self, now: datetime, status: ScheduleStatus | None, *, past_due: bool, scheduled: datetime | None
-    ) -> ScheduleStatus | None:
-        if not self._surely_held():
-            raise asyncio.CancelledError  # the lease may have lapsed: leave the occurrence to its holder
-        await self._invoke(status, past_due)
-        fired = max(now, scheduled) if scheduled is not None else now
-        updated = ScheduleStatus(fired, self._settings.schedule.next_after(fired), fired)
+    async def _wait_until(self, due: datetime) -> bool:
+        """True once ``due`` has come (never early); False if the listener is stopping."""
+        while not self._stopping.is_set():
+            remaining = (due - utc_now()).total_seconds()
+            if remaining <= 0:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), min(remaining, LONGEST_WAIT_S))
+        return False
+
+    async def _fire(self, before: ScheduleStatus, *, past_due: bool, due: datetime | None) -> ScheduleStatus:
+        """Run the function (unless the lock may have lapsed) and return the status after the run."""
+        fired = utc_now()
+        if due is not None and fired < due:
+            fired = due
+        if not self._still_held():
+            log.warning(
+                "Function '%s': not run at %s, as this worker may no longer hold the timer's lock",
+                self._name,
+                fired.isoformat(),
+            )
+            return after_run(self._settings.schedule, fired)
+        await self._invoke(before, past_due)
+        status = after_run(self._settings.schedule, fired)
         if self._monitor is not None:
-            await self._monitor.write(updated)
-        return updated
+            await self._monitor.write(status)
+        return status
 
-    async def _invoke(self, status: ScheduleStatus | None, past_due: bool) -> None:
-        payload: dict[str, Any] = {
-            "Schedule": {"AdjustForDST": self._settings.schedule.adjust_for_dst},
-            "ScheduleStatus": status.to_json() if status is not None and self._monitor is not None else None,
+    def payload(self, before: ScheduleStatus, past_due: bool) -> dict[str, Any]:
+        """The JSON the Functions host sends for a timer run (``TimerInfo``)."""
+        schedule = self._settings.schedule
+        return {
+            "Schedule": {"AdjustForDST": schedule.adjust_for_dst},
+            "ScheduleStatus": before.to_json(schedule.zone) if self._monitor is not None else None,
             "IsPastDue": past_due,
         }
-        argument = decode_argument("timerTrigger", self._annotation, Datum(json.dumps(payload), "json"))
+
+    async def _invoke(self, before: ScheduleStatus, past_due: bool) -> None:
         invocation = InvocationContext(
-            str(uuid.uuid4()), self._name, binding_data={"TimerTrigger": str(datetime.now())}
+            str(uuid.uuid4()),
+            self._name,
+            binding_data={
+                "TimerTrigger": utc_now()
+                .astimezone(self._settings.schedule.zone)
+                .strftime("%m/%d/%Y %H:%M:%S")
+            },
         )
         try:
+            datum = Datum(json.dumps(self.payload(before, past_due)), "json")
+            argument = decode_argument("timerTrigger", self._annotation, datum)
             await self._invoker.invoke(argument, invocation)
         except Exception:
             log.exception(

@@ -1,26 +1,63 @@
-"""The ``timerTrigger`` binding provider: schedule, options and the shared lock of each timer function."""
+"""The ``timerTrigger`` binding provider: the schedule, the options and the shared lock of each timer.
+
+Everything a user can get wrong (the schedule, ``%Setting%`` references in it, ``WEBSITE_TIME_ZONE``,
+host.json ``singleton``, the storage connection) is checked when the app is indexed, so a bad timer is
+skipped with one message and the others run.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING
+
+from durable_ext.errors import ConfigurationError
 
 from ..base import FunctionInfo, FunctionInvoker
-from ..singleton import BlobLock, SingletonOptions
+from ..singleton import BlobLock, SingletonListener, SingletonOptions
 from ..storage.accounts import DEFAULT_CONNECTION, StorageAccounts
 from .listener import TimerListener, TimerSettings
 from .monitor import ScheduleMonitor
-from .schedule import TIME_ZONE_SETTING, parse_schedule, time_zone
+from .schedule import EXAMPLE, TIME_ZONE_SETTING, parse_schedule, time_zone
 
 if TYPE_CHECKING:
     from ..catalog import Settings
 
+log = logging.getLogger("durable_ext.bindings.timer")
 
-def _flag(value: Any, default: bool) -> bool:
+
+def _flag(function: FunctionInfo, key: str, default: bool) -> bool:
+    """A boolean trigger property: JSON true/false, or "true"/"false" as function.json may have it."""
+    value = function.trigger.get(key)
     if value is None:
         return default
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ConfigurationError(
+        f"Function '{function.name}': the timer's {key} is {value!r}; it must be true or false."
+    )
+
+
+def timer_settings(function: FunctionInfo, settings: Settings) -> TimerSettings:
+    """The schedule and options of a timer function; ConfigurationError if any is not valid."""
+    raw = function.trigger.get("schedule")
+    if not raw or not isinstance(raw, str):
+        raise ConfigurationError(f"Function '{function.name}': the timer trigger has no schedule. {EXAMPLE}")
+    text = settings.resolve(raw, f"the schedule of function '{function.name}'")
+    schedule = parse_schedule(text, time_zone(settings.get(TIME_ZONE_SETTING)), function.name)
+    use_monitor = _flag(function, "useMonitor", True)
+    if use_monitor and schedule.sub_minute:
+        log.debug(
+            "Function '%s': '%s' fires more than once a minute; no schedule status", function.name, text
+        )
+    return TimerSettings(
+        schedule=schedule,
+        schedule_text=text,
+        run_on_startup=_flag(function, "runOnStartup", False),
+        use_monitor=use_monitor and not schedule.sub_minute,
+    )
 
 
 class TimerTriggerBinding:
@@ -28,32 +65,27 @@ class TimerTriggerBinding:
         self, function: FunctionInfo, settings: Settings, accounts: StorageAccounts, host_id: str
     ) -> None:
         self.function = function
-        trigger = function.trigger
-        text = settings.resolve(
-            str(trigger.get("schedule") or ""), f"the schedule of function '{function.name}'"
-        )
-        schedule = parse_schedule(text, time_zone(settings.get(TIME_ZONE_SETTING)), function.name)
-        options = SingletonOptions.from_settings(settings)
-        self._settings = TimerSettings(
-            schedule=schedule,
-            schedule_text=text,
-            run_on_startup=_flag(trigger.get("runOnStartup"), False),
-            use_monitor=_flag(trigger.get("useMonitor"), True) and not schedule.sub_minute,
-            recovery_poll_s=options.listener_lock_recovery_polling_interval_s,
-        )
-        self._period_s = options.listener_lock_period_s
+        self.settings = timer_settings(function, settings)
+        self._options = SingletonOptions.from_settings(settings)
         accounts.check(DEFAULT_CONNECTION, function.name)
         self._accounts = accounts
         self._host_id = host_id
 
-    def create_listener(self, invoker: FunctionInvoker) -> TimerListener:
-        blobs = self._accounts.clients(DEFAULT_CONNECTION, self.function.name).blobs
-        lock_id = f"Host.Functions.{self.function.name}.Listener"
-        lock = BlobLock(blobs, self._host_id, lock_id, self._period_s)
-        monitor = (
-            ScheduleMonitor(blobs, self._host_id, self.function.name) if self._settings.use_monitor else None
+    def create_listener(self, invoker: FunctionInvoker) -> SingletonListener:
+        name = self.function.name
+        blobs = self._accounts.clients(DEFAULT_CONNECTION, name).blobs
+        lock = BlobLock(
+            blobs, self._host_id, f"Host.Functions.{name}.Listener", self._options.listener_lock_period_s
         )
-        return TimerListener(invoker, self._settings, lock, monitor)
+        monitor = (
+            ScheduleMonitor(blobs, self._host_id, name, self.settings.schedule.zone)
+            if self.settings.use_monitor
+            else None
+        )
+        timer = TimerListener(invoker, self.settings, monitor, still_held=lock.surely_held)
+        return SingletonListener(
+            timer, lock, self._options, f"Timer '{name}' ({self.settings.schedule_text})"
+        )
 
 
 class TimerTriggerBindingProvider:
