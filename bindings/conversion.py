@@ -58,11 +58,16 @@ def converter_for(binding_type: str) -> Any:
     return meta.get_binding_registry().get(binding_type)
 
 
+def has_implicit_output(converter: Any) -> bool:
+    """True for converters whose function's return value is the binding's own result (activities)."""
+    implicit = getattr(converter, "has_implicit_output", None)
+    return bool(implicit is not None and implicit())
+
+
 def _is_generic(converter: Any, annotation: Any) -> bool:
     if converter is None:
         return True
-    implicit = getattr(converter, "has_implicit_output", None)
-    return annotation in (str, bytes) and not (implicit is not None and implicit())
+    return annotation in (str, bytes) and not has_implicit_output(converter)
 
 
 def decode_argument(

@@ -17,10 +17,10 @@ from concurrent.futures import Executor
 from typing import Any, cast
 
 import azure.functions as func
-from azure.functions import meta
 from azure.functions._abc import RetryContext, RpcException, TraceContext
 
 from bindings.base import RETURN_NAME, FunctionInfo, InputBinding, InvocationContext, OutputBinding
+from bindings.conversion import converter_for, has_implicit_output
 
 CONTEXT_PARAMETER = "context"
 
@@ -163,7 +163,7 @@ class DefaultFunctionInvoker:
         self._function_directory = (
             function_directory or function.directory or _directory_of(function.user_function)
         )
-        self._implicit_return = _has_implicit_output(function.trigger_type)
+        self._implicit_return = has_implicit_output(converter_for(function.trigger_type))
 
     async def invoke(self, trigger_value: Any, invocation: InvocationContext) -> Any:
         kwargs: dict[str, Any] = {self._trigger_name: trigger_value}
@@ -219,13 +219,6 @@ class DefaultFunctionInvoker:
             writes.append(self._return.write(result, invocation))
         if writes:
             await asyncio.gather(*writes)
-
-
-def _has_implicit_output(trigger_type: str) -> bool:
-    """True for triggers whose return value is their own result (activities), as the worker has it."""
-    converter = meta.get_binding_registry().get(trigger_type)
-    implicit = getattr(converter, "has_implicit_output", None)
-    return bool(implicit is not None and implicit())
 
 
 def _wants_context(function: FunctionInfo) -> bool:

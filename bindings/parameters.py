@@ -17,8 +17,8 @@ import azure.functions as func
 
 from .base import RETURN_NAME, FunctionInfo, direction_of
 from .conversion import annotation_of
+from .invoker import CONTEXT_PARAMETER
 
-CONTEXT_PARAMETER = "context"
 _CALLED_BY_THE_ENGINE = {"orchestrationtrigger", "entitytrigger"}
 
 
