@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install browser run test lint typecheck unit bench bench-peers bench-quick clean
+.PHONY: install browser netns run test lint typecheck unit bench bench-peers bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,22 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed
 
-# Debian's Chromium for the monitor's browser tests (they skip without it, and fail in CI).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# $(call apt_tool,command,Debian package,what skips without it): install the package when the command is
+# missing, as root with apt-get; otherwise say what to install. The tests that need it fail in CI.
+apt_tool = @command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null; \
 	  else \
-	    echo "chromium is missing: install it (sudo apt-get install chromium) or the monitor's browser tests skip"; \
+	    echo "$(1) is missing: install it (sudo apt-get install $(2)) or $(3)"; \
 	  fi; }
+
+# Debian's Chromium for the monitor's browser tests.
+browser:
+	$(call apt_tool,chromium,chromium,the monitor's browser tests skip)
+
+# iproute2's `ip` for the test that calls the host from another network namespace (it also needs root).
+netns:
+	$(call apt_tool,ip,iproute2,the keys-over-a-network test skips)
 
 run: install
 	$(BIN)/durable-ext start --script-root . --port $(PORT)
@@ -37,7 +45,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck browser
+test: lint typecheck browser netns
 	$(BIN)/pytest -q
 
 bench: install

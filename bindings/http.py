@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from multidict import CIMultiDict
 
 from bindings.base import FunctionInfo, FunctionInvoker, InvocationContext
 from bindings.http_routes import RouteTemplate
+from durable_ext.extension.storage_watch import WAIT_INTERVAL_S
 
 logger = logging.getLogger("durable_ext.http")
 
@@ -189,8 +191,22 @@ def _handler_for(invoker: FunctionInvoker) -> RouteHandler:
         try:
             await invoker.invoke(function_request, invocation)
         except Exception as exc:
+            unavailable = storage_unavailable(exc)
+            if unavailable is not None:
+                logger.warning("Function '%s' failed: %s", name, unavailable)
+                headers = {"Retry-After": str(math.ceil(WAIT_INTERVAL_S))}
+                return error_response(503, f"Function '{name}' failed: {unavailable}", headers=headers)
             logger.exception("Function '%s' failed (invocation %s)", name, invocation.invocation_id)
             return error_response(500, f"Function '{name}' failed: {type(exc).__name__}: {exc}")
         return to_web_response(name, invocation.extras.get(HTTP_RESPONSE))
 
     return handle
+
+
+def storage_unavailable(exc: BaseException) -> str | None:
+    """The message of the management API's ``503`` when the SDK client raised it (it raises the
+    response body it got as the exception's argument), else None."""
+    body = exc.args[0] if exc.args else None
+    if isinstance(body, dict) and isinstance(body.get("storage"), dict):
+        return str(body.get("Message") or "storage is unavailable")
+    return None

@@ -131,4 +131,4 @@ class ActivityQueueReader:
 
     async def abandon(self, item: ActivityWorkItem) -> None:
         received = await self._unlock(item)
-        await self.queue.abandon(received.queue_message)
+        await self.queue.put_back(received.queue_message)

@@ -32,7 +32,7 @@ DEV_STORAGE_CONNECTION_STRING = emulator_connection_string(*DEV_STORAGE_PORTS)
 def expand_connection_string(value: str) -> str:
     """Turn ``UseDevelopmentStorage=true`` (optionally with ``DevelopmentStorageProxyUri``) into an
     explicit connection string on the default ports; any other value is returned unchanged."""
-    parts = _connection_string_parts(value)
+    parts = connection_string_parts(value)
     if parts.get("usedevelopmentstorage", "").lower() != "true":
         return value
     proxy = parts.get("developmentstorageproxyuri")
@@ -44,6 +44,6 @@ def expand_connection_string(value: str) -> str:
     )
 
 
-def _connection_string_parts(value: str) -> dict[str, str]:
+def connection_string_parts(value: str) -> dict[str, str]:
     pairs = (part.split("=", 1) for part in value.split(";") if "=" in part)
     return {key.strip().lower(): item.strip() for key, item in pairs}

@@ -21,7 +21,7 @@ from azure.storage.queue.aio import QueueClient
 from ..core.messages import TaskMessage
 from ..errors import TransientStorageError
 from . import envelope
-from .clients import translated
+from .clients import retry_transient, translated
 from .large_payloads import LargePayloads, message_blob_name, message_too_large
 
 log = logging.getLogger("durable_ext.queues")
@@ -29,6 +29,7 @@ log = logging.getLogger("durable_ext.queues")
 MIN_POLL_DELAY_S = 0.05
 MAX_VISIBILITY_DELAY_S = 7 * 24 * 3600 - 60
 MAX_ABANDON_DELAY_S = 600
+PUT_BACK_ATTEMPTS = 12
 CONNECT_RETRIES = 3
 
 
@@ -236,6 +237,16 @@ class TaskHubQueue:
         await self.set_visibility(message, delay_s)
         if delay_s == 0:
             self.backoff.wake()
+
+    async def put_back(self, message: QueueMessage, delay_s: float | None = None) -> None:
+        """:meth:`abandon`, waiting out an outage for a while (about a minute and a half): a message
+        whose work failed because storage was down would otherwise come back only when its visibility
+        timeout ends, minutes later."""
+        await retry_transient(
+            lambda: self.abandon(message, delay_s),
+            f"Putting back message {message.id} of queue '{self.name}'",
+            attempts=PUT_BACK_ATTEMPTS,
+        )
 
     async def renew(self, message: QueueMessage) -> None:
         await self.set_visibility(message, self.visibility_timeout_s)

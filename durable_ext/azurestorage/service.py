@@ -60,7 +60,7 @@ class AzureStorageOrchestrationService:
         self.settings = settings
         self.names = TaskHubNames(settings.hub_name, settings.partition_count)
         self.clients = StorageClients.from_connection_string(
-            settings.connection_string, settings.connection_name
+            settings.connection_string, settings.connection_name, settings.timeouts
         )
         self.control_queues = [
             TaskHubQueue(
@@ -347,7 +347,7 @@ class AzureStorageOrchestrationService:
         # after a storage fault the episode is simply redone soon; other failures back off
         delay = TRANSIENT_RETRY_DELAY_S if error is not None and is_transient(error) else None
         try:
-            await asyncio.gather(*(m.queue.abandon(m.queue_message, delay) for m in session.messages))
+            await asyncio.gather(*(m.queue.put_back(m.queue_message, delay) for m in session.messages))
         finally:
             self.sessions.release(session)
 

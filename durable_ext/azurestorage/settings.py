@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .app_lease import AppLeaseOptions
+from .clients import StorageTimeouts
 from .partition_manager import LeaseOptions
 
 
@@ -38,4 +39,5 @@ class AzureStorageSettings:
     use_app_lease: bool = True
     app_lease: AppLeaseOptions = field(default_factory=AppLeaseOptions)
     app_name: str = ""
+    timeouts: StorageTimeouts = field(default_factory=StorageTimeouts)
     """Workers of one app share the app lease; empty means the hub name."""

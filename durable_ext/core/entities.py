@@ -165,6 +165,8 @@ class SchedulerState:
     locked_by: str | None = None
     suspended: bool = False
     sorter: dict[str, Any] = field(default_factory=dict)
+    last_failure: dict[str, Any] | None = None
+    """durable-ext's own: the last operation that failed (``operation``, ``error``, ``time``)."""
 
     @property
     def is_empty(self) -> bool:
@@ -183,6 +185,8 @@ class SchedulerState:
         if self.suspended:
             data["suspended"] = True
         data["sorter"] = self.sorter
+        if self.last_failure is not None:
+            data["lastFailure"] = self.last_failure
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -202,6 +206,7 @@ class SchedulerState:
             locked_by=data.get("lockedBy"),
             suspended=bool(data.get("suspended")),
             sorter=dict(data.get("sorter") or {}),
+            last_failure=data.get("lastFailure"),
         )
 
 

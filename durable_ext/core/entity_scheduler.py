@@ -163,8 +163,11 @@ def finish_batch(
 
 
 def entity_status(scheduler: SchedulerState) -> str:
-    """The small status the reference shows for an entity instance (never its state)."""
+    """The small status the reference shows for an entity instance (never its state), with the last
+    failed operation, which the reference only logs."""
     status: dict[str, object] = {"entityExists": scheduler.exists, "queueSize": len(scheduler.queue)}
     if scheduler.locked_by is not None:
         status["lockedBy"] = scheduler.locked_by
+    if scheduler.last_failure is not None:
+        status["lastFailure"] = scheduler.last_failure
     return json.dumps(status, separators=(",", ":"))

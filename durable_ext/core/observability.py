@@ -4,8 +4,9 @@ Two middlewares for the worker's pipelines. Each episode is a span ``orchestrati
 activity a span ``activity <name>`` (no-ops unless an OpenTelemetry tracer provider is configured).
 Each lifecycle step users debug with is one log line on ``durable_ext.lifecycle``: started, each
 activity / sub-orchestration / timer scheduled, completed, failed with its reason, continued as new,
-and each activity's outcome. Every line carries ``instance_id``, ``execution_id``, ``function`` and
-``episode`` as record attributes, which the JSON log format prints as fields.
+and each activity's outcome (an entity's batches are entity work: its runner logs them). Every line
+carries ``instance_id``, ``execution_id``, ``function`` and ``episode`` as record attributes, which the
+JSON log format prints as fields.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from .entities import is_entity_instance
 from .history import EventType, OrchestrationStatus
 from .middleware import DispatchContext, Next
 from .replay import ReplayOutcome
@@ -49,11 +51,14 @@ async def observe_orchestration(context: DispatchContext, call_next: Next) -> No
     state: OrchestrationRuntimeState = context.properties["runtime_state"]
     fields = orchestration_fields(state)
     name, instance_id = state.name, state.instance_id
-    if any(e.event_type == EventType.ExecutionStarted for e in state.new_events):
+    entity = is_entity_instance(instance_id)  # its runner logs its batches as entity work
+    if not entity and any(e.event_type == EventType.ExecutionStarted for e in state.new_events):
         log.info("Orchestration '%s' (%s) started", name, instance_id, extra=fields)
     attributes = {f"durable.{key}": value for key, value in fields.items() if value is not None}
     with tracer.start_as_current_span(f"orchestration {name}", attributes=attributes):
         await call_next()
+    if entity:
+        return
     outcome: ReplayOutcome = context.properties["outcome"]
     for command in outcome.new_commands:
         verb = _SCHEDULED.get(command.event.event_type)

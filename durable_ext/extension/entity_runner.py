@@ -4,6 +4,9 @@ The batch goes to the entity function in one call, as the reference does for out
 If that call fails as a whole (an operation left state or a result that is not JSON-serializable, or
 the SDK rejected the batch), the operations run again one at a time from the last good state, so only
 the operations that fail get an error and everything else, and the stored state, stays as it should.
+
+Each failed operation is logged once, at ERROR, with the traceback of the app's code, and the last one
+is kept in the entity's status (``lastFailure`` in its custom status) until another replaces it.
 """
 
 from __future__ import annotations
@@ -11,18 +14,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from ..core.entities import EntityId, RequestMessage
-from ..core.entity_scheduler import OperationResult, finish_batch, plan_batch
+from ..core.entity_scheduler import EntityBatch, OperationResult, finish_batch, plan_batch
+from ..core.history import utc_now
+from ..core.observability import orchestration_fields
 from ..core.replay import ReplayOutcome
 from ..core.state import OrchestrationRuntimeState
+from ..core.timefmt import format_dotnet
+from .failures import describe, user_exc_info
 from .functions import EntityHandler, FunctionRegistry
 
 log = logging.getLogger("durable_ext.entities")
+lifecycle = logging.getLogger("durable_ext.lifecycle")
+
+MAX_FAILURE_CHARS = 1000
+"""How much of a failed operation's error the entity's status keeps."""
 
 _NO_INPUT = json.dumps("null")
 """What an operation without input carries, so that ``get_input()`` gives ``None`` instead of raising."""
@@ -33,6 +45,8 @@ class _BatchResult:
     exists: bool
     state: str | None
     results: list[OperationResult]
+    raised: list[BaseException | None] = field(default_factory=list)
+    """Per operation, the exception the entity function raised, or ``None``."""
 
 
 class SdkEntityRunner:
@@ -63,6 +77,7 @@ class SdkEntityRunner:
                 ] * len(batch.requests)
             else:
                 done = await self._run_batch(handler, batch.entity, done, batch.requests)
+            _report(batch, done, orchestration_fields(state))
         return finish_batch(batch, done.results, done.exists, done.state)
 
     async def _run_batch(
@@ -72,10 +87,7 @@ class SdkEntityRunner:
             return await self._call(handler, entity, before, requests)
         except Exception as exc:
             if len(requests) == 1:
-                log.warning(
-                    "Operation '%s' on entity '%s' failed: %s", requests[0].operation, entity.instance_id, exc
-                )
-                return _BatchResult(before.exists, before.state, [_error(exc)])
+                return _BatchResult(before.exists, before.state, [_error(exc)], [exc])
             log.warning(
                 "A batch of entity '%s' failed (%s); running its operations one by one",
                 entity.instance_id,
@@ -83,11 +95,13 @@ class SdkEntityRunner:
             )
         current = before
         results: list[OperationResult] = []
+        raised: list[BaseException | None] = []
         for request in requests:
             single = await self._run_batch(handler, entity, current, [request])
             current = _BatchResult(single.exists, single.state, [])
             results += single.results
-        return _BatchResult(current.exists, current.state, results)
+            raised += single.raised
+        return _BatchResult(current.exists, current.state, results, raised)
 
     async def _call(
         self, handler: EntityHandler, entity: EntityId, before: _BatchResult, requests: list[RequestMessage]
@@ -105,8 +119,9 @@ class SdkEntityRunner:
                 for r in requests
             ],
         }
+        raised: list[BaseException] = []
         loop = asyncio.get_running_loop()
-        returned = await loop.run_in_executor(self.executor, handler, json.dumps(context))
+        returned = await loop.run_in_executor(self.executor, _recording(handler, raised), json.dumps(context))
         output: dict[str, Any] = json.loads(str(returned))
         results = [
             OperationResult(bool(r.get("isError")), r.get("result")) for r in output.get("results") or []
@@ -116,7 +131,75 @@ class SdkEntityRunner:
                 f"the entity function returned {len(results)} results for {len(requests)} operations"
             )
         exists = bool(output.get("entityExists"))
-        return _BatchResult(exists, output.get("entityState") if exists else None, results)
+        by_operation = iter(raised)  # the SDK catches each operation's exception in order
+        per_result = [next(by_operation, None) if r.is_error else None for r in results]
+        return _BatchResult(exists, output.get("entityState") if exists else None, results, per_result)
+
+
+def _recording(handler: EntityHandler, raised: list[BaseException]) -> EntityHandler:
+    """The SDK's entity ``handle`` over the app's entity function, noting each exception it raises.
+
+    The SDK keeps only ``str(exc)`` of an operation's exception; the app's function is wrapped so
+    that the exception itself, with its traceback, is noted before the SDK sees it, unchanged.
+    """
+    entity_function: Callable[[Any], None] | None = getattr(handler, "entity_function", None)
+    if entity_function is None:  # not the SDK's wrapper: call it as it is
+        return handler
+    user_function = entity_function
+
+    def noting(context: Any) -> None:
+        try:
+            user_function(context)
+        except Exception as exc:
+            raised.append(exc)
+            raise
+
+    # imported here: importing the SDK reads ./host.json, before the host has checked it
+    from azure.durable_functions.entity import Entity
+
+    sdk_handle: EntityHandler = Entity.create(noting)
+    return sdk_handle
+
+
+def _report(batch: EntityBatch, done: _BatchResult, fields: dict[str, Any]) -> None:
+    """Log each failed operation and the batch, and keep the last failure in the entity's status."""
+    entity_id = batch.entity.instance_id
+    failed = 0
+    raised_by = done.raised + [None] * (len(done.results) - len(done.raised))
+    for request, result, raised in zip(batch.requests, done.results, raised_by, strict=True):
+        if not result.is_error:
+            continue
+        failed += 1
+        error = describe(raised) if raised is not None else _error_text(result)
+        log.error(
+            "Entity %s: operation '%s' failed: %s",
+            entity_id,
+            request.operation,
+            error,
+            exc_info=user_exc_info(raised) if raised is not None else None,
+            extra=fields,
+        )
+        batch.state.last_failure = {
+            "operation": request.operation,
+            "error": error[:MAX_FAILURE_CHARS],
+            "time": format_dotnet(utc_now()),
+        }
+    count = len(batch.requests)
+    lifecycle.info(
+        "Entity %s ran %d operation%s%s",
+        entity_id,
+        count,
+        "" if count == 1 else "s",
+        f" ({failed} failed)" if failed else "",
+        extra=fields,
+    )
+
+
+def _error_text(result: OperationResult) -> str:
+    try:
+        return str(json.loads(result.result or "null"))
+    except ValueError:
+        return str(result.result)
 
 
 def _error(exc: BaseException) -> OperationResult:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from ..azurestorage.clients import StorageTimeouts
+from ..azurestorage.health import StorageHealth
 from ..azurestorage.partition_manager import LeaseOptions
 from ..azurestorage.service import AzureStorageOrchestrationService
 from ..azurestorage.settings import AzureStorageSettings
@@ -19,6 +21,7 @@ from .functions import FunctionRegistry
 from .http_activity import HttpActivity
 from .options import DurableTaskOptions
 from .runners import SdkActivityRunner, SdkOrchestrationRunner
+from .storage_watch import StorageWatch, WorkerStarter
 
 log = logging.getLogger("durable_ext.extension")
 
@@ -59,6 +62,8 @@ class DurableTaskExtension:
             ),
         )
         self._start_lock = asyncio.Lock()
+        self.storage_watch = StorageWatch(self.service.clients.health)
+        self.starter = WorkerStarter(self.worker.start, self.storage_watch)
         self._other_hubs: dict[tuple[str, str], tuple[AzureStorageOrchestrationService, TaskHubClient]] = {}
 
     @property
@@ -93,6 +98,7 @@ class DurableTaskExtension:
             use_app_lease=o.use_app_lease,
             poison_message_dequeue_count=o.poison_message_dequeue_count,
             app_name=o.app_name,
+            timeouts=StorageTimeouts(o.storage_connect_timeout_s, o.storage_read_timeout_s),
             leases=LeaseOptions(
                 intent_lease_s=int(o.lease_interval_s),
                 ownership_lease_s=int(o.ownership_lease_interval_s),
@@ -127,17 +133,35 @@ class DurableTaskExtension:
             self._other_hubs[key] = (service, TaskHubClient(service))
         return self._other_hubs[key]
 
+    def health_for(self, hub_name: str | None, connection_name: str | None) -> StorageHealth:
+        """The storage health of a hub's account, creating nothing: a hub not used yet reads as the
+        app's own (a request naming it is refused or creates it in its handler)."""
+        key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
+        found = self._other_hubs.get(key)
+        return (found[0] if found else self.service).clients.health
+
     def is_own_hub(self, hub_name: str | None) -> bool:
         return not hub_name or hub_name.lower() == self.hub_name.lower()
 
     async def start_once(self) -> None:
-        """Start the task hub worker if it is not running yet (listeners call this on start)."""
+        """Start the task hub worker if it is not running yet (listeners call this on start).
+
+        When storage does not answer within the retry budget, the worker goes on starting in the
+        background (saying every few seconds what it waits for) and this returns, so the host serves.
+        """
         async with self._start_lock:
-            if not self.worker.started:
-                log.info("Starting task hub worker for hub '%s'", self.hub_name)
-                await self.worker.start()
+            if self.worker.started or self.starter.task is not None:
+                return
+            log.info("Starting task hub worker for hub '%s'", self.hub_name)
+            self.storage_watch.start()
+            task = self.starter.begin()
+            done, _ = await asyncio.wait({task}, timeout=self.options.storage_retry_budget_s)
+            if task in done:
+                task.result()  # an error that is not storage's own stops the host, as before
 
     async def stop(self) -> None:
+        await self.starter.stop()
+        await self.storage_watch.stop()
         await self.worker.stop()
         await self.http_activity.close()
         await self.service.close()

@@ -7,13 +7,14 @@ nothing is written for it. This module routes and serves start and status; the i
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from aiohttp import web
 
 from ..azurestorage.names import validate_instance_id
 from ..core.history import OrchestrationStatus
-from ..errors import InvalidRequestError
+from ..errors import InstanceNotFoundError
 from .extension import DurableTaskExtension
 from .http_common import (
     NO_CONNECTION,
@@ -23,16 +24,20 @@ from .http_common import (
     ApiHandlers,
     WaitOptions,
     api_errors,
+    blame,
     flag,
     hub_of,
+    instance_id_of,
     json_body_text,
 )
 from .http_entities import EntityHandlers
 from .http_instances import InstanceHandlers
 from .http_queries import QueryHandlers
+from .openapi import openapi_document
+from .request_limits import MAX_NAME_LENGTH, RequestRejected, check_length
 from .status_payload import status_payload
 
-__all__ = ["NO_CONNECTION", "RPC_BASE", "SCOPED_RPC_BASE", "WEBHOOK_BASE", "ManagementApi"]
+__all__ = ["NO_CONNECTION", "ROUTES", "RPC_BASE", "SCOPED_RPC_BASE", "WEBHOOK_BASE", "ManagementApi"]
 
 RUNNING_STATES = {
     OrchestrationStatus.Running,
@@ -40,6 +45,35 @@ RUNNING_STATES = {
     OrchestrationStatus.ContinuedAsNew,
     OrchestrationStatus.Suspended,
 }
+
+
+ROUTES: list[tuple[str, str, str]] = [
+    ("POST", "/orchestrators/{functionName}", "start"),
+    ("POST", "/orchestrators/{functionName}/{instanceId}", "start"),
+    ("GET", "/poison", "queries.list_poison"),
+    ("GET", "/metrics", "queries.metrics"),
+    ("GET", "/instances", "queries.list_instances"),
+    ("GET", "/instances/", "queries.list_instances"),
+    ("DELETE", "/instances", "queries.purge_instances"),
+    ("DELETE", "/instances/", "queries.purge_instances"),
+    ("GET", "/instances/{instanceId}", "get_status"),
+    ("DELETE", "/instances/{instanceId}", "instances.purge"),
+    ("POST", "/instances/{instanceId}/raiseEvent/{eventName}", "instances.raise_event"),
+    ("POST", "/instances/{instanceId}/terminate", "instances.terminate"),
+    ("POST", "/instances/{instanceId}/suspend", "instances.suspend"),
+    ("POST", "/instances/{instanceId}/resume", "instances.resume"),
+    ("POST", "/instances/{instanceId}/rewind", "instances.rewind"),
+    ("POST", "/instances/{instanceId}/restart", "instances.restart"),
+    ("POST", "/entities/{entityName}/{entityKey}", "entities.signal"),
+    ("DELETE", "/entities/{entityName}/{entityKey}", "entities.signal"),
+    ("GET", "/entities/{entityName}/{entityKey}", "entities.read"),
+    ("GET", "/entities", "entities.list"),
+    ("GET", "/entities/", "entities.list"),
+    ("GET", "/entities/{entityName}", "entities.list"),
+    ("GET", "/entities/{entityName}/", "entities.list"),
+    ("GET", "/openapi.json", "openapi"),
+]
+"""Every route of the API: method, path under each base, and the handler (an attribute path)."""
 
 
 class ManagementApi(ApiHandlers):
@@ -50,54 +84,37 @@ class ManagementApi(ApiHandlers):
         self.entities = EntityHandlers(extension)
 
     def routes(self) -> list[web.RouteDef]:
-        defs: list[web.RouteDef] = []
-        for base in (WEBHOOK_BASE, RPC_BASE, SCOPED_RPC_BASE):
-            instance = f"{base}/instances/{{instanceId}}"
-            defs += [
-                web.post(f"{base}/orchestrators/{{functionName}}", self.start),
-                web.post(f"{base}/orchestrators/{{functionName}}/{{instanceId}}", self.start),
-                web.get(f"{base}/poison", self.queries.list_poison),
-                web.get(f"{base}/metrics", self.queries.metrics),
-                web.get(f"{base}/instances", self.queries.list_instances),
-                web.get(f"{base}/instances/", self.queries.list_instances),
-                web.delete(f"{base}/instances", self.queries.purge_instances),
-                web.delete(f"{base}/instances/", self.queries.purge_instances),
-                web.get(instance, self.get_status),
-                web.delete(instance, self.instances.purge),
-                web.post(f"{instance}/raiseEvent/{{eventName}}", self.instances.raise_event),
-                web.post(f"{instance}/terminate", self.instances.terminate),
-                web.post(f"{instance}/suspend", self.instances.suspend),
-                web.post(f"{instance}/resume", self.instances.resume),
-                web.post(f"{instance}/rewind", self.instances.rewind),
-                web.post(f"{instance}/restart", self.instances.restart),
-            ]
-            entity = f"{base}/entities/{{entityName}}/{{entityKey}}"
-            defs += [
-                web.post(entity, self.entities.signal),
-                web.delete(entity, self.entities.signal),
-                web.get(entity, self.entities.read),
-                web.get(f"{base}/entities", self.entities.list),
-                web.get(f"{base}/entities/", self.entities.list),
-                web.get(f"{base}/entities/{{entityName}}", self.entities.list),
-                web.get(f"{base}/entities/{{entityName}}/", self.entities.list),
-            ]
-        return defs
+        """Each route of :data:`ROUTES` under the public base and the SDK's two private ones."""
+        route = {"GET": web.get, "POST": web.post, "DELETE": web.delete}  # web.get also answers HEAD
+        return [
+            route[method](base + path, attrgetter(handler)(self))
+            for base in (WEBHOOK_BASE, RPC_BASE, SCOPED_RPC_BASE)
+            for method, path, handler in ROUTES
+        ]
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        """``GET /openapi.json``: the OpenAPI 3.1 description of this API, for this host's address."""
+        return web.json_response(openapi_document(f"{request.scheme}://{request.host}"))
 
     @api_errors
     async def start(self, request: web.Request) -> web.Response:
-        name = request.match_info["functionName"]
+        name = check_length(
+            request.match_info["functionName"], MAX_NAME_LENGTH, "functionName", "function name"
+        )
         instance_id = request.match_info.get("instanceId")
         own_hub = self.extension.is_own_hub(hub_of(request))
         if own_hub and not self.extension.functions.has_orchestrator(name):
-            raise InvalidRequestError(
+            raise RequestRejected(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
-                + self.extension.functions.why_not_loaded(name)
+                + self.extension.functions.why_not_loaded(name),
+                parameter="functionName",
             )
         if instance_id is not None:
-            validate_instance_id(instance_id)
+            with blame("instanceId"):
+                validate_instance_id(instance_id)
         wait = WaitOptions.of(request)
-        input_json = await json_body_text(request, "orchestration input")
         client = self.client(request)
+        input_json = await json_body_text(request, "orchestration input")
         instance_id = await client.start(
             name, input_json, instance_id, version=request.query.get("version", "")
         )
@@ -105,7 +122,7 @@ class ManagementApi(ApiHandlers):
 
     @api_errors
     async def get_status(self, request: web.Request) -> web.Response:
-        instance_id = request.match_info["instanceId"]
+        instance_id = instance_id_of(request)
         show_history = flag(request, "showHistory", False)
         show_output = flag(request, "showHistoryOutput", False)
         show_input = flag(request, "showInput", True)
@@ -114,7 +131,8 @@ class ManagementApi(ApiHandlers):
         client = self.client(request)
         state = await client.get_state(instance_id)
         if state is None:
-            return web.Response(status=404)
+            # the SDK's get_status reads a 404 as "no such instance" whatever the body says
+            raise InstanceNotFoundError(instance_id)
         history = await client.get_history(instance_id) if show_history else None
         body: dict[str, Any] = status_payload(
             state,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
 from ..core.timefmt import parse_datetime
 from ..errors import (
+    ConfigurationError,
     InstanceAlreadyExistsError,
     InstanceNotFoundError,
     InstanceStateError,
@@ -23,6 +24,18 @@ from ..errors import (
     UnknownEntityError,
 )
 from .extension import DurableTaskExtension
+from .options import validate_hub_name
+from .request_limits import (
+    MAX_INSTANCE_ID_LOOKUP_LENGTH,
+    RequestRejected,
+    body_text,
+    check_length,
+    check_page_size,
+    check_query_lengths,
+    check_seconds,
+    compact_json,
+    parse_json,
+)
 from .status_payload import error_body, management_links, status_payload
 
 WEBHOOK_BASE = "/runtime/webhooks/durabletask"
@@ -34,21 +47,21 @@ NO_CONNECTION = "-"
 
 
 # ---- responses --------------------------------------------------------------------------------
-def error_response(status: int, message: str) -> web.Response:
-    return web.Response(status=status, text=error_body(message), content_type="application/json")
+def error_response(
+    status: int, message: str, parameter: str | None = None, limit: int | None = None
+) -> web.Response:
+    body = error_body(message, parameter=parameter, limit=limit)
+    return web.Response(status=status, text=body, content_type="application/json")
 
 
-def bad_request(message: str) -> web.Response:
-    return error_response(400, message)
-
-
-_STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
-    (InvalidRequestError, 400),
-    (InstanceNotFoundError, 404),
-    (UnknownEntityError, 404),
-    (InstanceAlreadyExistsError, 409),
-    (InstanceStateError, 410),
+_STATUS_BY_ERROR: list[tuple[type[Exception], int, str | None]] = [
+    (InvalidRequestError, 400, None),  # a RequestRejected names its own status and parameter
+    (InstanceNotFoundError, 404, "instanceId"),
+    (UnknownEntityError, 404, "entityName"),
+    (InstanceAlreadyExistsError, 409, "instanceId"),
+    (InstanceStateError, 410, "instanceId"),
 ]
+"""Each error a caller can cause: its status and the parameter it is about unless the error names one."""
 Handler = Callable[[Any, web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -58,12 +71,26 @@ def api_errors(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(self: Any, request: web.Request) -> web.StreamResponse:
         try:
+            check_query_lengths(request)
             return await handler(self, request)
-        except tuple(kind for kind, _ in _STATUS_BY_ERROR) as exc:
-            status = next(code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind))
-            return error_response(status, str(exc))
+        except tuple(kind for kind, _, _ in _STATUS_BY_ERROR) as exc:
+            if isinstance(exc, RequestRejected):
+                return error_response(exc.status, str(exc), exc.parameter, exc.limit)
+            status, parameter = next((code, p) for kind, code, p in _STATUS_BY_ERROR if isinstance(exc, kind))
+            return error_response(status, str(exc), parameter)
 
     return wrapper
+
+
+@contextmanager
+def blame(parameter: str) -> Iterator[None]:
+    """A 400 raised inside names ``parameter`` (unless it already names one)."""
+    try:
+        yield
+    except RequestRejected:
+        raise
+    except InvalidRequestError as exc:
+        raise RequestRejected(str(exc), parameter=parameter) from exc
 
 
 # ---- parameters -------------------------------------------------------------------------------
@@ -78,40 +105,29 @@ def connection_of(request: web.Request) -> str | None:
     return request.query.get("connection") or request.query.get("connectionName")
 
 
+def instance_id_of(request: web.Request) -> str:
+    """The ``instanceId`` path parameter of a route that addresses an existing instance."""
+    value: str = request.match_info["instanceId"]
+    return check_length(value, MAX_INSTANCE_ID_LOOKUP_LENGTH, "instanceId", "instance ID")
+
+
 def flag(request: web.Request, name: str, default: bool) -> bool:
     value = request.query.get(name)
     if value is None:
         return default
     if value.lower() not in ("true", "false"):
-        raise InvalidRequestError(f"The query parameter '{name}' must be true or false, not '{value}'.")
+        raise RequestRejected(
+            f"The query parameter '{name}' must be true or false, not '{value}'.", parameter=name
+        )
     return value.lower() == "true"
 
 
 def seconds(request: web.Request, name: str) -> float | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        result = float(value)
-    except ValueError:
-        message = f"The query parameter '{name}' must be a number of seconds, not '{value}'."
-        raise InvalidRequestError(message) from None
-    if result < 0:
-        raise InvalidRequestError(f"The query parameter '{name}' must not be negative.")
-    return result
+    return check_seconds(request.query.get(name), name)
 
 
-def positive_int(request: web.Request, name: str, default: int) -> int:
-    value = request.query.get(name)
-    if value is None:
-        return default
-    try:
-        result = int(value)
-    except ValueError:
-        result = 0
-    if result < 1:
-        raise InvalidRequestError(f"The query parameter '{name}' must be a positive integer, not '{value}'.")
-    return result
+def page_size(request: web.Request, default: int, name: str = "top") -> int:
+    return check_page_size(request.query.get(name), default, name)
 
 
 def date_time(request: web.Request, name: str) -> datetime | None:
@@ -120,10 +136,11 @@ def date_time(request: web.Request, name: str) -> datetime | None:
         return None
     try:
         return parse_datetime(value)
-    except ValueError:
-        raise InvalidRequestError(
+    except (ValueError, OverflowError):
+        raise RequestRejected(
             f"The query parameter '{name}' must be an ISO 8601 date-time such as "
-            f"2024-01-31T00:00:00Z, not '{value}'."
+            f"2024-01-31T00:00:00Z, not '{value}'.",
+            parameter=name,
         ) from None
 
 
@@ -138,9 +155,10 @@ def statuses(request: web.Request, name: str = "runtimeStatus") -> frozenset[Orc
             status = by_name.get(part.strip().lower())
             if status is None:
                 allowed = ", ".join(s.name for s in OrchestrationStatus)
-                raise InvalidRequestError(
+                raise RequestRejected(
                     f"The query parameter '{name}' has the unknown status '{part.strip()}'; use a "
-                    f"comma-separated list of: {allowed}."
+                    f"comma-separated list of: {allowed}.",
+                    parameter=name,
                 )
             found.add(status)
     return frozenset(found)
@@ -159,14 +177,12 @@ class WaitOptions:
 
 
 async def json_body_text(request: web.Request, what: str) -> str | None:
-    """The request body as compact JSON text, ``None`` when empty; a 400 if it is not JSON."""
-    raw = await request.text()
+    """The request body as compact JSON text, ``None`` when empty; a 400 if it is not JSON, a 413 if too
+    large (see ``request_limits``)."""
+    raw = await body_text(request)
     if not raw.strip():
         return None
-    try:
-        return json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False)
-    except ValueError as exc:
-        raise InvalidRequestError(f"The {what} in the request body is not valid JSON: {exc}.") from exc
+    return compact_json(parse_json(raw, what), what)
 
 
 def link_query(hub_name: str, connection_name: str | None, system_key: str | None) -> dict[str, str]:
@@ -185,7 +201,18 @@ class ApiHandlers:
         self.extension = extension
 
     def client(self, request: web.Request) -> TaskHubClient:
-        return self.extension.client_for(hub_of(request), connection_of(request))
+        """The client of the task hub the request names; a 400 for a bad ``taskHub`` or ``connection``."""
+        hub, connection = hub_of(request), connection_of(request)
+        if hub is not None and not self.extension.is_own_hub(hub):
+            try:
+                validate_hub_name(hub, "the 'taskHub' parameter")
+            except ConfigurationError as exc:
+                raise RequestRejected(str(exc), parameter="taskHub") from None
+        try:
+            return self.extension.client_for(hub, connection)
+        except ConfigurationError as exc:
+            message = f"{exc} The 'connection' parameter names the app setting of the task hub's storage."
+            raise RequestRejected(message, parameter="connection") from None
 
     def links(self, request: web.Request, instance_id: str) -> dict[str, str]:
         base = f"{request.scheme}://{request.host}{WEBHOOK_BASE}"

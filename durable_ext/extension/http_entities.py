@@ -21,8 +21,18 @@ from ..core.entities import EntityId
 from ..core.entity_queries import EntityQuery
 from ..core.queries import DEFAULT_PAGE_SIZE
 from ..core.timefmt import format_dotnet
-from ..errors import InstanceNotFoundError, InvalidRequestError, UnknownEntityError
-from .http_common import ApiHandlers, api_errors, date_time, flag, hub_of, positive_int
+from ..errors import UnknownEntityError
+from .http_common import ApiHandlers, api_errors, blame, date_time, flag, hub_of, page_size
+from .request_limits import (
+    MAX_ENTITY_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    RequestRejected,
+    body_text,
+    check_entity_key,
+    check_length,
+    compact_json,
+    parse_json,
+)
 
 JSON_CONTENT_TYPE = "application/json"
 
@@ -31,18 +41,11 @@ def operation_input(body: str, content_type: str) -> str | None:
     """The stored input of a signal: the JSON text of the JSON text of the value sent."""
     if not body.strip():
         return None
-    if content_type == JSON_CONTENT_TYPE:
-        try:
-            value = json.loads(body)
-        except ValueError as exc:
-            raise InvalidRequestError(
-                f"The operation input in the request body is not valid JSON: {exc}."
-            ) from exc
-    else:
-        value = body
-    if isinstance(value, str) and _is_json(value):
-        return json.dumps(value)  # already the JSON of the value (the SDK client sends it so)
-    return json.dumps(json.dumps(value))
+    value = parse_json(body, "operation input") if content_type == JSON_CONTENT_TYPE else body
+    # a string that is itself JSON is already the JSON of the value (the SDK client sends it so)
+    already = isinstance(value, str) and _is_json(value)
+    text = value if already else compact_json(value, "operation input")
+    return compact_json(text, "operation input")
 
 
 def _is_json(text: str) -> bool:
@@ -55,7 +58,14 @@ def _is_json(text: str) -> bool:
 
 class EntityHandlers(ApiHandlers):
     def _entity(self, request: web.Request) -> EntityId:
-        return EntityId.of(request.match_info["entityName"], request.match_info["entityKey"])
+        name = check_length(
+            request.match_info["entityName"], MAX_ENTITY_ID_LENGTH, "entityName", "entity name"
+        )
+        key = request.match_info["entityKey"]
+        with blame("entityName"):
+            entity = EntityId.of(name, key)
+        check_entity_key(entity.name, key)
+        return entity
 
     def _check_defined(self, request: web.Request, entity: EntityId) -> None:
         own_hub = self.extension.is_own_hub(hub_of(request))
@@ -70,14 +80,17 @@ class EntityHandlers(ApiHandlers):
         else:
             operation = request.query.get("op", "")
             if not operation:
-                raise InvalidRequestError(
+                raise RequestRejected(
                     "The query parameter 'op' (the name of the operation to signal) is required, "
-                    f"e.g. POST .../entities/{entity.name}/{entity.key}?op=add."
+                    f"e.g. POST .../entities/{entity.name}/{entity.key}?op=add.",
+                    parameter="op",
                 )
+            check_length(operation, MAX_NAME_LENGTH, "op", "operation name")
         self._check_defined(request, entity)
-        input_json = operation_input(await request.text(), request.content_type)
         scheduled_time = date_time(request, "scheduledTime")
-        await self.client(request).signal_entity(entity, operation, input_json, scheduled_time=scheduled_time)
+        client = self.client(request)
+        input_json = operation_input(await body_text(request), request.content_type)
+        await client.signal_entity(entity, operation, input_json, scheduled_time=scheduled_time)
         return web.Response(status=202)
 
     @api_errors
@@ -85,24 +98,33 @@ class EntityHandlers(ApiHandlers):
         entity = self._entity(request)
         status = await self.client(request).read_entity(entity)
         if status is None or not status.exists:
-            raise InstanceNotFoundError(entity.instance_id)
+            raise RequestRejected(
+                f"The entity '{entity.name}' has no state for the key '{entity.key}': it was never "
+                "signalled, or it was deleted.",
+                parameter="entityKey",
+                status=404,
+            )
         return web.Response(status=200, text=status.state or "null", content_type=JSON_CONTENT_TYPE)
 
     @api_errors
     async def list(self, request: web.Request) -> web.Response:
         name = request.match_info.get("entityName") or None
         if name is not None:
-            EntityId.of(name, "-")  # validates the name
+            check_length(name, MAX_ENTITY_ID_LENGTH, "entityName", "entity name")
+            with blame("entityName"):
+                EntityId.of(name, "-")  # validates the name
         query = EntityQuery(
             entity_name=name,
             last_operation_from=date_time(request, "lastOperationTimeFrom"),
             last_operation_to=date_time(request, "lastOperationTimeTo"),
             fetch_state=flag(request, "fetchState", False),
             include_deleted=flag(request, "includeDeleted", False),
-            page_size=positive_int(request, "top", DEFAULT_PAGE_SIZE),
+            page_size=page_size(request, DEFAULT_PAGE_SIZE),
             continuation_token=request.headers.get(CONTINUATION_HEADER) or None,
         )
-        page = await self.client(request).query_entities(query)
+        client = self.client(request)
+        with blame(CONTINUATION_HEADER):  # the provider reads the token
+            page = await client.query_entities(query)
         body: list[dict[str, Any]] = []
         for status in page.entities:
             item: dict[str, Any] = {

@@ -10,8 +10,8 @@ from ..azurestorage.instance_queries import CONTINUATION_HEADER
 from ..core.history import TERMINAL_STATUSES
 from ..core.queries import DEFAULT_PAGE_SIZE, InstanceQuery, purgeable_statuses
 from ..core.timefmt import format_dotnet
-from ..errors import InvalidRequestError
-from .http_common import ApiHandlers, api_errors, date_time, error_response, flag, positive_int, statuses
+from .http_common import ApiHandlers, api_errors, blame, date_time, flag, page_size, statuses
+from .request_limits import MAX_INSTANCE_ID_LOOKUP_LENGTH, RequestRejected, check_length
 from .status_payload import status_payload
 
 
@@ -19,11 +19,18 @@ def _created_range(request: web.Request) -> tuple[datetime | None, datetime | No
     created_from = date_time(request, "createdTimeFrom")
     created_to = date_time(request, "createdTimeTo")
     if created_from and created_to and created_to < created_from:
-        raise InvalidRequestError(
+        raise RequestRejected(
             f"The query parameter 'createdTimeTo' ({created_to.isoformat()}) is before 'createdTimeFrom' "
-            f"({created_from.isoformat()})."
+            f"({created_from.isoformat()}).",
+            parameter="createdTimeTo",
         )
     return created_from, created_to
+
+
+def _optional_text(request: web.Request, name: str) -> str | None:
+    """A query parameter that filters by an instance id or a name: at most as long as an id can be."""
+    value = request.query.get(name) or None
+    return None if value is None else check_length(value, MAX_INSTANCE_ID_LOOKUP_LENGTH, name, "filter")
 
 
 def list_query(request: web.Request) -> InstanceQuery:
@@ -33,10 +40,10 @@ def list_query(request: web.Request) -> InstanceQuery:
         created_from=created_from,
         created_to=created_to,
         statuses=statuses(request),
-        instance_id_prefix=request.query.get("instanceIdPrefix") or None,
-        name=request.query.get("name") or None,
+        instance_id_prefix=_optional_text(request, "instanceIdPrefix"),
+        name=_optional_text(request, "name"),
         show_input=flag(request, "showInput", True),
-        page_size=positive_int(request, "top", DEFAULT_PAGE_SIZE),
+        page_size=page_size(request, DEFAULT_PAGE_SIZE),
         continuation_token=token,
         include_entities=flag(request, "includeEntities", False),
     )
@@ -45,16 +52,18 @@ def list_query(request: web.Request) -> InstanceQuery:
 def purge_query(request: web.Request) -> InstanceQuery:
     created_from, created_to = _created_range(request)
     if created_from is None:
-        raise InvalidRequestError(
+        raise RequestRejected(
             "The query parameter 'createdTimeFrom' is required to purge instances by time range, e.g. "
-            "createdTimeFrom=2024-01-01T00:00:00Z."
+            "createdTimeFrom=2024-01-01T00:00:00Z.",
+            parameter="createdTimeFrom",
         )
     requested = statuses(request)
     if requested and not purgeable_statuses(requested):
         allowed = ", ".join(sorted(s.name for s in TERMINAL_STATUSES))
-        raise InvalidRequestError(
+        raise RequestRejected(
             f"The query parameter 'runtimeStatus' names no status that can be purged; only finished "
-            f"instances are purged: {allowed}."
+            f"instances are purged: {allowed}.",
+            parameter="runtimeStatus",
         )
     return InstanceQuery(
         created_from=created_from,
@@ -73,7 +82,7 @@ class QueryHandlers(ApiHandlers):
     @api_errors
     async def list_poison(self, request: web.Request) -> web.Response:
         """``GET /poison[?instanceId=...]``: messages moved aside, newest first (durable-ext's route)."""
-        messages = await self.client(request).poison_messages(request.query.get("instanceId") or None)
+        messages = await self.client(request).poison_messages(_optional_text(request, "instanceId"))
         messages.sort(key=lambda m: m.moved_on.isoformat() if m.moved_on else "", reverse=True)
         body = [
             {
@@ -92,14 +101,22 @@ class QueryHandlers(ApiHandlers):
     @api_errors
     async def list_instances(self, request: web.Request) -> web.Response:
         query = list_query(request)
-        page = await self.client(request).query(query)
+        client = self.client(request)
+        with blame(CONTINUATION_HEADER):  # the provider reads the token
+            page = await client.query(query)
         body = [status_payload(state, show_input=query.show_input) for state in page.states]
         headers = {CONTINUATION_HEADER: page.continuation_token} if page.continuation_token else {}
         return web.json_response(body, headers=headers)
 
     @api_errors
     async def purge_instances(self, request: web.Request) -> web.Response:
-        deleted = await self.client(request).purge_by(purge_query(request))
+        query = purge_query(request)
+        deleted = await self.client(request).purge_by(query)
         if deleted == 0:
-            return error_response(404, "No finished instance matched the purge filter.")
+            raise RequestRejected(
+                f"No finished instance created from {query.created_from} to {query.created_to} matched "
+                "the purge filter (createdTimeFrom, createdTimeTo, runtimeStatus).",
+                parameter="createdTimeFrom",
+                status=404,
+            )
         return web.json_response({"instancesDeleted": deleted})

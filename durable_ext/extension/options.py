@@ -79,6 +79,10 @@ class DurableTaskOptions:
     ownership_lease_interval_s: float = 15
     lease_renew_interval_s: float = 10
     lease_acquire_interval_s: float = 10
+    storage_connect_timeout_s: float = 2.0
+    storage_read_timeout_s: float = 10.0
+    storage_retry_budget_s: float = 5.0
+    """How long a request to the durable client or the management API waits out storage faults."""
     extended_sessions_enabled: bool = False
     max_orchestration_actions: int = 100_000
     store_inputs_in_orchestration_history: bool = False
@@ -133,6 +137,9 @@ class DurableTaskOptions:
             ownership_lease_interval_s=leases[1],
             lease_renew_interval_s=leases[2],
             lease_acquire_interval_s=leases[3],
+            storage_connect_timeout_s=storage.seconds("connectTimeout", 2.0, 60),
+            storage_read_timeout_s=storage.seconds("requestTimeout", 10.0, 300),
+            storage_retry_budget_s=storage.seconds("retryBudget", 5.0, 300),
             extended_sessions_enabled=top.boolean("extendedSessionsEnabled", False),
             max_orchestration_actions=top.integer("maxOrchestrationActions", 100_000, 1, None),
             store_inputs_in_orchestration_history=top.boolean("storeInputsInOrchestrationHistory", False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import traceback
 from concurrent.futures import Executor
 from typing import Any
@@ -12,13 +13,17 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from ..core.history import OrchestrationStatus
+from ..core.observability import orchestration_fields
 from ..core.replay import Completion, ReplayOutcome, compact_json, replay
 from ..core.state import OrchestrationRuntimeState
 from ..errors import ActivityFailedError, NonDeterminismError
+from .failures import describe, input_hint, user_exc_info
 from .functions import FunctionRegistry
 from .http_activity import HttpActivity
 from .protocol import OrchestratorState, build_context, parse_failure
 from .shim import HTTP_ACTIVITY_NAME, failing_program, output_json, shim_program
+
+log = logging.getLogger("durable_ext.lifecycle")
 
 
 class SdkOrchestrationRunner:
@@ -38,7 +43,9 @@ class SdkOrchestrationRunner:
                 + self.functions.why_not_loaded(name)
             )
             return replay(state, failing_program(message))
-        sdk_state = await self._call(handler, state, name)
+        sdk_state, raised = await self._call(handler, state)
+        if raised is not None and sdk_state.error is not None:
+            sdk_state.error = failure_message(raised, state, name)
         try:
             outcome = replay(state, shim_program(name, sdk_state))
         except NonDeterminismError as exc:
@@ -47,20 +54,46 @@ class SdkOrchestrationRunner:
             )
         if sdk_state.custom_status is not None:
             outcome.custom_status = output_json(sdk_state.custom_status)
+        completion = outcome.completion
+        if raised is not None and completion is not None and completion.status == OrchestrationStatus.Failed:
+            # once: the episode that fails the instance (the SDK raises again in episodes that still
+            # wait for tasks it scheduled before the exception)
+            log.error(
+                "Orchestrator function '%s' (%s) raised %s",
+                name,
+                state.instance_id,
+                describe(raised),
+                exc_info=user_exc_info(raised),
+                extra=orchestration_fields(state),
+            )
         return outcome
 
-    async def _call(self, handler: Any, state: OrchestrationRuntimeState, name: str) -> OrchestratorState:
+    async def _call(
+        self, handler: Any, state: OrchestrationRuntimeState
+    ) -> tuple[OrchestratorState, BaseException | None]:
+        """What the SDK returned, and the exception the orchestrator raised if it failed.
+
+        The SDK raises its own ``Exception`` carrying the state, chained ``from`` the orchestrator's
+        exception; an exception without the state is the orchestrator's (or the SDK's) own.
+        """
         context_json = build_context(state)
         loop = asyncio.get_running_loop()
         try:
             returned = await loop.run_in_executor(self.executor, handler, context_json)
-            return OrchestratorState.from_json(str(returned))
+            return OrchestratorState.from_json(str(returned)), None
         except Exception as exc:
             message, attached = parse_failure(exc)
             if attached is None:
-                return OrchestratorState(is_done=False, error=message)
+                return OrchestratorState(is_done=False, error=message), exc
             attached.error = attached.error or message
-            return attached
+            return attached, exc.__cause__ or exc
+
+
+def failure_message(raised: BaseException, state: OrchestrationRuntimeState, name: str) -> str:
+    """The orchestrator's error with its type, and why the input could not be read if that is why."""
+    message = describe(raised)
+    hint = input_hint(raised, state.instance_id or "", name, state.input)
+    return f"{message.rstrip('.')}.{hint}" if hint else message
 
 
 def activity_argument(input_json: str | None) -> Any:

@@ -152,6 +152,16 @@ def management_links(base_url: str, instance_id: str, query: dict[str, str]) -> 
     }
 
 
-def error_body(message: str) -> str:
-    """The shape .NET uses for 400s; the SDK reads ``ExceptionMessage``."""
-    return json.dumps({"Message": message, "ExceptionMessage": message})
+def error_body(message: str, *, parameter: str | None = None, limit: int | None = None, **fields: Any) -> str:
+    """The shape .NET uses for 400s (the SDK reads ``ExceptionMessage``), with the ``parameter`` at fault,
+    the ``limit`` it broke and any further ``fields``.
+
+    None of these keys may be a property name of the SDK's ``DurableOrchestrationStatus``: the SDK builds
+    one from the body of a 404 status answer.
+    """
+    body: dict[str, Any] = {"Message": message, "ExceptionMessage": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    if limit is not None:
+        body["limit"] = limit
+    return json.dumps(body | fields)

@@ -126,6 +126,8 @@ class RequestAuthorizer:
 
     @staticmethod
     def _needs(access: Access, function_name: str) -> tuple[str, str]:
+        if access is Access.ADMIN and not function_name:
+            return "The host admin API (/admin/...)", f"the master key ({MASTER_KEY_SETTING})"
         if access is Access.ADMIN:
             return f"The admin-level function '{function_name}'", f"the master key ({MASTER_KEY_SETTING})"
         if access is Access.MONITOR:

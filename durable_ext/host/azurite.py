@@ -1,4 +1,5 @@
-"""Azurite, the Azure Storage emulator: find the project's pinned copy, run it, and wait until it serves."""
+"""Azurite, the Azure Storage emulator: run the pinned copy (found or installed by ``azurite_install``) and
+wait until it serves."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import collections
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -21,48 +21,15 @@ from ..azurestorage.connection import (
     emulator_connection_string,
 )
 from ..errors import ConfigurationError
+from .azurite_install import azurite_command
 
 log = logging.getLogger("durable_ext.azurite")
 
 SERVICES = ("blob", "queue", "table")
-PINNED_VERSION = "3.35.0"
 STARTUP_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
 OUTPUT_TAIL_LINES = 40
 FREE_PORT_ATTEMPTS = 3
-
-INSTALL_AZURITE_HINT = (
-    "Install it: run `npm install` in the project directory (package.json pins azurite "
-    f"{PINNED_VERSION}), or `npm install -g azurite@{PINNED_VERSION}`."
-)
-INSTALL_NODE_HINT = "Install Node.js and npm (e.g. `apt-get install nodejs npm`), then run `npm install`."
-
-
-def find_azurite(search_from: Path) -> list[str]:
-    """The command that runs the project's pinned Azurite, else ``azurite`` on PATH."""
-    script = _pinned_azurite_script(search_from)
-    on_path = None if script is not None else shutil.which("azurite")
-    if script is None and on_path is None:
-        raise ConfigurationError(
-            f"Azurite (the Azure Storage emulator) was not found. {INSTALL_AZURITE_HINT}"
-        )
-    node = shutil.which("node")
-    if node is None:
-        raise ConfigurationError(f"Azurite needs Node.js, but `node` is not on PATH. {INSTALL_NODE_HINT}")
-    return [node, str(script)] if script is not None else [str(on_path)]
-
-
-def _pinned_azurite_script(search_from: Path) -> Path | None:
-    start = search_from.resolve()
-    candidates = [start, *start.parents]
-    repo_root = Path(__file__).resolve().parents[2]
-    if (repo_root / "package.json").is_file():
-        candidates.append(repo_root)
-    for folder in candidates:
-        launcher = folder / "node_modules" / ".bin" / "azurite"
-        if launcher.exists():
-            return launcher.resolve()
-    return None
 
 
 def free_ports(count: int, host: str = DEV_STORAGE_HOST) -> list[int]:
@@ -144,6 +111,8 @@ class AzuriteProcess:
         """Start Azurite and wait until all three services accept connections."""
         if self.running:
             return
+        if self.command is None:
+            self.command = await azurite_command(self.location or Path.cwd())
         auto_ports = 0 in self.requested_ports
         for attempt in range(1, FREE_PORT_ATTEMPTS + 1):
             try:
@@ -159,9 +128,9 @@ class AzuriteProcess:
         ports = tuple(port or next(picked) for port in self.requested_ports)
         self.ports = (ports[0], ports[1], ports[2])
         self._output.clear()
-        command = self.command or find_azurite(self.location or Path.cwd())
+        assert self.command is not None
         self._process = await asyncio.create_subprocess_exec(
-            *command,
+            *self.command,
             *self._arguments(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

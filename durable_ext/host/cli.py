@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import platform
 import signal
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
+from .. import __version__
 from ..errors import AppLoadError, ConfigurationError, DurableExtError
+from . import cli_arguments
 from .durable_commands import add_durable_commands, run_durable_command
 from .host import FunctionsHost
 from .logs import configure_logging
@@ -21,33 +25,47 @@ log = logging.getLogger("durable_ext.cli")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="durable-ext", description="Run Azure Durable Functions Python apps on a pure-Python host."
+        prog="durable-ext",
+        description="Run Azure Durable Functions Python apps on a pure-Python host.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps --version on three lines
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=version_text(),
+        help="print the versions of durable-ext, the Durable Functions SDK and Python, and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="serve the function app in --script-root")
     start.add_argument("--script-root", type=Path, default=Path("."), help="the app folder (default: .)")
-    start.add_argument("--port", type=int, default=7071, help="HTTP port (default: 7071)")
+    start.add_argument(
+        "--port", type=cli_arguments.port, default=7071, help="HTTP port, 0 for any free one (default: 7071)"
+    )
     start.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    start.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING or ERROR")
+    start.add_argument(
+        "--log-level",
+        type=cli_arguments.log_level,
+        default=None,
+        help="DEBUG, INFO (default), WARNING or ERROR",
+    )
     start.add_argument(
         "--workers",
-        type=_positive,
+        type=cli_arguments.workers,
         default=1,
-        help="worker processes sharing the port and the task hub (default: 1)",
+        help=f"processes sharing the port and the task hub (1 to {cli_arguments.MAX_WORKERS}, default: 1)",
     )
     start.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
     add_durable_commands(commands)
     return parser
 
 
-def _positive(text: str) -> int:
+def version_text() -> str:
+    """``durable-ext X``, the SDK it runs apps with and the Python it runs on, one per line."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not '{text}'")
-    return value
+        sdk = metadata.version("azure-functions-durable")
+    except metadata.PackageNotFoundError:
+        sdk = "not installed"
+    return f"durable-ext {__version__}\nazure-functions-durable {sdk}\nPython {platform.python_version()}"
 
 
 async def _run_host(args: argparse.Namespace) -> None:

@@ -3,6 +3,11 @@
 Each command works on the hub and connection of the app in ``--script-root`` (``host.json`` and
 ``local.settings.json``), or on ``--task-hub-name`` / ``--connection-string-setting``. Output is a table
 by default and JSON with ``--json``; an error prints one line naming what to fix and exits with 1.
+
+Payloads reach the app as the SDK's own client sends them: ``start-new --input X`` stores the JSON text
+of X as a JSON string (what ``DurableOrchestrationClient.start_new`` posts), so ``context.get_input()``
+is X for any JSON value; ``raise-event --event-data X`` stores X itself, as the HTTP API's raise-event
+does, so ``wait_for_external_event`` gives X (the SDK client's ``raise_event`` would deliver the string).
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
 from ..core.queries import InstanceQuery
 from ..core.timefmt import parse_datetime
-from ..errors import ConfigurationError, InstanceNotFoundError
+from ..errors import ConfigurationError, InstanceNotFoundError, InstanceStateError
 from ..extension.extension import DurableTaskExtension
 from ..extension.options import DurableTaskOptions
 from ..extension.status_payload import history_payload, status_payload
+from .cli_arguments import positive
 from .settings import load_settings
 
 Args = argparse.Namespace
@@ -51,7 +57,7 @@ def add_durable_commands(commands: Any) -> None:
     p.add_argument("--created-before", type=_time, help="ISO 8601 time")
     p.add_argument("--name", help="only instances of this orchestrator")
     p.add_argument("--id-prefix", help="only instances whose id starts with this")
-    p.add_argument("--top", type=_positive, default=100, help="page size (default: 100)")
+    p.add_argument("--top", type=positive, default=100, help="page size (default: 100)")
     p.add_argument("--continuation-token", help="the token printed with the previous page")
     p = command("get-runtime-status", get_runtime_status, "the status of one instance")
     p.add_argument("--id", required=True, help="the instance id")
@@ -61,7 +67,7 @@ def add_durable_commands(commands: Any) -> None:
     p.add_argument("--id", required=True, help="the instance id")
     p = command("start-new", start_new, "start an orchestration")
     p.add_argument("--function-name", required=True, help="the orchestrator function")
-    p.add_argument("--input", help="JSON input, or @file.json")
+    p.add_argument("--input", help="JSON input (a string needs its quotes: '\"eu\"'), or @file.json")
     p.add_argument("--id", help="the instance id (default: a new one)")
     p = command("raise-event", raise_event, "send an event to an instance")
     p.add_argument("--id", required=True, help="the instance id")
@@ -146,12 +152,27 @@ async def get_history(client: TaskHubClient, _: Service, args: argparse.Namespac
 
 async def start_new(client: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
     input_json = _json_argument(args.input, "--input")
-    instance_id = await client.start(args.function_name, input_json, args.id)
+    stored = None if input_json is None else sdk_client_input(input_json)
+    instance_id = await client.start(args.function_name, stored, args.id)
     return {"instanceId": instance_id, "message": f"Started '{args.function_name}' as '{instance_id}'."}
 
 
+def sdk_client_input(input_json: str) -> str:
+    """The orchestration input as ``DurableOrchestrationClient.start_new`` posts it: the value's JSON
+    text, sent as a JSON string. The SDK's ``get_input()`` decodes that string back to the value; a bare
+    number or list would reach it undecoded and fail."""
+    return json.dumps(input_json, ensure_ascii=False)
+
+
 async def raise_event(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
-    await client.raise_event(args.id, args.event_name, _json_argument(args.event_data, "--event-data"))
+    data = _json_argument(args.event_data, "--event-data")
+    state = await client.get_state(args.id)
+    if state is None:
+        raise InstanceNotFoundError(args.id)
+    if state.status.is_terminal:
+        rule = "events can only be raised to running, pending or suspended instances."
+        raise InstanceStateError(args.id, state.status.name, rule)
+    await client.raise_event(args.id, args.event_name, data)
     return {"instanceId": args.id, "message": f"Raised '{args.event_name}' on '{args.id}'."}
 
 
@@ -172,6 +193,8 @@ rewind = _operation("rewind", "Rewound")
 async def purge_history(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
     if args.id:
         deleted = await client.purge(args.id)
+        if deleted == 0:
+            raise InstanceNotFoundError(args.id)
     else:
         statuses = _statuses(args.runtime_status) or frozenset(
             {OrchestrationStatus.Completed, OrchestrationStatus.Failed, OrchestrationStatus.Terminated}
@@ -189,11 +212,12 @@ async def purge_history(client: TaskHubClient, _: Service, args: argparse.Namesp
 async def delete_task_hub(_: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
     hub = service.settings.hub_name
     deleted = await service.resources.delete()
-    return {
-        "taskHub": hub,
-        "deleted": deleted,
-        "message": f"Deleted task hub '{hub}' ({len(deleted)} resources).",
-    }
+    message = (
+        f"Deleted task hub '{hub}' ({len(deleted)} resources)."
+        if deleted
+        else f"Task hub '{hub}' has no queues, tables or containers in this storage account: nothing deleted."
+    )
+    return {"taskHub": hub, "deleted": deleted, "message": message}
 
 
 # ---- arguments and output ------------------------------------------------------------------------------
@@ -204,12 +228,6 @@ def _time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not an ISO 8601 time, e.g. 2026-01-31T12:00:00Z"
         ) from exc
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not '{text}'")
-    return int(text)
 
 
 def _statuses(names: list[str]) -> frozenset[OrchestrationStatus]:

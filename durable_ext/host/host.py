@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bindings.base import Listener
+from bindings.base import FunctionInfo, Listener
 from bindings.catalog import BindingServices, providers
 from bindings.durable import close_sdk_client_session
 from bindings.host_id import host_id
@@ -17,12 +17,15 @@ from bindings.storage.accounts import StorageAccounts
 from ..azurestorage.connection import expand_connection_string
 from ..extension.extension import DurableTaskExtension
 from ..extension.http_api import ManagementApi
+from ..extension.http_availability import management_budget
 from ..extension.monitor import MONITOR_PATH, MonitorPage
 from ..extension.options import DurableTaskOptions
+from .admin import HostAdmin
 from .app_loader import load_function_app
 from .auth import is_loopback_bind
 from .azurite import AzuriteProcess, ensure_dev_storage
 from .function_filter import enabled_functions
+from .function_summary import function_lines
 from .http_server import HttpRouter, HttpServer
 from .keys import MASTER_KEY_SETTING, HostKeys
 from .logs import apply_log_format
@@ -74,6 +77,9 @@ class FunctionsHost:
         self.server = server = HttpServer(
             router, self.host, self.port, reuse_port=self.worker_process, keys=keys
         )
+        the_host_id = host_id(settings.get, self.script_root)
+        server.add_routes(HostAdmin(extension, the_host_id).routes())
+        server.add_middleware(management_budget(extension))
         server.add_routes(ManagementApi(extension).routes())
         server.add_routes(MonitorPage(extension).routes())
         self._executor = ThreadPoolExecutor(
@@ -87,7 +93,7 @@ class FunctionsHost:
             server_base_url=lambda: server.base_url,
             executor=self._executor,
             script_root=self.script_root,
-            host_id=host_id(settings.get, self.script_root),
+            host_id=the_host_id,
             accounts=self._accounts,
         )
         offered = providers(services)
@@ -97,11 +103,18 @@ class FunctionsHost:
             extension.functions.mark_not_loaded(name, reason)
         self._listeners = [binding.create_listener(invoker) for binding, invoker in bound]
         await server.start()
+        extension.storage_watch.start()
         for listener in self._listeners:
             await listener.start()
-        self._log_summary(router, options)
+        self._log_summary(router, options, [binding.function for binding, _ in bound], settings)
 
-    def _log_summary(self, router: HttpRouter, options: DurableTaskOptions) -> None:
+    def _log_summary(
+        self,
+        router: HttpRouter,
+        options: DurableTaskOptions,
+        functions: list[FunctionInfo],
+        settings: AppSettings,
+    ) -> None:
         assert self.server is not None
         log.info(
             "Task hub '%s' (%s), %d partitions",
@@ -109,9 +122,8 @@ class FunctionsHost:
             options.hub_name_source,
             options.partition_count,
         )
-        for route, template in router.routes():
-            methods = ",".join(sorted(route.methods)) or "ALL"
-            log.info("  %s: [%s] %s/%s", route.function_name, methods, self.server.base_url, template)
+        for line in function_lines(functions, router.routes(), self.server.base_url, settings.resolve):
+            log.info("%s", line)
         log.info("Host listening on %s", self.server.base_url)
         log.info("Monitor: %s%s", self.server.base_url, MONITOR_PATH)
         if not is_loopback_bind(self.host) and self.server.authorizer.keys.master is None:

@@ -10,6 +10,7 @@ import errno
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from durable_ext.errors import ConfigurationError
 
 from ..extension.http_common import RPC_BASE, WEBHOOK_BASE
 from ..extension.monitor import MONITOR_PATH
+from ..extension.request_limits import MAX_HTTP_LINE_BYTES
 from .auth import Access, RequestAuthorizer
 from .keys import HostKeys
 
@@ -82,9 +84,18 @@ class HttpRouter:
         return RouteMiss(405, frozenset(allowed)) if allowed else RouteMiss(404)
 
 
+ADMIN_BASE = "/admin"
+PING_PATH = "/admin/host/ping"
+
+
 def management_access(path: str) -> Access | None:
-    """What a path of the management API or the monitor needs; None for the function routes."""
+    """What a path of the management API, the host admin API or the monitor needs; None for the
+    function routes. ``/admin/host/ping`` is open to every caller, as on the Functions host."""
     lowered = path.lower()
+    if lowered == PING_PATH:
+        return Access.ANONYMOUS
+    if lowered == ADMIN_BASE or lowered.startswith(ADMIN_BASE + "/"):
+        return Access.ADMIN
     if lowered == MONITOR_PATH or lowered.startswith(MONITOR_PATH + "/"):
         return Access.MONITOR
     for base in (WEBHOOK_BASE, RPC_BASE):
@@ -118,6 +129,11 @@ class HttpServer:
         self._ensure_not_started("add routes")
         self.app.add_routes(routes)
 
+    def add_middleware(self, middleware: Any) -> None:
+        """Run ``middleware`` (an aiohttp middleware) after the key check, before every handler."""
+        self._ensure_not_started("add a middleware")
+        self.app.middlewares.append(middleware)
+
     def add_subapp(self, prefix: str, app: web.Application) -> None:
         self._ensure_not_started("add a sub-application")
         self.app.add_subapp(prefix, app)
@@ -130,7 +146,9 @@ class HttpServer:
     async def start(self) -> None:
         self._ensure_not_started("start")
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(self.app)
+        runner = web.AppRunner(
+            self.app, max_line_size=MAX_HTTP_LINE_BYTES, max_field_size=MAX_HTTP_LINE_BYTES
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port, reuse_port=self.reuse_port or None).start()

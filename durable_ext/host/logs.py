@@ -14,6 +14,8 @@ import logging
 import os
 from datetime import UTC, datetime
 
+from ..azurestorage.health import is_outage
+
 FORMAT_SETTING = "DURABLE_EXT_LOG_FORMAT"
 FIELDS = ("instance_id", "execution_id", "function", "episode", "task_id", "partition", "worker")
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -23,8 +25,8 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = super().formatMessage(record)  # the first line: a traceback follows the fields
         fields = [f"{name}={getattr(record, name)}" for name in FIELDS if getattr(record, name, None)]
         return f"{text} [{' '.join(fields)}]" if fields and record.levelno >= logging.WARNING else text
 
@@ -46,9 +48,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, ensure_ascii=False, default=str)
 
 
+WATCH_LOGGER = "durable_ext.storage.watch"
+
+
+class OutageFilter(logging.Filter):
+    """Keeps out the warnings and errors of single tries that failed because storage cannot be reached.
+
+    While storage is down every loop of the host would say so on each try; the storage watch
+    (``durable_ext.extension.storage_watch``) says it once an interval instead, naming the endpoint, the
+    setting and the last error. Warnings and errors about anything else pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.levelno not in (logging.WARNING, logging.ERROR)
+            or record.name == "durable_ext.storage.watch"
+        ):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        raised = record.exc_info[1] if record.exc_info else None
+        return not any(isinstance(arg, BaseException) and is_outage(arg) for arg in (*args, raised))
+
+
 def configure_logging(level: str | None = None) -> None:
     level_name = (level or os.environ.get("DURABLE_EXT_LOG_LEVEL") or "INFO").upper()
     logging.basicConfig(level=getattr(logging, level_name, logging.INFO))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OutageFilter())
     apply_log_format()
     for noisy in ("azure", "aiohttp.access", "azure.core.pipeline.policies.http_logging_policy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

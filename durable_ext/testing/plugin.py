@@ -1,4 +1,5 @@
-"""The pytest plugin (installed with durable-ext): the ``durable`` fixture serves your app for tests.
+"""The pytest plugin (``pip install 'durable-ext[testing]'`` brings pytest; the ``pytest11`` entry point
+registers this module): the ``durable`` fixture serves your app for tests.
 
     def test_hello_cities(durable):
         status = durable.wait_for_completion(durable.start("hello_cities"))
@@ -15,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from .host import DurableTestHost
+try:
+    from .host import DurableTestHost
+except ImportError as exc:  # a broken or partial install: say what to install, not just what is missing
+    raise ImportError(
+        f"durable-ext's pytest plugin (the durable fixture) cannot load: {exc}. Install durable-ext with its "
+        "testing extra into the environment pytest runs in: pip install 'durable-ext[testing]' (from a "
+        "checkout: pip install -e '/path/to/durable-ext[testing]')."
+    ) from exc
 
 INI_OPTION = "durable_ext_app"
 

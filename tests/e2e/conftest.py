@@ -28,10 +28,21 @@ async def serve(
     tmp_path_factory: pytest.TempPathFactory,
     extra_env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
+    *,
+    launcher: Sequence[str] = (),
+    address: str = "127.0.0.1",
 ) -> AsyncIterator[RunningHost]:
     """`durable-ext start` on the app in ``script_root`` until the fixture using it ends."""
     log_path = tmp_path_factory.mktemp(script_root.name) / "host.log"
-    host = start_host(script_root, connection_string, log_path, extra_env or {}, extra_args)
+    host = start_host(
+        script_root,
+        connection_string,
+        log_path,
+        extra_env or {},
+        extra_args,
+        launcher=launcher,
+        address=address,
+    )
     try:
         await wait_until_serving(host)
         yield host

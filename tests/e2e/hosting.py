@@ -39,12 +39,18 @@ def start_host(
     log_path: Path,
     extra_env: dict[str, str],
     extra_args: Sequence[str] = (),
+    *,
+    launcher: Sequence[str] = (),
+    address: str = "127.0.0.1",
 ) -> RunningHost:
+    """``launcher`` prefixes the command (e.g. ``ip netns exec <ns>``); ``address`` is where callers reach
+    the host (pass the matching ``--host`` in ``extra_args`` when it is not loopback)."""
     port = free_port()
     env = {**os.environ, "AzureWebJobsStorage": connection_string, **extra_env}
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [
+            *launcher,
             sys.executable,
             "-m",
             "durable_ext",
@@ -61,7 +67,7 @@ def start_host(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    return RunningHost(f"http://127.0.0.1:{port}", process, log_path)
+    return RunningHost(f"http://{address}:{port}", process, log_path)
 
 
 async def wait_until_serving(host: RunningHost, timeout_s: float = 30.0) -> None:

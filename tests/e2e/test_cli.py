@@ -12,7 +12,10 @@ from pathlib import Path
 
 import aiohttp
 
-from .hosting import REPO_ROOT, free_port, start_host, wait_until_serving
+from durable_ext.host.app_loader import load_function_app
+from durable_ext.host.settings import load_settings
+
+from .hosting import REPO_ROOT, RunningHost, free_port, start_host, wait_until_serving
 from .polling import poll_status
 
 APP = """
@@ -172,3 +175,31 @@ async def test_workers_share_the_port_and_the_hub_and_stop_together(
         code = supervisor.wait(timeout=60)
     assert code == 0
     assert log_path.read_text().count("Shutting down") == 2
+
+
+async def banner_of(host: RunningHost, timeout_s: float = 30.0) -> list[str]:
+    """The messages the host logged from ``Functions:`` to ``Host listening``, once it has logged them."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while "Host listening on" not in host.log():
+        assert asyncio.get_running_loop().time() < deadline, f"no start-up banner:\n{host.log()}"
+        await asyncio.sleep(0.1)
+    messages = [line.split("durable_ext.host: ", 1)[-1] for line in host.log().splitlines()]
+    first = messages.index("Functions:")
+    return messages[first : next(i for i, m in enumerate(messages) if m.startswith("Host listening"))]
+
+
+async def test_the_banner_lists_every_function_by_kind(sample_host: RunningHost) -> None:
+    banner = await banner_of(sample_host)
+    assert f"  http_start: [POST] {sample_host.base_url}/api/orchestrators/{{functionName}}" in banner
+    kinds = {line.split(": ", 1)[0].strip(): line.split(": ", 1)[1] for line in banner[1:]}
+    for name in ("hello_cities", "fan_out_fan_in", "approval_workflow", "deploy_region", "count_words"):
+        assert kinds[name] == "orchestrationTrigger", name
+    for name in ("say_hello", "square", "record_decision", "count_line_words"):
+        assert kinds[name] == "activityTrigger", name
+    assert kinds["counter"] == kinds["aggregator"] == "entityTrigger"
+    assert kinds["order_queued"] == "queueTrigger (queue orders)"
+    assert kinds["nightly_cleanup"].startswith("timerTrigger (schedule %NIGHTLY_SCHEDULE% = ")
+    order = [line.split(": ", 1)[1].split()[0] for line in banner[1:]]
+    assert order.index("orchestrationTrigger") < order.index("activityTrigger") < order.index("entityTrigger")
+    loaded = load_function_app(REPO_ROOT, load_settings(REPO_ROOT)).functions
+    assert sorted(kinds) == sorted(f.name for f in loaded) and len(banner) - 1 == len(loaded)

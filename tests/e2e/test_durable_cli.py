@@ -183,3 +183,67 @@ async def test_delete_task_hub_removes_its_queues_tables_and_containers(connecti
     async with QueueServiceClient.from_connection_string(connection_string) as queues:
         left = [q.name async for q in queues.list_queues(name_starts_with=hub.lower())]
     assert left == []
+
+
+async def test_start_new_input_reaches_get_input_as_that_value(
+    features_host: RunningHost, connection_string: str
+) -> None:
+    """The SDK client's encoding: numbers, lists and strings arrive as themselves, not as a failure."""
+    given = {"10": 10, '["eu"]': ["eu"], '"eu"': "eu", '{"a": [1, 2]}': {"a": [1, 2]}, "null": None}
+    started = {
+        text: cli_json(connection_string, "start-new", "--function-name", "echo_input", "--input", text)
+        for text in given
+    }
+    for text, value in given.items():
+        final = await until_status(connection_string, started[text]["instanceId"], "Completed")
+        assert final["output"] == {"input": value, "echoed": value}, text
+
+
+async def test_raise_event_data_arrives_as_that_value(
+    features_host: RunningHost, connection_string: str
+) -> None:
+    instance_id = cli_json(connection_string, "start-new", "--function-name", "two_events")["instanceId"]
+    await until_status(connection_string, instance_id, "Running")
+    for name, data in (("Step", "10"), ("Step", '"eu"'), ("Other", '["eu"]')):
+        cli_json(
+            connection_string, "raise-event", "--id", instance_id, "--event-name", name, "--event-data", data
+        )
+    final = await until_status(connection_string, instance_id, "Completed")
+    assert final["output"] == [10, "eu", ["eu"]]
+    late = cli(
+        connection_string,
+        "raise-event",
+        "--id",
+        instance_id,
+        "--event-name",
+        "Step",
+        "--script-root",
+        str(APP),
+    )
+    assert late.returncode == 1 and late.stdout == ""
+    assert f"'{instance_id}' is Completed" in late.stderr and "running, pending or suspended" in late.stderr
+
+
+async def test_refused_operations_exit_1_with_the_reason(
+    features_host: RunningHost, connection_string: str
+) -> None:
+    unknown = f"no-such-{uuid.uuid4().hex[:8]}"
+    app = ("--script-root", str(APP))
+    for command in ("get-runtime-status", "get-history", "terminate", "suspend", "resume", "rewind"):
+        done = cli(connection_string, command, "--id", unknown, *app)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert f"No instance with ID '{unknown}'" in done.stderr, command
+    for command in (("raise-event", "--event-name", "Step"), ("purge-history",)):
+        done = cli(connection_string, command[0], "--id", unknown, *command[1:], *app)
+        assert done.returncode == 1 and f"No instance with ID '{unknown}'" in done.stderr, command
+    running = cli_json(connection_string, "start-new", "--function-name", "two_events")["instanceId"]
+    await until_status(connection_string, running, "Running")
+    again = cli(connection_string, "start-new", "--function-name", "two_events", "--id", running, *app)
+    assert again.returncode == 1 and f"'{running}' already exists" in again.stderr
+    not_failed = cli(connection_string, "rewind", "--id", running, *app)
+    assert not_failed.returncode == 1 and "only failed instances" in not_failed.stderr
+    cli_json(connection_string, "terminate", "--id", running)
+    await until_status(connection_string, running, "Terminated")
+    for command in ("terminate", "suspend", "resume"):
+        done = cli(connection_string, command, "--id", running, *app)
+        assert done.returncode == 1 and f"'{running}' is Terminated" in done.stderr, command

@@ -20,7 +20,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from .hosting import REPO_ROOT, RunningHost
+from durable_ext.azurestorage.connection import emulator_connection_string
+from durable_ext.host.azurite import free_ports
+
+from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
 from .polling import poll_status
 
 WEBHOOKS = "/runtime/webhooks/durabletask"
@@ -277,3 +280,26 @@ async def test_entities_are_listed_with_their_state(
     await expect(row).to_have_count(1)
     await expect(row.locator("td.state")).to_have_text("7")
     await _screenshot(page, "entities")
+
+
+async def test_the_banner_says_when_storage_is_unavailable(
+    page: Page, sample_host: RunningHost, hub_name: str, tmp_path: Path
+) -> None:
+    await page.goto(f"{sample_host.base_url}{WEBHOOKS}/monitor#/instances")
+    await expect(page.locator("#host-state")).to_have_attribute("data-checked", "true")
+    await expect(page.locator("#host-state")).to_be_hidden()
+
+    app = Path(__file__).parent / "apps" / "outage"
+    down = start_host(
+        app, emulator_connection_string(*free_ports(3)), tmp_path / "host.log", {"OUTAGE_HUB": hub_name}
+    )
+    try:
+        await wait_until_serving(down)
+        await page.goto(f"{down.base_url}{WEBHOOKS}/monitor#/instances")
+        banner = page.locator("#host-state")
+        await expect(banner).to_be_visible(timeout=15_000)
+        await expect(banner).to_contain_text("Host Error", timeout=15_000)
+        await expect(banner).to_contain_text("AzureWebJobsStorage")
+        await _screenshot(page, "storage-unavailable")
+    finally:
+        stop_host(down)

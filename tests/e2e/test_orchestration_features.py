@@ -68,7 +68,9 @@ async def test_orchestrator_exception_fails_the_instance(
 ) -> None:
     final = await run(http, features_host, "raises_directly")
     assert final["runtimeStatus"] == "Failed"
-    assert final["output"] == "Orchestrator function 'raises_directly' failed: orchestrator gave up"
+    assert final["output"] == (
+        "Orchestrator function 'raises_directly' failed: RuntimeError: orchestrator gave up"
+    )
 
 
 async def test_failed_status_codes(features_host: RunningHost, http: aiohttp.ClientSession) -> None:

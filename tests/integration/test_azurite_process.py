@@ -17,7 +17,6 @@ from durable_ext.errors import ConfigurationError
 from durable_ext.host.azurite import (
     AzuriteProcess,
     ensure_dev_storage,
-    find_azurite,
     free_ports,
     port_accepts,
 )
@@ -78,25 +77,6 @@ async def test_early_exit_reports_the_output() -> None:
 def test_connection_string_needs_a_started_process() -> None:
     with pytest.raises(RuntimeError, match="start"):
         _ = AzuriteProcess().connection_string
-
-
-def test_find_azurite_prefers_the_pinned_copy(tmp_path: Path) -> None:
-    command = find_azurite(tmp_path)
-    assert command[-1].endswith(os.path.join("azurite", "dist", "src", "azurite.js"))
-    assert Path(command[0]).name == "node"
-
-
-def test_find_azurite_without_node_or_azurite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import durable_ext.host.azurite as module
-
-    monkeypatch.setattr(module, "_pinned_azurite_script", lambda _start: None)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ConfigurationError, match=r"npm install.*azurite@3\.35\.0"):
-        find_azurite(tmp_path)
-    (tmp_path / "azurite").write_text("#!/bin/sh\n")
-    (tmp_path / "azurite").chmod(0o755)
-    with pytest.raises(ConfigurationError, match=r"apt-get install nodejs npm"):
-        find_azurite(tmp_path)
 
 
 def test_use_development_storage_expands() -> None:

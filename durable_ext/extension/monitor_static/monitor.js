@@ -371,6 +371,25 @@
       document.body.dataset.ready = hash;
     }
   }
+  // ---- the host's own state (storage reachable, worker running), from /admin/host/status ----------
+  const hostState = document.getElementById("host-state");
+  async function checkHost() {
+    let message = "";
+    try {
+      const response = await fetch(new URL("/admin/host/status", location.origin), { headers: key ? { "x-functions-key": key } : {} });
+      if (response.ok) {
+        const status = await response.json();
+        if (status.state !== "Running") message = `Host ${status.state}: ${(status.errors || []).join(" ") || "the task hub worker has not started yet"}`;
+      }
+    } catch (error) {
+      message = `The host does not answer: ${error.message}`;
+    }
+    hostState.textContent = message;
+    hostState.hidden = !message;
+    hostState.dataset.checked = "true";
+  }
+  checkHost();
+  setInterval(checkHost, 5000);
   window.addEventListener("hashchange", route);
   route();
 })();

@@ -33,6 +33,12 @@ def greet(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-d
     return (yield context.call_activity("hello", "keys"))
 
 
+@app.orchestration_trigger(context_name="context")
+def approval(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    decision = yield context.wait_for_external_event("decision")
+    return f"decided {decision}"
+
+
 @app.activity_trigger(input_name="name")
 def hello(name: str) -> str:
     return f"Hello {name}!"

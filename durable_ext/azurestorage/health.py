@@ -1,0 +1,187 @@
+"""Whether the storage account answers: seen on every request the Azure clients send.
+
+Each client's transport reports the outcome of every attempt (retries included) to one
+:class:`StorageHealth` per account: a response means storage is reachable (a 403 that says the
+credentials are wrong is an authentication failure, which no retry fixes), an exception is a fault
+classified as refused, DNS, timeout or other. The HTTP layer and the health routes read it without
+calling storage, so they answer at once whatever storage does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.pipeline.transport import AioHttpTransport
+
+AUTH_ERROR_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo"})
+
+
+@dataclass(frozen=True)
+class StorageFault:
+    kind: str
+    """``refused``, ``dns``, ``timeout``, ``auth`` or ``error``."""
+    message: str
+
+
+def classify(exc: BaseException) -> StorageFault:
+    """What kind of fault ``exc`` (or an exception it was raised from) is, in words a user can act on."""
+    for cause in _chain(exc):
+        if isinstance(cause, ClientAuthenticationError) or (
+            isinstance(cause, HttpResponseError) and cause.status_code == 403
+        ):
+            return StorageFault("auth", _first_line(cause))
+        if isinstance(cause, ConnectionRefusedError):
+            return StorageFault("refused", "connection refused")
+        if isinstance(cause, socket.gaierror):
+            return StorageFault("dns", f"the host name does not resolve ({cause.strerror or cause})")
+        if isinstance(cause, TimeoutError | asyncio.TimeoutError):
+            return StorageFault("timeout", "no answer in time")
+    text = " ".join(_first_line(cause) for cause in _chain(exc)).lower()
+    for needle, kind in (
+        ("connection refused", "refused"),
+        ("name or service not known", "dns"),
+        ("nodename nor servname", "dns"),
+        ("temporary failure in name resolution", "dns"),
+        ("timeout", "timeout"),
+        ("timed out", "timeout"),
+    ):
+        if needle in text:
+            return StorageFault(kind, _first_line(exc))
+    return StorageFault("error", f"{type(exc).__name__}: {_first_line(exc)}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        inner = getattr(current, "inner_exception", None)
+        current = current.__cause__ or current.__context__ or inner
+    return seen
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class StorageHealth:
+    """The last outcome of the requests sent to one storage account."""
+
+    def __init__(self, endpoint: str, setting: str) -> None:
+        self.endpoint = endpoint
+        self.setting = setting
+        self.last_success_monotonic: float | None = None
+        self.last_success: datetime | None = None
+        self.last_failure_monotonic: float | None = None
+        self.fault: StorageFault | None = None
+        """The fault of the last failed request, while no request has succeeded since."""
+        self.last_fault: StorageFault | None = None
+
+    # ---- what the transports report -------------------------------------------------------------
+    def succeeded(self) -> None:
+        self.last_success_monotonic = time.monotonic()
+        self.last_success = datetime.now(UTC)
+        self.fault = None
+
+    def failed(self, fault: StorageFault) -> None:
+        self.last_failure_monotonic = time.monotonic()
+        self.fault = self.last_fault = fault
+
+    # ---- what readers ask -----------------------------------------------------------------------
+    @property
+    def reachable(self) -> bool | None:
+        """True after a success, False after a failure, None before the first request."""
+        if self.fault is not None:
+            return False
+        return True if self.last_success_monotonic is not None else None
+
+    @property
+    def auth_failed(self) -> bool:
+        return self.fault is not None and self.fault.kind == "auth"
+
+    def answered_since(self, monotonic: float) -> bool:
+        """True when a request succeeded at or after ``monotonic`` (a ``time.monotonic()`` reading)."""
+        return self.last_success_monotonic is not None and self.last_success_monotonic >= monotonic
+
+    def describe(self) -> str:
+        """One sentence naming the endpoint, the setting it came from and the last error."""
+        fault = self.fault or self.last_fault
+        error = f"{fault.kind}: {fault.message}" if fault else "no answer yet"
+        return f"Storage at {self.endpoint} (from the app setting '{self.setting}') is unavailable ({error})"
+
+    def advice(self) -> str:
+        if self.auth_failed:
+            return (
+                f"The account refused the credentials: check AccountKey (or SharedAccessSignature) in "
+                f"'{self.setting}'."
+            )
+        if self.endpoint.startswith(("http://127.0.0.1", "http://localhost")):
+            return "Start Azurite (or the storage emulator) on that port, or point the setting elsewhere."
+        return "Check the account name and endpoint in the setting, the network, and the account's firewall."
+
+    def snapshot(self) -> dict[str, Any]:
+        fault = self.fault or (self.last_fault if self.reachable is False else None)
+        return {
+            "endpoint": self.endpoint,
+            "setting": self.setting,
+            "reachable": self.reachable,
+            "lastError": fault.message if fault else None,
+            "kind": fault.kind if fault else None,
+            "lastSuccess": self.last_success.isoformat() if self.last_success else None,
+        }
+
+
+_ACCOUNTS: dict[tuple[str, str], StorageHealth] = {}
+
+
+def health_of_account(endpoint: str, setting: str) -> StorageHealth:
+    """The one :class:`StorageHealth` of an account in this process, whichever clients talk to it."""
+    key = (endpoint, setting)
+    found = _ACCOUNTS.get(key)
+    if found is None:
+        found = _ACCOUNTS[key] = StorageHealth(endpoint, setting)
+    return found
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for faults of reaching storage at all, which the storage watch reports once an interval."""
+    return classify(exc).kind in ("refused", "dns", "timeout")
+
+
+def _auth_code(response: Any) -> str | None:
+    if response.status_code != 403:
+        return None
+    code = response.headers.get("x-ms-error-code")
+    return code if code in AUTH_ERROR_CODES else (code or "AuthenticationFailed")
+
+
+class HealthReportingTransport(AioHttpTransport):
+    """The Azure clients' aiohttp transport, telling :class:`StorageHealth` how each request went."""
+
+    def __init__(self, health: StorageHealth, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.health = health
+
+    async def send(self, request: Any, **config: Any) -> Any:
+        try:
+            response = await super().send(request, **config)
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.health.failed(classify(exc))
+            raise
+        code = _auth_code(response)
+        if code is not None:
+            self.health.failed(StorageFault("auth", f"403 {code}"))
+        elif response.status_code >= 500:
+            error = response.headers.get("x-ms-error-code") or response.reason
+            self.health.failed(StorageFault("error", f"{response.status_code} {error}"))
+        else:
+            self.health.succeeded()
+        return response

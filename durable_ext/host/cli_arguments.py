@@ -1,0 +1,45 @@
+"""Argument types for the command line: each refuses a bad value with a message naming the rule."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+MAX_PORT = 65535
+MAX_WORKERS = 128
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def whole_number(text: str, low: int, high: int | None = None) -> int:
+    """``text`` as an int in ``low..high``; an ``ArgumentTypeError`` that states the range otherwise."""
+    allowed = f"a whole number from {low} to {high}" if high is not None else f"a whole number, {low} or more"
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {allowed}, not '{text}'") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"must be {allowed}, not {value}")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port, 1 to 65535, or 0 for any free port."""
+    try:
+        return whole_number(text, 0, MAX_PORT)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (0 picks any free port)") from None
+
+
+def positive(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def workers(text: str) -> int:
+    return whole_number(text, 1, MAX_WORKERS)
+
+
+def log_level(text: str) -> str:
+    name = text.strip().upper()
+    if name not in LOG_LEVELS or not isinstance(logging.getLevelName(name), int):
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}, not '{text}'")
+    return name
