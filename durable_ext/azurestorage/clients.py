@@ -25,7 +25,7 @@ from azure.storage.queue.aio import QueueServiceClient
 
 from ..errors import ConfigurationError, StorageError, TransientStorageError
 from .connection import connection_string_parts, expand_connection_string
-from .health import HealthReportingTransport, StorageHealth, health_of_account, is_outage
+from .health import HealthReportingTransport, StorageHealth, first_line, health_of_account, is_outage
 from .operation_counter import OperationCounter
 
 log = logging.getLogger("durable_ext.storage")
@@ -158,12 +158,7 @@ async def translated(what: str) -> AsyncIterator[None]:
         raise
     except (AzureError, OSError, TimeoutError) as exc:
         cls = TransientStorageError if is_transient(exc) else StorageError
-        raise cls(f"{what} failed: {type(exc).__name__}: {_short(exc)}") from exc
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else ""
+        raise cls(f"{what} failed: {type(exc).__name__}: {first_line(exc, '')}") from exc
 
 
 async def retry_transient(

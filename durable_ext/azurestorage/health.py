@@ -19,6 +19,7 @@ from typing import Any
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.core.pipeline.transport import AioHttpTransport
 
+FAULT_KINDS = ("refused", "dns", "timeout", "auth", "error")
 AUTH_ERROR_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo"})
 
 
@@ -35,14 +36,14 @@ def classify(exc: BaseException) -> StorageFault:
         if isinstance(cause, ClientAuthenticationError) or (
             isinstance(cause, HttpResponseError) and cause.status_code == 403
         ):
-            return StorageFault("auth", _first_line(cause))
+            return StorageFault("auth", first_line(cause))
         if isinstance(cause, ConnectionRefusedError):
             return StorageFault("refused", "connection refused")
         if isinstance(cause, socket.gaierror):
             return StorageFault("dns", f"the host name does not resolve ({cause.strerror or cause})")
         if isinstance(cause, TimeoutError | asyncio.TimeoutError):
             return StorageFault("timeout", "no answer in time")
-    text = " ".join(_first_line(cause) for cause in _chain(exc)).lower()
+    text = " ".join(first_line(cause) for cause in _chain(exc)).lower()
     for needle, kind in (
         ("connection refused", "refused"),
         ("name or service not known", "dns"),
@@ -52,8 +53,8 @@ def classify(exc: BaseException) -> StorageFault:
         ("timed out", "timeout"),
     ):
         if needle in text:
-            return StorageFault(kind, _first_line(exc))
-    return StorageFault("error", f"{type(exc).__name__}: {_first_line(exc)}")
+            return StorageFault(kind, first_line(exc))
+    return StorageFault("error", f"{type(exc).__name__}: {first_line(exc)}")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -66,9 +67,12 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException, empty: str | None = None) -> str:
+    """The first line of ``exc``'s message; ``empty`` (else its type's name) when it has none."""
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if empty is None else empty
 
 
 class StorageHealth:

@@ -12,7 +12,9 @@ import copy
 import functools
 from typing import Any
 
+from ..azurestorage.health import FAULT_KINDS
 from ..core.history import OrchestrationStatus
+from .http_common import WEBHOOK_BASE
 from .request_limits import (
     CONTINUATION_HEADER,
     MAX_BODY_BYTES,
@@ -23,10 +25,11 @@ from .request_limits import (
     MAX_NEW_INSTANCE_ID_LENGTH,
     MAX_PAGE_SIZE,
 )
+from .status_payload import MANAGEMENT_LINK_NAMES
 
 Json = dict[str, Any]
 
-BASE = "/runtime/webhooks/durabletask"
+BASE = WEBHOOK_BASE
 ANY_JSON: Json = {"description": "Any JSON value."}
 _NULLABLE_TIME: Json = {"type": ["string", "null"], "format": "date-time"}
 _DATE_TIME: Json = {"type": "string", "format": "date-time"}
@@ -70,17 +73,8 @@ def _object(properties: Json, required: list[str] | None = None) -> Json:
 
 
 _STR: Json = {"type": "string"}
-_LINK_NAMES = [
-    "statusQueryGetUri",
-    "sendEventPostUri",
-    "terminatePostUri",
-    "rewindPostUri",
-    "purgeHistoryDeleteUri",
-    "restartPostUri",
-    "suspendPostUri",
-    "resumePostUri",
-]
-_STORAGE_KINDS = ["refused", "dns", "timeout", "auth", "error"]
+_LINK_NAMES = list(MANAGEMENT_LINK_NAMES)
+_STORAGE_KINDS = list(FAULT_KINDS)
 
 SCHEMAS: Json = {
     "Error": _object(

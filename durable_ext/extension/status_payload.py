@@ -131,6 +131,19 @@ def _scheduled_input(scheduled: HistoryEvent) -> Any:
     return value
 
 
+MANAGEMENT_LINK_NAMES = (
+    "statusQueryGetUri",
+    "sendEventPostUri",
+    "terminatePostUri",
+    "rewindPostUri",
+    "purgeHistoryDeleteUri",
+    "restartPostUri",
+    "suspendPostUri",
+    "resumePostUri",
+)
+"""The URLs of the check-status payload, beside its ``id``."""
+
+
 def management_links(base_url: str, instance_id: str, query: dict[str, str]) -> dict[str, str]:
     """The check-status payload: every management URL of one instance."""
     suffix = urlencode(query)

@@ -246,7 +246,7 @@ async def test_starting_answers_as_documented(api: Conformance) -> None:
         START_ID,
         200,
         {"functionName": "quick", "instanceId": quick},
-        params={"timeout": "20", "pollingInterval": "0.2"},
+        params=wait,
         json=json.dumps([1]),  # the SDK reads a raw API input as the JSON text of the value
     )
     assert output == {"quick": [1]}
@@ -256,7 +256,7 @@ async def test_starting_answers_as_documented(api: Conformance) -> None:
         START_ID,
         500,
         {"functionName": "fails", "instanceId": failed},
-        params={"timeout": "20", "pollingInterval": "0.2"},
+        params=wait,
     )
     assert payload["runtimeStatus"] == "Failed"
     waiting = new_id("wait")
