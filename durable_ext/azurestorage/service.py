@@ -8,8 +8,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ..core.clock import WALL_CLOCK, Clock
 from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
+from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
 from ..core.poison import PoisonMessage
@@ -180,6 +182,27 @@ class AzureStorageOrchestrationService:
 
     async def close(self) -> None:
         await self.clients.close()
+
+    # ---- what the extension and the host show about the hub ------------------------------------
+    durable = True
+
+    @property
+    def hub_name(self) -> str:
+        return self.settings.hub_name
+
+    @property
+    def health(self) -> StorageHealth:
+        return self.clients.health
+
+    @property
+    def clock(self) -> Clock:
+        return WALL_CLOCK  # queue visibility and leases run on storage's time
+
+    def owned_partitions(self) -> list[str]:
+        return sorted(self.listener.queue_names)
+
+    async def delete_task_hub(self) -> list[str]:
+        return await self.resources.delete()
 
     def metrics(self) -> dict[str, Any]:
         """What this process has spent on storage and saved by keeping things local, since it started."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from .clock import utc_now
 
 
 class EventType(enum.IntEnum):
@@ -112,10 +114,6 @@ SCHEDULING_EVENTS = frozenset(
         EventType.EventSent,
     }
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

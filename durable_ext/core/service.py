@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .clock import Clock
 from .entity_queries import EntityPage, EntityQuery
+from .health import StorageHealth
 from .history import HistoryEvent
 from .messages import TaskMessage
 from .poison import PoisonMessage
@@ -119,4 +121,42 @@ class OrchestrationServiceClient(Protocol):
 
     async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
         """Messages moved aside because they could not be processed (all, or one instance's)."""
+        ...
+
+
+class TaskHubService(OrchestrationService, OrchestrationServiceClient, Protocol):
+    """One provider's task hub, both sides, with what the extension and the host show about it."""
+
+    @property
+    def hub_name(self) -> str: ...
+
+    @property
+    def durable(self) -> bool:
+        """False for a provider that keeps nothing once the process ends (the memory provider)."""
+        ...
+
+    @property
+    def health(self) -> StorageHealth:
+        """Whether the store answers, read without calling it."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Durable time for this hub (the wall clock, or the memory provider's virtual clock)."""
+        ...
+
+    def metrics(self) -> dict[str, Any]:
+        """What this process has spent on the store since it started (``/metrics``)."""
+        ...
+
+    def owned_partitions(self) -> list[str]:
+        """The partitions (control queues) this worker holds now."""
+        ...
+
+    async def delete_task_hub(self) -> list[str]:
+        """Delete everything the hub stores; the names of what was deleted."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (after :meth:`stop`, or for a client-only service)."""
         ...

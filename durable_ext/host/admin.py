@@ -40,7 +40,7 @@ class HostAdmin:
 
     def status_payload(self) -> dict[str, Any]:
         extension = self.extension
-        health = extension.service.clients.health
+        health = extension.service.health
         errors: list[str] = []
         if extension.starter.error:
             errors.append(extension.starter.error)
@@ -61,7 +61,7 @@ class HostAdmin:
             "durableTask": {
                 "hubName": extension.hub_name,
                 "workerStarted": extension.worker.started,
-                "ownedPartitions": sorted(extension.service.listener.queue_names),
+                "ownedPartitions": extension.service.owned_partitions(),
                 "storage": health.snapshot(),
             },
         }

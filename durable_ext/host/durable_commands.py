@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..azurestorage.service import AzureStorageOrchestrationService as Service
 from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
 from ..core.queries import InstanceQuery
+from ..core.service import TaskHubService as Service
 from ..core.timefmt import parse_datetime
 from ..errors import ConfigurationError, InstanceNotFoundError, InstanceStateError
 from ..extension.extension import DurableTaskExtension
@@ -210,8 +210,8 @@ async def purge_history(client: TaskHubClient, _: Service, args: argparse.Namesp
 
 
 async def delete_task_hub(_: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
-    hub = service.settings.hub_name
-    deleted = await service.resources.delete()
+    hub = service.hub_name
+    deleted = await service.delete_task_hub()
     message = (
         f"Deleted task hub '{hub}' ({len(deleted)} resources)."
         if deleted
