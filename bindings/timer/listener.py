@@ -17,8 +17,10 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from durable_ext.core.clock import current_clock, utc_now
 
 from ..base import FunctionInvoker, InvocationContext
 from ..conversion import Datum, annotation_of, decode_argument
@@ -27,8 +29,6 @@ from .schedule import Schedule
 
 log = logging.getLogger("durable_ext.bindings.timer")
 
-LONGEST_WAIT_S = 30.0
-"""The clock is looked at again at least this often while waiting, in case it was changed."""
 STOP_GRACE_S = 30.0
 """How long stopping waits for a run in progress before giving up on it."""
 
@@ -39,10 +39,6 @@ class TimerSettings:
     schedule_text: str
     run_on_startup: bool
     use_monitor: bool
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TimerListener:
@@ -115,14 +111,17 @@ class TimerListener:
         return status, past_due
 
     async def _wait_until(self, due: datetime) -> bool:
-        """True once ``due`` has come (never early); False if the listener is stopping."""
-        while not self._stopping.is_set():
-            remaining = (due - utc_now()).total_seconds()
-            if remaining <= 0:
-                return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), min(remaining, LONGEST_WAIT_S))
-        return False
+        """True once ``due`` has come on the durable clock (never early); False if the listener is
+        stopping. A virtual clock moved past ``due`` (memory provider, tests) wakes it at once."""
+        came = asyncio.ensure_future(current_clock().sleep_until(due))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({came, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (came, stopping):
+                waiter.cancel()
+            await asyncio.gather(came, stopping, return_exceptions=True)
+        return not self._stopping.is_set()
 
     async def _fire(self, before: ScheduleStatus, *, past_due: bool, due: datetime | None) -> ScheduleStatus:
         """Run the function (unless the lock may have lapsed) and return the status after the run."""

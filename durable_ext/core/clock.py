@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-LONGEST_SLEEP_S = 60.0
+LONGEST_SLEEP_S = 30.0
 """A sleeper looks at the clock again at least this often (a virtual clock may be moved meanwhile)."""
 
 

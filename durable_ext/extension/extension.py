@@ -8,18 +8,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from ..azurestorage.clients import StorageTimeouts
-from ..azurestorage.health import StorageHealth
-from ..azurestorage.partition_manager import LeaseOptions
-from ..azurestorage.service import AzureStorageOrchestrationService
-from ..azurestorage.settings import AzureStorageSettings
 from ..core.client import TaskHubClient
+from ..core.health import StorageHealth
+from ..core.service import TaskHubService
 from ..core.worker import TaskHubWorker
 from ..errors import ConfigurationError
 from .entity_runner import SdkEntityRunner
 from .functions import FunctionRegistry
 from .http_activity import HttpActivity
 from .options import DurableTaskOptions
+from .providers import create_service
 from .runners import SdkActivityRunner, SdkOrchestrationRunner
 from .storage_watch import StorageWatch, WorkerStarter
 
@@ -39,7 +37,7 @@ class DurableTaskExtension:
         self.system_key = system_key
         """The durable task key the host issued: the ``code`` of every management link handed out."""
         self.functions = FunctionRegistry()
-        self.service = AzureStorageOrchestrationService(self._storage_settings(options.hub_name, None))
+        self.service = self._create_service(options.hub_name, None)
         self.client = TaskHubClient(self.service)
         self.http_activity = HttpActivity()
         self._orchestrator_pool = ThreadPoolExecutor(
@@ -62,9 +60,9 @@ class DurableTaskExtension:
             ),
         )
         self._start_lock = asyncio.Lock()
-        self.storage_watch = StorageWatch(self.service.clients.health)
+        self.storage_watch = StorageWatch(self.service.health)
         self.starter = WorkerStarter(self.worker.start, self.storage_watch)
-        self._other_hubs: dict[tuple[str, str], tuple[AzureStorageOrchestrationService, TaskHubClient]] = {}
+        self._other_hubs: dict[tuple[str, str], tuple[TaskHubService, TaskHubClient]] = {}
 
     @property
     def hub_name(self) -> str:
@@ -82,54 +80,27 @@ class DurableTaskExtension:
             "or the environment (for Azurite use UseDevelopmentStorage=true)."
         )
 
-    def _storage_settings(self, hub_name: str, connection_name: str | None) -> AzureStorageSettings:
-        o = self.options
-        return AzureStorageSettings(
-            hub_name=hub_name,
-            connection_string=self.connection_string(connection_name),
-            connection_name=connection_name or o.connection_name,
-            partition_count=o.partition_count,
-            control_queue_batch_size=o.control_queue_batch_size,
-            control_queue_buffer_threshold=o.control_queue_buffer_threshold,
-            control_queue_visibility_timeout_s=o.control_queue_visibility_timeout_s,
-            work_item_queue_visibility_timeout_s=o.work_item_queue_visibility_timeout_s,
-            max_queue_polling_interval_s=o.max_queue_polling_interval_s,
-            max_concurrent_activities=o.max_concurrent_activity_functions,
-            use_app_lease=o.use_app_lease,
-            poison_message_dequeue_count=o.poison_message_dequeue_count,
-            app_name=o.app_name,
-            timeouts=StorageTimeouts(o.storage_connect_timeout_s, o.storage_read_timeout_s),
-            leases=LeaseOptions(
-                intent_lease_s=int(o.lease_interval_s),
-                ownership_lease_s=int(o.ownership_lease_interval_s),
-                renew_interval_s=o.lease_renew_interval_s,
-                acquire_interval_s=o.lease_acquire_interval_s,
-                ownership_acquire_interval_s=min(5.0, o.lease_acquire_interval_s),
-            ),
-        )
+    def _create_service(self, hub_name: str, connection_name: str | None) -> TaskHubService:
+        return create_service(self.options, hub_name, connection_name, self.connection_string)
 
     def client_for(self, hub_name: str | None, connection_name: str | None) -> TaskHubClient:
         """The client of the app's hub, or of another hub named by a binding or a request."""
         return self._hub(hub_name, connection_name)[1]
 
-    def service_for(
-        self, hub_name: str | None, connection_name: str | None
-    ) -> AzureStorageOrchestrationService:
+    def service_for(self, hub_name: str | None, connection_name: str | None) -> TaskHubService:
         """The storage service of the app's hub, or of another hub (its client's service)."""
         return self._hub(hub_name, connection_name)[0]
 
     def _hub(
         self, hub_name: str | None, connection_name: str | None
-    ) -> tuple[AzureStorageOrchestrationService, TaskHubClient]:
+    ) -> tuple[TaskHubService, TaskHubClient]:
         if (not hub_name or hub_name.lower() == self.hub_name.lower()) and (
             not connection_name or connection_name in ("Storage", self.options.connection_name)
         ):
             return self.service, self.client
         key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
         if key not in self._other_hubs:
-            service = AzureStorageOrchestrationService(
-                self._storage_settings(hub_name or self.hub_name, connection_name)
-            )
+            service = self._create_service(hub_name or self.hub_name, connection_name)
             self._other_hubs[key] = (service, TaskHubClient(service))
         return self._other_hubs[key]
 
@@ -138,7 +109,7 @@ class DurableTaskExtension:
         app's own (a request naming it is refused or creates it in its handler)."""
         key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
         found = self._other_hubs.get(key)
-        return (found[0] if found else self.service).clients.health
+        return (found[0] if found else self.service).health
 
     def is_own_hub(self, hub_name: str | None) -> bool:
         return not hub_name or hub_name.lower() == self.hub_name.lower()

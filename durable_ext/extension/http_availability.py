@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..azurestorage.health import StorageHealth
+from ..core.health import StorageHealth
 from ..errors import StorageError
 from .extension import DurableTaskExtension
 from .http_common import RPC_BASE, WEBHOOK_BASE, connection_of, hub_of

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiohttp import web
 
 from ..azurestorage.instance_queries import CONTINUATION_HEADER
+from ..core.clock import utc_now
 from ..core.history import TERMINAL_STATUSES
 from ..core.queries import DEFAULT_PAGE_SIZE, InstanceQuery, purgeable_statuses
 from ..core.timefmt import format_dotnet
@@ -67,7 +68,7 @@ def purge_query(request: web.Request) -> InstanceQuery:
         )
     return InstanceQuery(
         created_from=created_from,
-        created_to=created_to or datetime.now(UTC),
+        created_to=created_to or utc_now(),
         statuses=requested,
         show_input=False,
     )

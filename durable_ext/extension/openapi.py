@@ -12,7 +12,7 @@ import copy
 import functools
 from typing import Any
 
-from ..azurestorage.health import FAULT_KINDS
+from ..core.health import FAULT_KINDS
 from ..core.history import OrchestrationStatus
 from .http_common import WEBHOOK_BASE
 from .request_limits import (

@@ -23,6 +23,10 @@ MIN_HUB_NAME_LENGTH = 3
 MAX_HUB_NAME_LENGTH = 45
 MAX_QUEUE_VISIBILITY_S = 7 * 24 * 3600.0
 
+AZURE_STORAGE = "azurestorage"
+MEMORY = "memory"
+STORAGE_TYPES = {"azurestorage": AZURE_STORAGE, "azure": AZURE_STORAGE, "memory": MEMORY, "inmemory": MEMORY}
+
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _TIME_SPAN_FORMS = (
     re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?"),  # [d.]hh:mm[:ss[.f]]
@@ -59,6 +63,8 @@ class DurableTaskOptions:
 
     hub_name: str
     hub_name_source: str
+    storage_type: str = AZURE_STORAGE
+    """Which provider keeps the task hub: ``azurestorage`` or ``memory`` (``storageProvider.type``)."""
     connection_name: str = "AzureWebJobsStorage"
     partition_count: int = 4
     control_queue_batch_size: int = 32
@@ -99,6 +105,7 @@ class DurableTaskOptions:
         return cls(
             hub_name=hub_name,
             hub_name_source=hub_name_source,
+            storage_type=storage_type_of(storage.text(AZURE_STORAGE, "type"), f"{storage.label}.type"),
             connection_name=storage.text(
                 "AzureWebJobsStorage",
                 "connectionName",
@@ -145,6 +152,17 @@ class DurableTaskOptions:
             store_inputs_in_orchestration_history=top.boolean("storeInputsInOrchestrationHistory", False),
             raw=section,
         )
+
+
+def storage_type_of(value: str, where: str) -> str:
+    """The provider a ``storageProvider.type`` value (or ``--storage``) names, case-insensitively."""
+    chosen = STORAGE_TYPES.get(value.strip().lower().replace("_", "").replace("-", ""))
+    if chosen is not None:
+        return chosen
+    known = "AzureStorage (the default) or Memory (in-process, nothing durable; for tests and demos)."
+    if value.strip().lower() in ("mssql", "microsoftsql", "netherite"):
+        raise ConfigurationError(f"{where} is '{value}': durable-ext does not run that provider; use {known}")
+    raise ConfigurationError(f"{where} is '{value}', which is not a storage provider; use {known}")
 
 
 def durable_task_section(settings: SettingsSource) -> tuple[dict[str, Any], str]:

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from ..azurestorage.health import StorageHealth
+from ..core.health import StorageHealth
 from ..errors import StorageError, TransientStorageError
 
 log = logging.getLogger("durable_ext.storage.watch")

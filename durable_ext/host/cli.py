@@ -14,10 +14,12 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import AppLoadError, ConfigurationError, DurableExtError
+from ..extension.options import MEMORY, DurableTaskOptions
 from . import cli_arguments
 from .durable_commands import add_durable_commands, run_durable_command
 from .host import FunctionsHost
 from .logs import configure_logging
+from .settings import load_settings
 from .supervisor import Supervisor
 
 log = logging.getLogger("durable_ext.cli")
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help=f"processes sharing the port and the task hub (1 to {cli_arguments.MAX_WORKERS}, default: 1)",
     )
+    start.add_argument(
+        "--storage",
+        type=cli_arguments.storage,
+        default=None,
+        help="the task hub's provider: azurestorage, or memory for a demo (nothing durable); "
+        "default: host.json storageProvider.type, else azurestorage",
+    )
     start.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
     add_durable_commands(commands)
     return parser
@@ -73,7 +82,13 @@ async def _run_host(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    host = FunctionsHost(args.script_root, host=args.host, port=args.port, worker_process=args.worker_process)
+    host = FunctionsHost(
+        args.script_root,
+        host=args.host,
+        port=args.port,
+        worker_process=args.worker_process,
+        storage=args.storage,
+    )
     await host.serve_forever(stop)
 
 
@@ -87,8 +102,17 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.port == 0:
         raise ConfigurationError("--workers needs a fixed --port: every worker serves the same one.")
+    if (args.storage or _configured_storage(args.script_root)) == MEMORY:
+        raise ConfigurationError(
+            "--workers cannot share a memory task hub: it lives in one process. Use --workers 1 with "
+            "--storage memory, or the Azure Storage provider to share a hub between workers."
+        )
     supervisor = Supervisor(args.script_root.resolve(), args.host, args.port, args.workers, args.log_level)
     return asyncio.run(supervisor.run())
+
+
+def _configured_storage(script_root: Path) -> str:
+    return DurableTaskOptions.from_settings(load_settings(script_root.resolve())).storage_type
 
 
 def main(argv: Sequence[str] | None = None) -> int:

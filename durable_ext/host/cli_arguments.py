@@ -43,3 +43,14 @@ def log_level(text: str) -> str:
     if name not in LOG_LEVELS or not isinstance(logging.getLevelName(name), int):
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}, not '{text}'")
     return name
+
+
+def storage(text: str) -> str:
+    """A task hub provider for ``--storage``: ``azurestorage`` or ``memory`` (case-insensitive)."""
+    from ..errors import ConfigurationError
+    from ..extension.options import storage_type_of
+
+    try:
+        return storage_type_of(text, "--storage")
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--storage is '{text}': ")) from None

@@ -26,7 +26,7 @@ from ..core.service import TaskHubService as Service
 from ..core.timefmt import parse_datetime
 from ..errors import ConfigurationError, InstanceNotFoundError, InstanceStateError
 from ..extension.extension import DurableTaskExtension
-from ..extension.options import DurableTaskOptions
+from ..extension.options import MEMORY, DurableTaskOptions
 from ..extension.status_payload import history_payload, status_payload
 from .cli_arguments import positive
 from .settings import load_settings
@@ -104,6 +104,12 @@ async def run_durable_command(args: argparse.Namespace) -> tuple[str, int]:
         )
     settings = load_settings(root)
     options = DurableTaskOptions.from_settings(settings)
+    if options.storage_type == MEMORY:
+        raise ConfigurationError(
+            f"The task hub '{options.hub_name}' is in memory (host.json storageProvider.type): it lives "
+            "inside the host process, so no command can reach it from outside. Use the running host's "
+            "HTTP management API (/runtime/webhooks/durabletask/...) or the monitor page instead."
+        )
     extension = DurableTaskExtension(options, settings.get)
     try:
         service = extension.service_for(args.task_hub_name, args.connection_string_setting)

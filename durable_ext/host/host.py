@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from bindings.base import FunctionInfo, Listener
@@ -15,11 +16,12 @@ from bindings.registry import BindingRegistry
 from bindings.storage.accounts import StorageAccounts
 
 from ..azurestorage.connection import expand_connection_string
+from ..core.clock import restore_clock, use_clock
 from ..extension.extension import DurableTaskExtension
 from ..extension.http_api import ManagementApi
 from ..extension.http_availability import management_budget
 from ..extension.monitor import MONITOR_PATH, MonitorPage
-from ..extension.options import DurableTaskOptions
+from ..extension.options import MEMORY, DurableTaskOptions, storage_type_of
 from .admin import HostAdmin
 from .app_loader import load_function_app
 from .auth import is_loopback_bind
@@ -49,13 +51,21 @@ async def start_storage(
 
 class FunctionsHost:
     def __init__(
-        self, script_root: Path, *, host: str = "127.0.0.1", port: int = 7071, worker_process: bool = False
+        self,
+        script_root: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 7071,
+        worker_process: bool = False,
+        storage: str | None = None,
     ) -> None:
         self.script_root = script_root.resolve()
         self.host = host
         self.port = port
         self.worker_process = worker_process
         """One of several processes started by ``--workers``: shares the port; storage is started."""
+        self.storage = storage
+        """The task hub's provider when not host.json's ``storageProvider.type`` (``--storage``)."""
         self.azurite: AzuriteProcess | None = None
         self.extension: DurableTaskExtension | None = None
         self.server: HttpServer | None = None
@@ -68,11 +78,14 @@ class FunctionsHost:
         apply_to_environment(settings)
         apply_log_format()  # DURABLE_EXT_LOG_FORMAT may come from local.settings.json
         options = DurableTaskOptions.from_settings(settings)
-        if not self.worker_process:
+        if self.storage is not None:
+            options = replace(options, storage_type=storage_type_of(self.storage, "--storage"))
+        if not self.worker_process and options.storage_type != MEMORY:
             self.azurite = await start_storage(settings, options, self.script_root)
         keys = HostKeys.from_settings(settings.get)
         loaded = load_function_app(self.script_root, settings)
         self.extension = extension = DurableTaskExtension(options, settings.get, system_key=keys.durabletask)
+        use_clock(extension.service.clock)
         router = HttpRouter(settings.route_prefix)
         self.server = server = HttpServer(
             router, self.host, self.port, reuse_port=self.worker_process, keys=keys
@@ -116,12 +129,21 @@ class FunctionsHost:
         settings: AppSettings,
     ) -> None:
         assert self.server is not None
-        log.info(
-            "Task hub '%s' (%s), %d partitions",
-            options.hub_name,
-            options.hub_name_source,
-            options.partition_count,
-        )
+        if options.storage_type == MEMORY:
+            log.warning(
+                "Task hub '%s' (%s) is in memory: nothing is durable, and every instance, history and "
+                "message is gone when this process ends. Use the Azure Storage provider (the default "
+                "storageProvider.type) for anything you need to keep.",
+                options.hub_name,
+                options.hub_name_source,
+            )
+        else:
+            log.info(
+                "Task hub '%s' (%s), %d partitions",
+                options.hub_name,
+                options.hub_name_source,
+                options.partition_count,
+            )
         for line in function_lines(functions, router.routes(), self.server.base_url, settings.resolve):
             log.info("%s", line)
         log.info("Host listening on %s", self.server.base_url)
@@ -149,6 +171,7 @@ class FunctionsHost:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self.azurite is not None:
             await self.azurite.stop()
+        restore_clock()
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
         try:

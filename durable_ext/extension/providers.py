@@ -1,0 +1,62 @@
+"""Which provider keeps a task hub (``storageProvider.type``), and building its service.
+
+This is the one place above the providers that names them: everything else talks to the
+:class:`~durable_ext.core.service.TaskHubService` it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..azurestorage.clients import StorageTimeouts
+from ..azurestorage.partition_manager import LeaseOptions
+from ..azurestorage.service import AzureStorageOrchestrationService
+from ..azurestorage.settings import AzureStorageSettings
+from ..core.service import TaskHubService
+from .options import MEMORY, DurableTaskOptions
+
+ConnectionLookup = Callable[["str | None"], str]
+"""The connection string behind a connection setting name (raises when it is not set)."""
+
+
+def create_service(
+    options: DurableTaskOptions, hub_name: str, connection_name: str | None, connection: ConnectionLookup
+) -> TaskHubService:
+    """The service of hub ``hub_name`` on the provider the options choose."""
+    if options.storage_type == MEMORY:
+        from ..memory.service import MemoryOrchestrationService
+        from ..memory.settings import MemorySettings
+
+        settings = MemorySettings(
+            hub_name=hub_name, poison_message_dequeue_count=options.poison_message_dequeue_count
+        )
+        return MemoryOrchestrationService(settings)
+    return AzureStorageOrchestrationService(_azure_settings(options, hub_name, connection_name, connection))
+
+
+def _azure_settings(
+    o: DurableTaskOptions, hub_name: str, connection_name: str | None, connection: ConnectionLookup
+) -> AzureStorageSettings:
+    return AzureStorageSettings(
+        hub_name=hub_name,
+        connection_string=connection(connection_name),
+        connection_name=connection_name or o.connection_name,
+        partition_count=o.partition_count,
+        control_queue_batch_size=o.control_queue_batch_size,
+        control_queue_buffer_threshold=o.control_queue_buffer_threshold,
+        control_queue_visibility_timeout_s=o.control_queue_visibility_timeout_s,
+        work_item_queue_visibility_timeout_s=o.work_item_queue_visibility_timeout_s,
+        max_queue_polling_interval_s=o.max_queue_polling_interval_s,
+        max_concurrent_activities=o.max_concurrent_activity_functions,
+        use_app_lease=o.use_app_lease,
+        poison_message_dequeue_count=o.poison_message_dequeue_count,
+        app_name=o.app_name,
+        timeouts=StorageTimeouts(o.storage_connect_timeout_s, o.storage_read_timeout_s),
+        leases=LeaseOptions(
+            intent_lease_s=int(o.lease_interval_s),
+            ownership_lease_s=int(o.ownership_lease_interval_s),
+            renew_interval_s=o.lease_renew_interval_s,
+            acquire_interval_s=o.lease_acquire_interval_s,
+            ownership_acquire_interval_s=min(5.0, o.lease_acquire_interval_s),
+        ),
+    )
