@@ -15,13 +15,12 @@ from typing import Any
 
 from azure.data.tables.aio import TableClient
 
-from ..core.queries import InstancePage, InstanceQuery
+from ..core.queries import CONTINUATION_HEADER, InstancePage, InstanceQuery
 from ..errors import InvalidRequestError
 from .clients import translated
 from .instance_store import state_from_row
 from .names import escape_key
 
-CONTINUATION_HEADER = "x-ms-continuation-token"
 MAX_SERVICE_PAGE = 1000  # the Table service returns at most this many entities per request
 _TOKEN_VERSION = 1
 # Every Instances column but Input: what a query reads when inputs are not wanted.

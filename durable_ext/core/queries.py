@@ -9,6 +9,8 @@ from .history import TERMINAL_STATUSES, OrchestrationStatus
 from .state import OrchestrationState
 
 DEFAULT_PAGE_SIZE = 100
+CONTINUATION_HEADER = "x-ms-continuation-token"
+"""The HTTP header that carries a page's continuation token, as the Durable Functions API names it."""
 
 
 @dataclass(frozen=True)

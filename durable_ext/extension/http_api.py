@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..azurestorage.names import validate_instance_id
 from ..core.history import OrchestrationStatus
+from ..core.instance_ids import validate_instance_id
 from ..errors import InstanceNotFoundError
 from .extension import DurableTaskExtension
 from .http_common import (

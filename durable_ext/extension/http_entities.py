@@ -16,10 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..azurestorage.instance_queries import CONTINUATION_HEADER
 from ..core.entities import EntityId
 from ..core.entity_queries import EntityQuery
-from ..core.queries import DEFAULT_PAGE_SIZE
+from ..core.queries import CONTINUATION_HEADER, DEFAULT_PAGE_SIZE
 from ..core.timefmt import format_dotnet
 from ..errors import UnknownEntityError
 from .http_common import ApiHandlers, api_errors, blame, date_time, flag, hub_of, page_size

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ..azurestorage.instance_queries import CONTINUATION_HEADER
 from ..core.clock import utc_now
 from ..core.history import TERMINAL_STATUSES
-from ..core.queries import DEFAULT_PAGE_SIZE, InstanceQuery, purgeable_statuses
+from ..core.queries import CONTINUATION_HEADER, DEFAULT_PAGE_SIZE, InstanceQuery, purgeable_statuses
 from ..core.timefmt import format_dotnet
 from .http_common import ApiHandlers, api_errors, blame, date_time, flag, page_size, statuses
 from .request_limits import MAX_INSTANCE_ID_LOOKUP_LENGTH, RequestRejected, check_length

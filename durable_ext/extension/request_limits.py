@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..azurestorage.instance_queries import CONTINUATION_HEADER
-from ..azurestorage.names import MAX_INSTANCE_ID_LENGTH
+from ..core.instance_ids import MAX_INSTANCE_ID_LENGTH
+from ..core.queries import CONTINUATION_HEADER
 from ..errors import InvalidRequestError
 
 MAX_BODY_BYTES = 32 * 1024 * 1024

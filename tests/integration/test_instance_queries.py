@@ -12,14 +12,14 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from durable_ext.azurestorage.instance_queries import CONTINUATION_HEADER, encode_token
+from durable_ext.azurestorage.instance_queries import encode_token
 from durable_ext.azurestorage.names import escape_key
 from durable_ext.azurestorage.routing import partition_for
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.azurestorage.settings import AzureStorageSettings
 from durable_ext.core.client import TaskHubClient
 from durable_ext.core.history import EventType, HistoryEvent, OrchestrationStatus, execution_started
-from durable_ext.core.queries import InstanceQuery
+from durable_ext.core.queries import CONTINUATION_HEADER, InstanceQuery
 from durable_ext.errors import InstanceNotFoundError, InstanceStateError, InvalidRequestError
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
