@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from durable_ext.azurestorage.names import (
-    MAX_INSTANCE_ID_LENGTH,
-    TaskHubNames,
-    escape_key,
-    unescape_key,
-    validate_instance_id,
-)
+from durable_ext.azurestorage.names import TaskHubNames, escape_key, unescape_key
+from durable_ext.core.instance_ids import MAX_INSTANCE_ID_LENGTH, validate_instance_id
 from durable_ext.errors import InvalidRequestError
 
 
