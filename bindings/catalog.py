@@ -73,7 +73,12 @@ def providers(services: BindingServices) -> Providers:
         EntityTriggerBindingProvider(extension),
         BlobTriggerBindingProvider(services.accounts, services.settings, services.host_id),
         QueueTriggerBindingProvider(services.accounts, services.settings),
-        TimerTriggerBindingProvider(services.settings, services.accounts, services.host_id),
+        TimerTriggerBindingProvider(
+            services.settings,
+            services.accounts,
+            services.host_id,
+            in_process=not extension.service.durable,
+        ),
     ]
     inputs: list[InputBindingProvider] = [
         DurableClientBindingProvider(extension, services.server_base_url, services.settings.resolve),

@@ -62,17 +62,27 @@ def timer_settings(function: FunctionInfo, settings: Settings) -> TimerSettings:
 
 class TimerTriggerBinding:
     def __init__(
-        self, function: FunctionInfo, settings: Settings, accounts: StorageAccounts, host_id: str
+        self,
+        function: FunctionInfo,
+        settings: Settings,
+        accounts: StorageAccounts,
+        host_id: str,
+        *,
+        in_process: bool = False,
     ) -> None:
         self.function = function
         self.settings = timer_settings(function, settings)
         self._options = SingletonOptions.from_settings(settings)
-        accounts.check(DEFAULT_CONNECTION, function.name)
+        self._in_process = in_process
+        if not in_process:
+            accounts.check(DEFAULT_CONNECTION, function.name)
         self._accounts = accounts
         self._host_id = host_id
 
-    def create_listener(self, invoker: FunctionInvoker) -> SingletonListener:
+    def create_listener(self, invoker: FunctionInvoker) -> TimerListener | SingletonListener:
         name = self.function.name
+        if self._in_process:  # one process, nothing durable: no lock to share and no status to keep
+            return TimerListener(invoker, self.settings, None)
         blobs = self._accounts.clients(DEFAULT_CONNECTION, name).blobs
         lock = BlobLock(
             blobs, self._host_id, f"Host.Functions.{name}.Listener", self._options.listener_lock_period_s
@@ -89,12 +99,20 @@ class TimerTriggerBinding:
 
 
 class TimerTriggerBindingProvider:
+    """``in_process``: the task hub is in memory (one process, nothing durable), so timers run without
+    the storage lock and schedule status that share a schedule between workers and across restarts."""
+
     binding_type = "timerTrigger"
 
-    def __init__(self, settings: Settings, accounts: StorageAccounts, host_id: str) -> None:
+    def __init__(
+        self, settings: Settings, accounts: StorageAccounts, host_id: str, *, in_process: bool = False
+    ) -> None:
         self._settings = settings
         self._accounts = accounts
         self._host_id = host_id
+        self._in_process = in_process
 
     def create_trigger(self, function: FunctionInfo) -> TimerTriggerBinding:
-        return TimerTriggerBinding(function, self._settings, self._accounts, self._host_id)
+        return TimerTriggerBinding(
+            function, self._settings, self._accounts, self._host_id, in_process=self._in_process
+        )
