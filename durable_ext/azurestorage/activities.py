@@ -8,10 +8,11 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
+from ..core.poison import poison_reason
 from ..core.service import ActivityWorkItem
 from .background import BackgroundCalls
 from .control_queues import Unreadable, decode_batch
-from .poison import PoisonStore, poison_reason
+from .poison import PoisonStore
 from .queues import ReceivedMessage, TaskHubQueue
 from .settings import AzureStorageSettings
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.continuation import decode_token, encode_token
 from ..core.entity_queries import EntityPage, EntityQuery, entity_status
 from .clients import translated
-from .instance_queries import MAX_SERVICE_PAGE, add_bounds, decode_token, encode_token, prefix_range
+from .instance_queries import MAX_SERVICE_PAGE, add_bounds, prefix_range
 from .instance_store import InstanceStore, state_from_row
 
 

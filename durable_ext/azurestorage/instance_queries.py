@@ -2,27 +2,24 @@
 
 The Instances table has one row per instance (``RowKey`` is empty) and the service returns rows in
 PartitionKey order, so the last PartitionKey of a page is an exact cursor: the next page is the same
-query with ``PartitionKey gt <cursor>``. The token handed to clients is that cursor, base64-encoded.
+query with ``PartitionKey gt <cursor>``. The token handed to clients is that cursor, base64-encoded
+(:mod:`durable_ext.core.continuation`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime
 from typing import Any
 
 from azure.data.tables.aio import TableClient
 
-from ..core.queries import CONTINUATION_HEADER, InstancePage, InstanceQuery
-from ..errors import InvalidRequestError
+from ..core.continuation import decode_token, encode_token
+from ..core.queries import InstancePage, InstanceQuery
 from .clients import translated
 from .instance_store import state_from_row
 from .names import escape_key
 
 MAX_SERVICE_PAGE = 1000  # the Table service returns at most this many entities per request
-_TOKEN_VERSION = 1
 # Every Instances column but Input: what a query reads when inputs are not wanted.
 _COLUMNS_WITHOUT_INPUT = [
     "PartitionKey",
@@ -41,31 +38,6 @@ _COLUMNS_WITHOUT_INPUT = [
     "Tags",
     "TaskHubName",
 ]
-
-
-def encode_token(last_partition_key: str) -> str:
-    payload = json.dumps({"v": _TOKEN_VERSION, "after": last_partition_key}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode()
-
-
-def decode_token(token: str) -> str:
-    """The PartitionKey a page continues after; :class:`InvalidRequestError` for a token not ours."""
-    try:
-        padded = token.strip() + "=" * (-len(token.strip()) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
-    except (ValueError, UnicodeError, binascii.Error):
-        data = None
-    if (
-        not isinstance(data, dict)
-        or data.get("v") != _TOKEN_VERSION
-        or not isinstance(data.get("after"), str)
-    ):
-        raise InvalidRequestError(
-            f"The continuation token in the '{CONTINUATION_HEADER}' header was not issued by this host. "
-            f"Send back the '{CONTINUATION_HEADER}' value of the previous page unchanged, or omit the "
-            "header to read the first page."
-        )
-    return str(data["after"])
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:

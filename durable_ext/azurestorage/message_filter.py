@@ -8,15 +8,25 @@ loaded history has not recorded yet wait; messages for a finished or older execu
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from ..core.entities import SchedulerState, is_entity_instance
 from ..core.entity_scheduler import entity_status
 from ..core.history import SCHEDULING_EVENTS, EventType, HistoryEvent
+from ..core.message_rules import (
+    APPLY,
+    RESPONSES,
+    WAIT,
+    WARNING,
+    Judgement,
+    Verdict,
+    drop,
+    judge_current,
+    judge_for_new_execution,
+    judge_start,
+    judge_start_against_status,
+)
 from ..core.messages import TaskMessage
 from ..core.state import OrchestrationRuntimeState
 from .consumed import ConsumedMessages
@@ -26,38 +36,6 @@ from .sessions import OrchestrationSession
 from .settings import AzureStorageSettings
 
 log = logging.getLogger("durable_ext.messages")
-WARNING = logging.WARNING
-
-
-class Verdict(enum.Enum):
-    APPLY = "apply"
-    WAIT = "wait"
-    DROP = "drop"
-
-
-@dataclass(frozen=True)
-class Judgement:
-    verdict: Verdict
-    why: str = ""
-    """For a drop: the log line saying why."""
-    level: int = logging.INFO
-
-
-APPLY = Judgement(Verdict.APPLY)
-WAIT = Judgement(Verdict.WAIT)
-
-
-def _drop(why: str, level: int = logging.INFO) -> Judgement:
-    return Judgement(Verdict.DROP, why, level)
-
-
-_RESPONSES = {
-    EventType.TaskCompleted: "TaskScheduledId",
-    EventType.TaskFailed: "TaskScheduledId",
-    EventType.SubOrchestrationInstanceCompleted: "TaskScheduledId",
-    EventType.SubOrchestrationInstanceFailed: "TaskScheduledId",
-    EventType.TimerFired: "TimerId",
-}
 
 
 class MessageFilter:
@@ -100,14 +78,14 @@ class MessageFilter:
         session.redelivered = [m for m in session.messages if m.id in session.history.consumed]
         for received in session.redelivered:
             why = f"Dropping {received.message.describe()}: it came back after its episode was committed"
-            plan.append((received, _drop(why)))
+            plan.append((received, drop(why)))
         starts = [m for m in starts if m.id not in session.history.consumed]
         others = [m for m in others if m.id not in session.history.consumed]
         for received in starts:
             if new_execution_id is None:
                 judgement = await self._judge_start(received, state)
             else:
-                judgement = _drop(f"Dropping a second start of instance '{received.message.instance_id}'")
+                judgement = drop(f"Dropping a second start of instance '{received.message.instance_id}'")
             if judgement.verdict == Verdict.APPLY:
                 new_execution_id = received.message.execution_id
                 session.new_execution = bool(session.history.events)
@@ -116,7 +94,7 @@ class MessageFilter:
         scheduled_requests = _entity_request_ids(state)
         for received in others:
             if new_execution_id is not None:
-                judgement = _judge_for_new_execution(received, new_execution_id)
+                judgement = judge_for_new_execution(received.message, new_execution_id)
             else:
                 judgement = self._judge(received, state, scheduled, scheduled_requests)
             plan.append((received, judgement))
@@ -162,19 +140,14 @@ class MessageFilter:
             row = await self.instances.get_row(instance)
             if row is None:
                 if received.dequeue_count >= self.settings.execution_started_dedupe_max_dequeues:
-                    return _drop(
-                        f"Dropping the start of '{instance}': its status row never appeared", WARNING
-                    )
+                    return drop(f"Dropping the start of '{instance}': its status row never appeared", WARNING)
                 return WAIT
-            if row.get("ExecutionId") not in (None, message.execution_id):
-                return _drop(f"Dropping a superseded start of instance '{instance}'")
-            if row.get("RuntimeStatus") == "Terminated" and state.execution_id != message.execution_id:
-                return _drop(f"Dropping the start of '{instance}': it was terminated before it ran")
-        if state.execution_started is not None and _starts_the_same(message, state):
-            return _drop(f"Dropping a duplicate start of instance '{instance}'")
-        if state.execution_started is None or state.status.is_terminal:
-            return APPLY
-        return _drop(f"Dropping a start of instance '{instance}': it is already {state.status.name}", WARNING)
+            superseded = judge_start_against_status(
+                message, row.get("ExecutionId"), row.get("RuntimeStatus"), state
+            )
+            if superseded is not None:
+                return superseded
+        return judge_start(message, state)
 
     def _judge(
         self,
@@ -189,45 +162,18 @@ class MessageFilter:
             return APPLY  # an entity starts with its first message
         if state.execution_started is None:
             if received.dequeue_count > stale_limit:
-                return _drop(f"Dropping {message.describe()}: no such instance", WARNING)
+                return drop(f"Dropping {message.describe()}: no such instance", WARNING)
             return WAIT
-        if message.execution_id not in (None, state.execution_id):
-            return _drop(f"Dropping {message.describe()}: it belongs to an older execution")
-        if state.status.is_terminal:
-            return _drop(f"Dropping {message.describe()}: the instance is {state.status.name}")
+        current = judge_current(message, state)
+        if current.verdict != Verdict.APPLY:
+            return current
         if _is_out_of_order(message.event, scheduled) or _is_early_entity_response(
             message, scheduled_requests
         ):
             if received.dequeue_count > stale_limit:
-                return _drop(f"Dropping {message.describe()}: its task was never scheduled", WARNING)
+                return drop(f"Dropping {message.describe()}: its task was never scheduled", WARNING)
             return WAIT
         return APPLY
-
-
-def _starts_the_same(message: TaskMessage, state: OrchestrationRuntimeState) -> bool:
-    """The start was applied already: it names the current execution, or it comes from the same task of
-    the same parent as the current execution did (a child that continued as new has another id)."""
-    if message.execution_id == state.execution_id:
-        return True
-    parent, current = message.event.get("ParentInstance"), state.parent_instance
-    if not parent or not current:
-        return False
-    return _parent_task(parent) == _parent_task(current)
-
-
-def _parent_task(parent: dict[str, Any]) -> tuple[str, str, int]:
-    instance = parent.get("OrchestrationInstance") or {}
-    task_id = int(parent.get("TaskScheduleId", -1))
-    return str(instance.get("InstanceId")), str(instance.get("ExecutionId")), task_id
-
-
-def _judge_for_new_execution(received: ReceivedMessage, execution_id: str | None) -> Judgement:
-    message = received.message
-    if message.execution_id not in (None, execution_id):
-        return _drop("")
-    if message.event_type in _RESPONSES:  # a new execution has scheduled nothing yet
-        return _drop(f"Dropping {message.describe()}: it answers nothing the new execution scheduled")
-    return APPLY
 
 
 def _entity_request_ids(state: OrchestrationRuntimeState) -> set[str]:
@@ -253,5 +199,5 @@ def _is_early_entity_response(message: TaskMessage, scheduled_requests: set[str]
 
 
 def _is_out_of_order(event: HistoryEvent, scheduled: set[int]) -> bool:
-    prop = _RESPONSES.get(event.event_type)
+    prop = RESPONSES.get(event.event_type)
     return prop is not None and int(event.get(prop, -1)) not in scheduled

@@ -88,4 +88,3 @@ def unescape_key(key: str) -> str:
         else:
             out.append(nxt)
     return "".join(out)
-

@@ -29,17 +29,6 @@ log = logging.getLogger("durable_ext.poison")
 _MAX_BODY_CHARS = 30_000  # a table property holds 64 KiB of UTF-16
 
 
-def poison_reason(dequeue_count: int, what: str, last_error: str | None = None) -> str:
-    """What the instance's status says when a poison message fails it."""
-    reason = (
-        f"durable-ext moved a message for this instance to the poison table after it was delivered "
-        f"{dequeue_count} times and {what}"
-    )
-    if last_error:
-        reason += f" (last error: {last_error})"
-    return reason + ". The message is kept there; the instance is failed so that it does not retry forever."
-
-
 def poison_message(row: dict[str, Any]) -> PoisonMessage:
     return PoisonMessage(
         instance_id=row.get("InstanceId"),

@@ -14,7 +14,7 @@ from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
-from ..core.poison import PoisonMessage
+from ..core.poison import PoisonMessage, poison_reason
 from ..core.queries import InstancePage, InstanceQuery
 from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
@@ -36,7 +36,7 @@ from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
 from .names import TaskHubNames
 from .partition_manager import PartitionManager
-from .poison import PoisonStore, poison_message, poison_reason
+from .poison import PoisonStore, poison_message
 from .purge import InstancePurger
 from .queues import TaskHubQueue
 from .rewind import HistoryRewinder

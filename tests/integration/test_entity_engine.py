@@ -1,27 +1,31 @@
-"""Entities in the engine without the HTTP host: SDK entity -> worker -> Azure Storage task hub."""
+"""Entities in the engine without the HTTP host: SDK entity -> worker -> task hub, on every provider."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 import pytest
 
-from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.core.client import TaskHubClient
-from durable_ext.core.entities import EntityId
-from durable_ext.core.entity_queries import EntityStatus
+from durable_ext.core.entities import REQUEST_EVENT, EntityId, RequestMessage
+from durable_ext.core.entity_queries import EntityQuery, EntityStatus
+from durable_ext.core.history import EventType, OrchestrationStatus, event
+from durable_ext.core.messages import TaskMessage
+from durable_ext.core.queries import InstanceQuery
+from durable_ext.core.worker import TaskHubWorker
 from durable_ext.extension.entity_runner import SdkEntityRunner
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
-from .test_engine import _history_rows, _instance_row, _service, registry_of
-from .workers import running_worker
+from ..providers import azure_only, build_service, durable_time, every_provider, provider_of
+from .test_engine import _history_rows, _instance_row, registry_of
 
 app = df.DFApp()
 
@@ -32,8 +36,20 @@ def journal(context: df.DurableEntityContext) -> None:
     if context.operation_name == "record":
         entries.append(context.get_input())
         context.set_state(entries)
+        context.set_result(len(entries))
+    elif context.operation_name == "get":
+        context.set_result(entries)
     elif context.operation_name == "delete":
         context.destruct_on_exit()
+
+
+@app.orchestration_trigger(context_name="context")
+def keeper(context: df.DurableOrchestrationContext) -> Any:
+    entity = df.EntityId("journal", context.get_input())
+    context.signal_entity(entity, "record", "signalled")
+    count = yield context.call_entity(entity, "record", "called")
+    entries = yield context.call_entity(entity, "get")
+    return {"count": count, "entries": entries}
 
 
 REGISTRY = registry_of(app)
@@ -41,18 +57,34 @@ REGISTRY = registry_of(app)
 
 @dataclass
 class EntityEngine:
-    service: AzureStorageOrchestrationService
+    service: Any
     client: TaskHubClient
+    provider: str
 
 
 @pytest.fixture
-async def engine(connection_string: str, hub_name: str) -> AsyncIterator[EntityEngine]:
-    service = _service(connection_string, hub_name)
+async def engine(
+    request: pytest.FixtureRequest, connection_string: str, hub_name: str
+) -> AsyncIterator[EntityEngine]:
+    provider = provider_of(request)
+    service = build_service(provider, connection_string, hub_name)
     executor = ThreadPoolExecutor(2)
-    orchestrations, activities = SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY)
-    entities = SdkEntityRunner(REGISTRY, executor, max_batch_size=3)
-    async with running_worker(service, executor, orchestrations, activities, entities=entities):
-        yield EntityEngine(service, TaskHubClient(service))
+    worker = TaskHubWorker(
+        service,
+        SdkOrchestrationRunner(REGISTRY, executor),
+        SdkActivityRunner(REGISTRY),
+        max_concurrent_orchestrations=4,
+        max_concurrent_activities=4,
+        entities=SdkEntityRunner(REGISTRY, executor, max_batch_size=3),
+    )
+    async with durable_time(service):
+        await worker.start()
+        try:
+            yield EntityEngine(service, TaskHubClient(service), provider)
+        finally:
+            await worker.stop()
+            await service.close()
+            executor.shutdown(wait=True)
 
 
 def _input(value: Any) -> str:
@@ -73,16 +105,18 @@ async def _read_until(
     raise AssertionError(f"{entity} never reached {expected!r}: {status}")
 
 
+@every_provider()
 async def test_scheduled_signal_waits_for_its_time(engine: EntityEngine) -> None:
     entity = EntityId.of("journal", "scheduled")
-    due = datetime.now(UTC) + timedelta(seconds=3)
+    due = engine.service.clock.now() + timedelta(seconds=2)
     await engine.client.signal_entity(entity, "record", _input("late"), scheduled_time=due)
     await engine.client.signal_entity(entity, "record", _input("now"))
     await _read_until(engine.client, entity, ["now"])
     await _read_until(engine.client, entity, ["now", "late"])
-    assert datetime.now(UTC) >= due
+    assert engine.service.clock.now() >= due
 
 
+@every_provider()
 async def test_batches_are_limited_and_continue_by_themselves(engine: EntityEngine) -> None:
     entity = EntityId.of("journal", "batches")
     for i in range(10):
@@ -93,8 +127,28 @@ async def test_batches_are_limited_and_continue_by_themselves(engine: EntityEngi
     assert state is not None and state.generation >= 4  # ten operations in batches of at most three
 
 
+@every_provider()
 async def test_entity_history_is_one_execution_holding_the_scheduler_state(engine: EntityEngine) -> None:
     entity = EntityId.of("journal", "layout")
+    await engine.client.signal_entity(entity, "record", _input("x"))
+    await _read_until(engine.client, entity, ["x"])
+    current = await engine.client.get_history(entity.instance_id)
+    assert [e.event_type for e in current][:3] == [
+        EventType.OrchestratorStarted,
+        EventType.ExecutionStarted,
+        EventType.OrchestratorCompleted,
+    ]
+    scheduler = json.loads(current[1].input or "")
+    assert scheduler["exists"] is True and json.loads(scheduler["state"]) == ["x"]
+    assert current[1].name == "journal"
+    state = await engine.client.get_state(entity.instance_id)
+    assert state is not None and state.status == OrchestrationStatus.Running
+    assert json.loads(state.custom_status or "") == {"entityExists": True, "queueSize": 0}
+
+
+@azure_only("the sentinel row is Azure Storage's History table layout")
+async def test_entity_rows_are_the_sentinel_execution(engine: EntityEngine) -> None:
+    entity = EntityId.of("journal", "rows")
     await engine.client.signal_entity(entity, "record", _input("x"))
     await _read_until(engine.client, entity, ["x"])
     rows = await _history_rows(engine.service, entity.instance_id)
@@ -103,16 +157,11 @@ async def test_entity_history_is_one_execution_holding_the_scheduler_state(engin
         (r for r in rows if r["RowKey"] != "sentinel" and r["ExecutionId"] == sentinel["ExecutionId"]),
         key=lambda r: r["RowKey"],
     )
-    assert [r["EventType"] for r in current][:3] == [
-        "OrchestratorStarted",
-        "ExecutionStarted",
-        "OrchestratorCompleted",
-    ]
-    scheduler = json.loads(current[1]["Input"])
-    assert scheduler["exists"] is True and json.loads(scheduler["state"]) == ["x"]
-    assert current[1]["Name"] == "journal"
+    assert [r["EventType"] for r in current][:2] == ["OrchestratorStarted", "ExecutionStarted"]
+    assert json.loads(json.loads(current[1]["Input"])["state"]) == ["x"]
 
 
+@every_provider()
 async def test_deleted_entities_are_listed_on_request_and_purged(engine: EntityEngine) -> None:
     kept, deleted = EntityId.of("journal", "kept"), EntityId.of("journal", "gone")
     for entity in (kept, deleted):
@@ -124,19 +173,82 @@ async def test_deleted_entities_are_listed_on_request_and_purged(engine: EntityE
     while (status := await engine.client.read_entity(deleted)) is not None and status.exists:
         assert loop.time() < deadline
         await asyncio.sleep(0.05)
+    listed = await engine.client.query_entities(EntityQuery(entity_name="Journal"))
+    assert [s.entity_id for s in listed.entities] == [kept]
+    everything = await engine.client.query_entities(EntityQuery(include_deleted=True, fetch_state=True))
+    assert {s.entity_id: s.state for s in everything.entities} == {deleted: None, kept: "[1]"}
     assert await engine.client.purge_deleted_entities() == 1
     assert await engine.client.read_entity(deleted) is None
     kept_status = await engine.client.read_entity(kept)
     assert kept_status is not None and kept_status.exists
 
 
-async def test_large_entity_state_is_kept_in_blobs_and_read_back(engine: EntityEngine) -> None:
+@every_provider()
+async def test_entity_listing_pages(engine: EntityEngine) -> None:
+    entities = [EntityId.of("journal", f"page-{i}") for i in range(5)]
+    for entity in entities:
+        await engine.client.signal_entity(entity, "record", _input(entity.key))
+    for entity in entities:
+        await _read_until(engine.client, entity, [entity.key])
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        page = await engine.client.query_entities(EntityQuery(page_size=2, continuation_token=token))
+        seen += [s.entity_id.key for s in page.entities]
+        pages += 1
+        token = page.continuation_token
+        if token is None:
+            break
+    assert seen == [e.key for e in entities]
+    assert pages == 3
+    orchestrations = await engine.client.query(InstanceQuery())
+    assert orchestrations.states == []  # entities are never listed among orchestrations
+
+
+@every_provider()
+async def test_large_entity_state_is_kept_and_read_back(engine: EntityEngine) -> None:
     entity = EntityId.of("journal", "large")
-    big = "x" * 200_000  # well over the 64 KiB a table property may hold
+    big = "x" * 200_000  # well over the 64 KiB an Azure table property may hold
     await engine.client.signal_entity(entity, "record", _input(big))
     await _read_until(engine.client, entity, [big])
     await engine.client.signal_entity(entity, "record", _input("more"))
     status = await _read_until(engine.client, entity, [big, "more"])
     assert status.exists
+
+
+@azure_only("large values are moved to Azure Storage blobs; the memory provider keeps them as they are")
+async def test_large_entity_state_is_kept_in_blobs(engine: EntityEngine) -> None:
+    entity = EntityId.of("journal", "blob")
+    await engine.client.signal_entity(entity, "record", _input("x" * 200_000))
+    await _read_until(engine.client, entity, ["x" * 200_000])
     row = await _instance_row(engine.service, entity.instance_id)
     assert str(row["Input"]).startswith("http")  # the row points at the blob
+
+
+@every_provider()
+async def test_orchestration_signals_and_calls_an_entity(engine: EntityEngine) -> None:
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    instance_id = await engine.client.start("keeper", _input(key))
+    state = await engine.client.wait_for_completion(instance_id, 20, 0.05)
+    assert state.status == OrchestrationStatus.Completed, state.output
+    assert json.loads(state.output or "") == {"count": 2, "entries": ["signalled", "called"]}
+    status = await engine.client.read_entity(EntityId.of("journal", key))
+    assert status is not None and json.loads(status.state or "") == ["signalled", "called"]
+
+
+@every_provider()
+async def test_a_lock_request_is_dropped_and_the_entity_goes_on(engine: EntityEngine) -> None:
+    """Critical sections are not supported (the Python SDK has no lock API): a lock request that
+    reaches an entity is dropped, the entity is not locked, and its other operations run."""
+    entity = EntityId.of("journal", "locked")
+    lock = RequestMessage(
+        None, str(uuid.uuid4()), parent_instance_id="someone", extra={"lockset": [entity.to_json()]}
+    )
+    raised = event(EventType.EventRaised, -1, Name=REQUEST_EVENT, Input=lock.to_json())
+    await engine.client.service.send_message(TaskMessage(raised, entity.instance_id, None))
+    await engine.client.signal_entity(entity, "record", _input("after the lock"))
+    await _read_until(engine.client, entity, ["after the lock"])
+    state = await engine.client.get_state(entity.instance_id)
+    assert state is not None
+    assert "lockedBy" not in json.loads(state.custom_status or "{}")

@@ -1,0 +1,1 @@
+"""The in-memory task hub provider: everything in process, durable time on a virtual clock."""
