@@ -6,6 +6,11 @@ Storage errors are translated into these at the provider boundary.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core.divergence import Divergence
+
 
 class DurableExtError(Exception):
     """Root of every error raised by durable-ext."""
@@ -60,7 +65,11 @@ class ConcurrencyConflictError(StorageError):
 
 
 class NonDeterminismError(DurableExtError):
-    """The orchestrator's actions do not match its recorded history."""
+    """The orchestrator's actions do not match its recorded history; ``divergence`` says where and how."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(divergence.describe())
+        self.divergence = divergence
 
 
 class ActivityFailedError(DurableExtError):

@@ -6,6 +6,12 @@ Every scheduling call takes the next sequence id. History events are processed i
 event must match the call with the same id (else the code is not deterministic), a completion completes
 the task with that id, and whatever awaited it runs on at once. Calls left unmatched at the end are the
 episode's new work.
+
+A difference is a :class:`~.divergence.Divergence`. At run time another task or a missing one raises
+:class:`NonDeterminismError` and a moved timer is only a warning (apps may compute fire times from the
+wall clock). Replaying a recorded history ``strict``-ly, as the replay tool does, every difference
+raises: a moved timer, a task the code schedules that the committed history lacks at its end, and an
+ending other than the recorded one.
 """
 
 from __future__ import annotations
@@ -18,8 +24,19 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import NonDeterminismError
+from .divergence import (
+    Divergence,
+    different_completion,
+    different_task,
+    different_timer,
+    label,
+    missing_task,
+    new_task,
+    recorded_status,
+    same_task,
+)
 from .entities import REQUEST_EVENT, RequestMessage
-from .history import EventType, HistoryEvent, OrchestrationStatus, utc_now
+from .history import SCHEDULING_EVENTS, EventType, HistoryEvent, OrchestrationStatus, utc_now
 from .ids import entity_request_id
 from .message_sorter import label_outgoing
 from .state import OrchestrationRuntimeState
@@ -41,8 +58,7 @@ class Command:
         return self.event.event_id
 
     def describe(self) -> str:
-        name = self.event.name or self.event.get("InstanceId") or self.event.get("FireAt")
-        return f"{self.event.event_type.name}#{self.id} '{name}'"
+        return label(self.event)
 
 
 @dataclass
@@ -65,6 +81,8 @@ class ReplayOutcome:
     """False when the episode only recorded events (terminated or suspended): the custom status stands."""
     unconsumed_events: list[HistoryEvent] = field(default_factory=list)
     """Events raised that nothing waited for: carried over to the next execution on continue-as-new."""
+    warnings: list[Divergence] = field(default_factory=list)
+    """Differences from the history that do not fail the instance at run time (a moved timer)."""
 
 
 # Which completion event closes which kind of scheduled task, and the prop naming the task id.
@@ -80,9 +98,17 @@ _COMPLETIONS: dict[EventType, tuple[str, bool]] = {
 class ReplayContext:
     """What an orchestration program may do. Mirrors DurableTask.Core's orchestration context."""
 
-    def __init__(self, instance_id: str, execution_id: str) -> None:
+    def __init__(self, instance_id: str, execution_id: str, *, strict: bool = False) -> None:
         self.instance_id = instance_id
         self.execution_id = execution_id
+        self.strict = strict
+        """Check a recorded history as the replay tool does: every difference raises."""
+        self.warnings: list[Divergence] = []
+        self.event_index = -1
+        """The index of the history event being applied (named by a divergence)."""
+        self._suspended = False
+        self._terminated = False
+        self._finished = False
         self.current_utc_datetime: datetime = utc_now()
         self.is_replaying = True
         self._next_id = 0
@@ -186,35 +212,80 @@ class ReplayContext:
     # ---- replay -------------------------------------------------------------------------------
     def apply(self, event: HistoryEvent) -> None:
         """Process one history event."""
-        if event.event_type == EventType.OrchestratorStarted:
+        kind = event.event_type
+        if kind == EventType.OrchestratorStarted:
             self.current_utc_datetime = event.timestamp
-        elif event.event_id >= 0 and event.event_type in (
-            EventType.TaskScheduled,
-            EventType.TimerCreated,
-            EventType.SubOrchestrationInstanceCreated,
-            EventType.EventSent,
-        ):
+        elif event.event_id >= 0 and kind in SCHEDULING_EVENTS:
             self._match_scheduled(event)
-        elif event.event_type in _COMPLETIONS:
+        elif kind in _COMPLETIONS:
             self._complete_task(event)
-        elif event.event_type == EventType.EventRaised:
+        elif kind == EventType.EventRaised:
             self._raise_event(event)
+        elif kind in (EventType.ExecutionSuspended, EventType.ExecutionResumed):
+            self._suspended = kind == EventType.ExecutionSuspended
+        elif kind == EventType.ExecutionTerminated:
+            self._terminated = True
+        elif self.strict and kind == EventType.ExecutionCompleted:
+            self._check_ending(event)
 
     def _match_scheduled(self, event: HistoryEvent) -> None:
         command = self._pending.pop(event.event_id, None)
-        recorded = f"{event.event_type.name}#{event.event_id} '{event.name or event.get('FireAt')}'"
         if command is None:
+            ending = None if self.completion is None else self.completion.status
+            raise NonDeterminismError(missing_task(self.event_index, event, ending))
+        if not same_task(event, command.event):
+            raise NonDeterminismError(different_task(self.event_index, event, command.event))
+        if event.event_type == EventType.TimerCreated:
+            moved = different_timer(self.event_index, event, command.event)
+            if moved is not None and self.strict:
+                raise NonDeterminismError(moved)
+            if moved is not None:
+                self.warnings.append(moved)
+
+    @property
+    def _code_ran(self) -> bool:
+        """False in an episode whose events were only recorded (suspended or terminated instance)."""
+        return not (self._suspended or self._terminated)
+
+    def _first_unmatched(self) -> Command | None:
+        return self._pending[min(self._pending)] if self._pending else None
+
+    def check_end(self, events: list[HistoryEvent]) -> None:
+        """``strict``: a committed history that has not finished must hold all the code did in it.
+
+        Checked at its end only: the SDK's action list is what the code did over the whole history (a
+        timer it cancelled later reads as cancelled from the start), so the program may schedule a task
+        an episode before the history records it, but never one the history lacks.
+        """
+        last = events[-1] if events else None
+        if not self.strict or self._finished or last is None or not self._code_ran:
+            return
+        if last.event_type != EventType.OrchestratorCompleted:
+            return  # an episode still in progress: what it schedules is new work
+        self._check_new_tasks(last)
+        done = self.completion
+        if done is not None:
             raise NonDeterminismError(
-                f"Non-deterministic orchestration detected: history has {recorded}, but the orchestrator "
-                "did not schedule it on replay. Orchestrator code must not change while instances of it are "
-                "running, and must not branch on anything but its input, history and context."
+                different_completion(self.event_index, last, done.status, _failure_reason(done))
             )
-        same_kind = command.event.event_type == event.event_type
-        same_name = (command.event.name or "").lower() == (event.name or "").lower()
-        if not same_kind or not same_name:
+
+    def _check_new_tasks(self, event: HistoryEvent) -> None:
+        unmatched = self._first_unmatched()
+        if unmatched is not None:
+            raise NonDeterminismError(new_task(self.event_index, event, unmatched.event))
+
+    def _check_ending(self, event: HistoryEvent) -> None:
+        """The code must end the way the history ended (a termination is not the code's doing)."""
+        self._finished = True
+        status = recorded_status(event)
+        if not self._code_ran or status in (None, OrchestrationStatus.Terminated):
+            return
+        self._check_new_tasks(event)
+        done = self.completion
+        if done is None or done.status != status:
+            now = None if done is None else done.status
             raise NonDeterminismError(
-                f"Non-deterministic orchestration detected: history has {recorded}, but on replay the "
-                f"orchestrator scheduled {command.describe()} with that id."
+                different_completion(self.event_index, event, now, _failure_reason(done))
             )
 
     def _complete_task(self, event: HistoryEvent) -> None:
@@ -235,22 +306,41 @@ class ReplayContext:
         return sorted(events, key=lambda e: e.timestamp)
 
 
+def _failure_reason(completion: Completion | None) -> str | None:
+    if completion is None or completion.status != OrchestrationStatus.Failed:
+        return None
+    return completion.result
+
+
 ProgramFactory = Callable[[ReplayContext], Program]
 
 
-def replay(runtime_state: OrchestrationRuntimeState, program: ProgramFactory) -> ReplayOutcome:
-    """Run ``program`` over the full history of ``runtime_state`` and collect the episode's new work."""
+def replay(
+    runtime_state: OrchestrationRuntimeState, program: ProgramFactory, *, strict: bool = False
+) -> ReplayOutcome:
+    """Run ``program`` over the full history of ``runtime_state`` and collect the episode's new work.
+
+    Raises :class:`NonDeterminismError` at the first difference from the history (``strict``: see the
+    module's description).
+    """
     instance_id = runtime_state.instance_id or ""
     execution_id = runtime_state.execution_id or ""
-    ctx = ReplayContext(instance_id, execution_id)
+    ctx = ReplayContext(instance_id, execution_id, strict=strict)
     past_count = len(runtime_state.past_events)
     for index, event in enumerate(runtime_state.events):
         ctx.is_replaying = index < past_count
+        ctx.event_index = index
         if event.event_type == EventType.ExecutionStarted:
             ctx.spawn(program(ctx))
         else:
             ctx.apply(event)
-    return ReplayOutcome(ctx.unmatched_commands(), ctx.completion, unconsumed_events=ctx.unconsumed_events())
+    ctx.check_end(runtime_state.events)
+    return ReplayOutcome(
+        ctx.unmatched_commands(),
+        ctx.completion,
+        unconsumed_events=ctx.unconsumed_events(),
+        warnings=ctx.warnings,
+    )
 
 
 def compact_json(text: str | None) -> str | None:

@@ -33,7 +33,10 @@ class SdkOrchestrationRunner:
         self.functions = functions
         self.executor = executor
 
-    async def run(self, state: OrchestrationRuntimeState) -> ReplayOutcome:
+    async def run(self, state: OrchestrationRuntimeState, *, strict: bool = False) -> ReplayOutcome:
+        """One episode. A divergence from the history fails the instance with its words; a moved timer is
+        logged as a warning with them. ``strict`` (the replay tool) raises :class:`NonDeterminismError`
+        at the first divergence of any kind instead, and logs nothing."""
         name = state.name or ""
         handler = self.functions.orchestrator(name)
         if handler is None:
@@ -47,15 +50,26 @@ class SdkOrchestrationRunner:
         if raised is not None and sdk_state.error is not None:
             sdk_state.error = failure_message(raised, state, name)
         try:
-            outcome = replay(state, shim_program(name, sdk_state))
+            outcome = replay(state, shim_program(name, sdk_state), strict=strict)
         except NonDeterminismError as exc:
+            if strict:
+                raise
             return ReplayOutcome(
                 [], Completion(OrchestrationStatus.Failed, f"Orchestrator function '{name}' failed: {exc}")
+            )
+        for moved in outcome.warnings:
+            log.warning(
+                "Orchestrator function '%s' (%s): %s",
+                name,
+                state.instance_id,
+                moved.describe(),
+                extra=orchestration_fields(state),
             )
         if sdk_state.custom_status is not None:
             outcome.custom_status = output_json(sdk_state.custom_status)
         completion = outcome.completion
-        if raised is not None and completion is not None and completion.status == OrchestrationStatus.Failed:
+        failed = completion is not None and completion.status == OrchestrationStatus.Failed
+        if raised is not None and failed and not strict:
             # once: the episode that fails the instance (the SDK raises again in episodes that still
             # wait for tasks it scheduled before the exception)
             log.error(

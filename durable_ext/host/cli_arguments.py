@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import datetime
+
+from ..core.history import OrchestrationStatus
+from ..core.timefmt import parse_datetime
+from ..errors import ConfigurationError
 
 MAX_PORT = 65535
 MAX_WORKERS = 128
@@ -47,10 +52,31 @@ def log_level(text: str) -> str:
 
 def storage(text: str) -> str:
     """A task hub provider for ``--storage``: ``azurestorage`` or ``memory`` (case-insensitive)."""
-    from ..errors import ConfigurationError
     from ..extension.options import storage_type_of
 
     try:
         return storage_type_of(text, "--storage")
     except ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--storage is '{text}': ")) from None
+
+
+def iso_time(text: str) -> datetime:
+    """An aware time from ISO 8601 text (``Z`` or an offset; a time without one is UTC)."""
+    try:
+        return parse_datetime(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time, e.g. 2026-01-31T12:00:00Z"
+        ) from exc
+
+
+def runtime_statuses(names: list[str]) -> frozenset[OrchestrationStatus]:
+    """``--runtime-status`` names (any case) as statuses; ConfigurationError naming the unknown ones."""
+    by_name = {status.name.lower(): status for status in OrchestrationStatus}
+    unknown = [n for n in names if n.lower() not in by_name]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown --runtime-status {', '.join(unknown)}; use "
+            + ", ".join(s.name for s in OrchestrationStatus)
+        )
+    return frozenset(by_name[n.lower()] for n in names)

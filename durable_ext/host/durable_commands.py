@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
 from ..core.queries import InstanceQuery
 from ..core.service import TaskHubService as Service
-from ..core.timefmt import parse_datetime
 from ..errors import ConfigurationError, InstanceNotFoundError, InstanceStateError
 from ..extension.extension import DurableTaskExtension
 from ..extension.options import MEMORY, DurableTaskOptions
 from ..extension.status_payload import history_payload, status_payload
-from .cli_arguments import positive
+from .cli_arguments import iso_time, positive, runtime_statuses
 from .settings import load_settings
 
 Args = argparse.Namespace
@@ -53,8 +51,8 @@ def add_durable_commands(commands: Any) -> None:
 
     p = command("get-instances", get_instances, "list instances, newest first")
     p.add_argument("--runtime-status", nargs="*", default=[], help="e.g. Running Completed Failed")
-    p.add_argument("--created-after", type=_time, help="ISO 8601 time")
-    p.add_argument("--created-before", type=_time, help="ISO 8601 time")
+    p.add_argument("--created-after", type=iso_time, help="ISO 8601 time")
+    p.add_argument("--created-before", type=iso_time, help="ISO 8601 time")
     p.add_argument("--name", help="only instances of this orchestrator")
     p.add_argument("--id-prefix", help="only instances whose id starts with this")
     p.add_argument("--top", type=positive, default=100, help="page size (default: 100)")
@@ -86,14 +84,19 @@ def add_durable_commands(commands: Any) -> None:
         "purge-history", purge_history, "delete finished instances (one by --id, or by time and status)"
     )
     p.add_argument("--id", help="one instance")
-    p.add_argument("--created-after", type=_time, help="ISO 8601 time")
-    p.add_argument("--created-before", type=_time, help="ISO 8601 time")
+    p.add_argument("--created-after", type=iso_time, help="ISO 8601 time")
+    p.add_argument("--created-before", type=iso_time, help="ISO 8601 time")
     p.add_argument("--runtime-status", nargs="*", default=[], help="default: Completed Failed Terminated")
     command("delete-task-hub", delete_task_hub, "delete every queue, table and container of the task hub")
+    from .history_commands import add_history_commands  # it imports this module's helpers
+
+    add_history_commands(command)
 
 
 async def run_durable_command(args: argparse.Namespace) -> tuple[str, int]:
     """Run the command; return what to print and the exit code."""
+    if getattr(args, "run_command", None) is not None:  # its own runner (history_commands)
+        return await args.run_command(args)
     root = args.script_root.resolve()
     if not root.is_dir():
         raise ConfigurationError(f"The app folder '{root}' does not exist; pass the app's --script-root.")
@@ -126,7 +129,7 @@ async def get_instances(client: TaskHubClient, _: Service, args: argparse.Namesp
     query = InstanceQuery(
         created_from=args.created_after,
         created_to=args.created_before,
-        statuses=_statuses(args.runtime_status),
+        statuses=runtime_statuses(args.runtime_status),
         name=args.name or None,
         instance_id_prefix=args.id_prefix or None,
         page_size=args.top,
@@ -202,7 +205,7 @@ async def purge_history(client: TaskHubClient, _: Service, args: argparse.Namesp
         if deleted == 0:
             raise InstanceNotFoundError(args.id)
     else:
-        statuses = _statuses(args.runtime_status) or frozenset(
+        statuses = runtime_statuses(args.runtime_status) or frozenset(
             {OrchestrationStatus.Completed, OrchestrationStatus.Failed, OrchestrationStatus.Terminated}
         )
         query = InstanceQuery(
@@ -227,26 +230,6 @@ async def delete_task_hub(_: TaskHubClient, service: Service, args: argparse.Nam
 
 
 # ---- arguments and output ------------------------------------------------------------------------------
-def _time(text: str) -> datetime:
-    try:
-        return parse_datetime(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not an ISO 8601 time, e.g. 2026-01-31T12:00:00Z"
-        ) from exc
-
-
-def _statuses(names: list[str]) -> frozenset[OrchestrationStatus]:
-    by_name = {status.name.lower(): status for status in OrchestrationStatus}
-    unknown = [n for n in names if n.lower() not in by_name]
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown --runtime-status {', '.join(unknown)}; use "
-            + ", ".join(s.name for s in OrchestrationStatus)
-        )
-    return frozenset(by_name[n.lower()] for n in names)
-
-
 def _json_argument(value: str | None, option: str) -> str | None:
     """JSON text from the option or from the file after ``@``, compacted; an error names the option."""
     if value is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from durable_ext.core.divergence import DivergenceKind
 from durable_ext.core.history import EventType, HistoryEvent, OrchestrationStatus, execution_started
 from durable_ext.core.replay import ReplayContext, replay
 from durable_ext.core.state import OrchestrationRuntimeState
@@ -94,18 +95,22 @@ def test_a_different_name_in_history_is_non_deterministic() -> None:
     message = str(info.value)
     assert "OtherActivity" in message
     assert "Hello" in message
+    assert info.value.divergence.kind == DivergenceKind.DIFFERENT_TASK
 
 
 def test_a_different_kind_in_history_is_non_deterministic() -> None:
     state = _state(_ev(EventType.TimerCreated, 0, FireAt=FIRE_AT))
-    with pytest.raises(NonDeterminismError):
+    with pytest.raises(NonDeterminismError) as info:
         replay(state, chain(["Hello"]))
+    assert info.value.divergence.kind == DivergenceKind.DIFFERENT_TASK
+    assert info.value.divergence.event_index == 2
 
 
 def test_history_task_the_program_never_scheduled_is_non_deterministic() -> None:
     state = _state(_scheduled(0, "Hello"), _scheduled(1, "Extra"))
-    with pytest.raises(NonDeterminismError, match="Extra"):
+    with pytest.raises(NonDeterminismError, match="Extra") as info:
         replay(state, chain(["Hello"]))
+    assert info.value.divergence.kind == DivergenceKind.MISSING_TASK
 
 
 def test_activity_names_match_case_insensitively() -> None:
