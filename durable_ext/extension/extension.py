@@ -91,24 +91,27 @@ class DurableTaskExtension:
         """The storage service of the app's hub, or of another hub (its client's service)."""
         return self._hub(hub_name, connection_name)[0]
 
-    def _hub(
-        self, hub_name: str | None, connection_name: str | None
-    ) -> tuple[TaskHubService, TaskHubClient]:
-        if (not hub_name or hub_name.lower() == self.hub_name.lower()) and (
-            not connection_name or connection_name in ("Storage", self.options.connection_name)
-        ):
+    def _hub(self, hub_name: str | None, connection_name: str | None) -> tuple[TaskHubService, TaskHubClient]:
+        key = self._hub_key(hub_name, connection_name)
+        if key == self._hub_key(None, None):
             return self.service, self.client
-        key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
         if key not in self._other_hubs:
             service = self._create_service(hub_name or self.hub_name, connection_name)
             self._other_hubs[key] = (service, TaskHubClient(service))
         return self._other_hubs[key]
 
+    def _hub_key(self, hub_name: str | None, connection_name: str | None) -> tuple[str, str]:
+        """Which hub a name and connection setting mean: ``Storage`` is ``AzureWebJobsStorage``, and a
+        memory hub lives in this process whatever connection names it."""
+        connection = connection_name if connection_name not in (None, "", "Storage") else None
+        if not self.service.durable:
+            connection = ""
+        return (hub_name or self.hub_name).lower(), connection or self.options.connection_name
+
     def health_for(self, hub_name: str | None, connection_name: str | None) -> StorageHealth:
         """The storage health of a hub's account, creating nothing: a hub not used yet reads as the
         app's own (a request naming it is refused or creates it in its handler)."""
-        key = ((hub_name or self.hub_name).lower(), connection_name or self.options.connection_name)
-        found = self._other_hubs.get(key)
+        found = self._other_hubs.get(self._hub_key(hub_name, connection_name))
         return (found[0] if found else self.service).health
 
     def is_own_hub(self, hub_name: str | None) -> bool:

@@ -72,3 +72,50 @@ async def entities_host(
     """The test app under tests/e2e/apps/entities (batches of at most 4 operations)."""
     async for host in serve(APPS / "entities", connection_string, tmp_path_factory):
         yield host
+
+
+# ---- the same apps on each provider: behaviour that must not differ between them ------------------------
+PROVIDERS = ("azurestorage", "memory")
+
+
+def storage_args(provider: str) -> tuple[str, ...]:
+    """The `durable-ext start` arguments that put the task hub on ``provider``."""
+    return () if provider == "azurestorage" else ("--storage", provider)
+
+
+@pytest.fixture(scope="session")
+async def features_memory_host(
+    connection_string: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """The features app with its task hub in memory."""
+    async for host in serve(
+        APPS / "features", connection_string, tmp_path_factory, extra_args=storage_args("memory")
+    ):
+        yield host
+
+
+@pytest.fixture(scope="session")
+async def entities_memory_host(
+    connection_string: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """The entities app with its task hub in memory."""
+    async for host in serve(
+        APPS / "entities", connection_string, tmp_path_factory, extra_args=storage_args("memory")
+    ):
+        yield host
+
+
+@pytest.fixture(scope="session", params=PROVIDERS)
+def features_host_on(request: pytest.FixtureRequest) -> RunningHost:
+    """The features app on each provider in turn (tests using it run once per provider)."""
+    name = "features_host" if request.param == "azurestorage" else "features_memory_host"
+    host: RunningHost = request.getfixturevalue(name)
+    return host
+
+
+@pytest.fixture(scope="session", params=PROVIDERS)
+def entities_host_on(request: pytest.FixtureRequest) -> RunningHost:
+    """The entities app on each provider in turn."""
+    name = "entities_host" if request.param == "azurestorage" else "entities_memory_host"
+    host: RunningHost = request.getfixturevalue(name)
+    return host

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from .conftest import PROVIDERS, storage_args
 from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
 
 APP = REPO_ROOT / "tests" / "e2e" / "apps" / "management"
@@ -18,13 +19,15 @@ WEBHOOKS = "/runtime/webhooks/durabletask"
 TIMEOUT_S = 30.0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=PROVIDERS)
 async def host(
-    connection_string: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, connection_string: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
+    """The management app on each provider in turn: every test here runs on both."""
     log_path = tmp_path_factory.mktemp("management") / "host.log"
     hub = "mgmt" + uuid.uuid4().hex[:10]
-    running = start_host(APP, connection_string, log_path, {"MANAGEMENT_HUB": hub})
+    extra = storage_args(request.param)
+    running = start_host(APP, connection_string, log_path, {"MANAGEMENT_HUB": hub}, extra)
     try:
         await wait_until_serving(running)
         yield running

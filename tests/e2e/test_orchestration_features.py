@@ -28,23 +28,23 @@ async def run(
 
 
 async def test_inputs_round_trip_through_the_sdk_client(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
     for value in ({"a": 1, "nested": [1, 2]}, "text", 42, [1, "two"], True):
-        final = await run(http, features_host, "echo_input", value)
+        final = await run(http, features_host_on, "echo_input", value)
         assert final["runtimeStatus"] == "Completed"
         assert final["output"] == {"input": value, "echoed": value}
 
 
-async def test_task_any_and_task_all(features_host: RunningHost, http: aiohttp.ClientSession) -> None:
-    final = await run(http, features_host, "race")
+async def test_task_any_and_task_all(features_host_on: RunningHost, http: aiohttp.ClientSession) -> None:
+    final = await run(http, features_host_on, "race")
     assert final["output"] == {"winner": "fast", "both": ["slow", "fast"]}
 
 
 async def test_caught_activity_failure_reaches_the_orchestrator(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    final = await run(http, features_host, "catches_failure")
+    final = await run(http, features_host_on, "catches_failure")
     assert final["runtimeStatus"] == "Completed"
     assert final["output"] == "recovered"
     assert final["customStatus"]["caught"].startswith(
@@ -53,9 +53,9 @@ async def test_caught_activity_failure_reaches_the_orchestrator(
 
 
 async def test_uncaught_activity_failure_fails_the_instance(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    final = await run(http, features_host, "fails")
+    final = await run(http, features_host_on, "fails")
     assert final["runtimeStatus"] == "Failed"
     assert final["output"].startswith(
         "Orchestrator function 'fails' failed: Activity function 'explode' failed:"
@@ -64,17 +64,17 @@ async def test_uncaught_activity_failure_fails_the_instance(
 
 
 async def test_orchestrator_exception_fails_the_instance(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    final = await run(http, features_host, "raises_directly")
+    final = await run(http, features_host_on, "raises_directly")
     assert final["runtimeStatus"] == "Failed"
     assert final["output"] == (
         "Orchestrator function 'raises_directly' failed: RuntimeError: orchestrator gave up"
     )
 
 
-async def test_failed_status_codes(features_host: RunningHost, http: aiohttp.ClientSession) -> None:
-    links = await start(http, features_host, "raises_directly")
+async def test_failed_status_codes(features_host_on: RunningHost, http: aiohttp.ClientSession) -> None:
+    links = await start(http, features_host_on, "raises_directly")
     await poll_status(http, links["statusQueryGetUri"])
     async with http.get(links["statusQueryGetUri"]) as response:
         assert response.status == 200
@@ -83,9 +83,9 @@ async def test_failed_status_codes(features_host: RunningHost, http: aiohttp.Cli
 
 
 async def test_the_legacy_orchestration_client_binding_starts_an_instance(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(f"{features_host.base_url}/api/legacy/start/plain", json={"k": 1}) as response:
+    async with http.post(f"{features_host_on.base_url}/api/legacy/start/plain", json={"k": 1}) as response:
         assert response.status == 202, await response.text()
         links = await response.json()
     final = await poll_status(http, links["statusQueryGetUri"])
@@ -93,15 +93,15 @@ async def test_the_legacy_orchestration_client_binding_starts_an_instance(
     assert final["output"] == {"plain": True, "input": {"k": 1}}
 
 
-async def test_non_generator_orchestrator(features_host: RunningHost, http: aiohttp.ClientSession) -> None:
-    final = await run(http, features_host, "plain", {"k": "v"})
+async def test_non_generator_orchestrator(features_host_on: RunningHost, http: aiohttp.ClientSession) -> None:
+    final = await run(http, features_host_on, "plain", {"k": "v"})
     assert final["output"] == {"plain": True, "input": {"k": "v"}}
 
 
 async def test_time_uuid_and_replay_flag_are_deterministic(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    final = await run(http, features_host, "deterministic")
+    final = await run(http, features_host_on, "deterministic")
     first, echoed = final["output"]["first"], final["output"]["echoed"]
     assert first == echoed  # values seen in the last replay equal those recorded in the first run
     assert len({step["uuid"] for step in first}) == 3
@@ -110,40 +110,42 @@ async def test_time_uuid_and_replay_flag_are_deterministic(
 
 
 async def test_missing_activity_fails_with_a_clear_message(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    final = await run(http, features_host, "calls_missing_activity")
+    final = await run(http, features_host_on, "calls_missing_activity")
     assert final["runtimeStatus"] == "Failed"
     assert "no_such_activity" in final["output"] and "doesn't exist" in final["output"]
 
 
-async def test_trigger_name_overrides(features_host: RunningHost, http: aiohttp.ClientSession) -> None:
-    final = await run(http, features_host, "RenamedOrchestrator")
+async def test_trigger_name_overrides(features_host_on: RunningHost, http: aiohttp.ClientSession) -> None:
+    final = await run(http, features_host_on, "RenamedOrchestrator")
     assert final["output"] == "renamed:x"
-    final = await run(http, features_host, "renamedorchestrator")  # names are case-insensitive
+    final = await run(http, features_host_on, "renamedorchestrator")  # names are case-insensitive
     assert final["output"] == "renamed:x"
 
 
 async def test_output_that_is_not_json_fails_the_instance(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    final = await run(http, features_host, "not_serializable")
+    final = await run(http, features_host_on, "not_serializable")
     assert final["runtimeStatus"] == "Failed"
     assert "not_serializable" in final["output"] and "serializable" in final["output"].lower()
 
 
 async def test_wait_for_completion_returns_the_output(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(f"{features_host.base_url}/api/run/echo_input", json={"x": 1}) as response:
+    async with http.post(f"{features_host_on.base_url}/api/run/echo_input", json={"x": 1}) as response:
         assert response.status == 200
         assert await response.json() == {"input": {"x": 1}, "echoed": {"x": 1}}
 
 
-async def test_sdk_get_status_with_history(features_host: RunningHost, http: aiohttp.ClientSession) -> None:
-    links = await start(http, features_host, "echo_input", "hi")
+async def test_sdk_get_status_with_history(
+    features_host_on: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    links = await start(http, features_host_on, "echo_input", "hi")
     await poll_status(http, links["statusQueryGetUri"])
-    async with http.get(f"{features_host.base_url}/api/status/{links['id']}?history=1") as response:
+    async with http.get(f"{features_host_on.base_url}/api/status/{links['id']}?history=1") as response:
         assert response.status == 200
         body = await response.json()
     assert body["runtimeStatus"] == "Completed"
@@ -153,14 +155,14 @@ async def test_sdk_get_status_with_history(features_host: RunningHost, http: aio
         "TaskCompleted",
         "ExecutionCompleted",
     ]
-    async with http.get(f"{features_host.base_url}/api/status/nope") as response:
+    async with http.get(f"{features_host_on.base_url}/api/status/nope") as response:
         assert response.status == 404
 
 
 async def test_start_with_a_running_id_is_refused(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    base = f"{features_host.base_url}/runtime/webhooks/durabletask"
+    base = f"{features_host_on.base_url}/runtime/webhooks/durabletask"
     async with http.post(f"{base}/orchestrators/race/dup-1") as response:
         assert response.status == 202
     async with http.post(f"{base}/orchestrators/race/dup-1") as response:
@@ -175,13 +177,13 @@ async def test_start_with_a_running_id_is_refused(
 
 
 async def test_client_binding_task_hub_override(
-    features_host: RunningHost, http: aiohttp.ClientSession
+    features_host_on: RunningHost, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(f"{features_host.base_url}/api/other/start/echo_input") as response:
+    async with http.post(f"{features_host_on.base_url}/api/other/start/echo_input") as response:
         assert response.status == 200, await response.text()
         body = await response.json()
     assert body["hub"] == "OtherFeaturesHub"
-    base = f"{features_host.base_url}/runtime/webhooks/durabletask/instances/{body['id']}"
+    base = f"{features_host_on.base_url}/runtime/webhooks/durabletask/instances/{body['id']}"
     async with http.get(f"{base}?taskHub=OtherFeaturesHub&connection=Storage") as response:
         assert response.status == 202  # pending in the other hub: no worker serves it
         assert (await response.json())["runtimeStatus"] == "Pending"
@@ -192,6 +194,7 @@ async def test_client_binding_task_hub_override(
 async def test_metrics_show_storage_operations_and_work_kept_local(
     features_host: RunningHost, http: aiohttp.ClientSession
 ) -> None:
+    """Azure Storage only: the figures are storage operations and messages kept out of the queues."""
     url = f"{features_host.base_url}/runtime/webhooks/durabletask/metrics"
     async with http.get(url) as response:
         assert response.status == 200
