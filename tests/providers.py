@@ -81,3 +81,17 @@ async def durable_time(service: TaskHubService) -> AsyncIterator[None]:
     finally:
         restore_clock()
     assert current_clock() is WALL_CLOCK
+
+
+@asynccontextmanager
+async def started_memory_service(
+    hub_name: str, **overrides: Any
+) -> AsyncIterator[MemoryOrchestrationService]:
+    """A started memory service with no worker (the tests take its work items themselves)."""
+    service = memory_service(hub_name, **overrides)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+        await service.close()

@@ -33,6 +33,7 @@ from durable_ext.memory.service import MemoryOrchestrationService
 
 from ..providers import durable_time, memory_service
 from .test_engine import registry_of
+from .test_faults import BrokenEngine, CrashingActivities
 
 S = OrchestrationStatus
 TIMEOUT_S = 10.0
@@ -119,24 +120,6 @@ def tally(context: df.DurableEntityContext) -> None:
 
 
 REGISTRY = registry_of(app)
-
-
-class BrokenOrchestrations(SdkOrchestrationRunner):
-    """Episodes of instances named ``broken-*`` fail every time, as an engine bug would."""
-
-    async def run(self, state: OrchestrationRuntimeState) -> ReplayOutcome:
-        if (state.instance_id or "").startswith("broken-"):
-            raise RuntimeError("the engine cannot run this instance")
-        return await super().run(state)
-
-
-class CrashingActivities(SdkActivityRunner):
-    """The activity ``hello`` of ``crash`` never completes: its worker fails every time."""
-
-    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
-        if name == "hello" and input_json and "crash" in input_json:
-            raise RuntimeError("the worker died running it")
-        return await super().run(name, input_json, instance_id)
 
 
 class CrashingEntities(SdkEntityRunner):
@@ -351,7 +334,7 @@ async def fragile(hub_name: str) -> AsyncIterator[MemoryEngine]:
     service = memory_service(hub_name, poison_message_dequeue_count=2)
     executor = ThreadPoolExecutor(2)
     runners: dict[str, Any] = {
-        "orchestrations": BrokenOrchestrations(REGISTRY, executor),
+        "orchestrations": BrokenEngine(REGISTRY, executor),
         "activities": CrashingActivities(REGISTRY),
         "entities": CrashingEntities(REGISTRY, executor, max_batch_size=10),
     }

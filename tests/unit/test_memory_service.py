@@ -19,17 +19,16 @@ from durable_ext.errors import ConcurrencyConflictError, InstanceAlreadyExistsEr
 from durable_ext.memory.service import MemoryOrchestrationService
 from durable_ext.memory.settings import MemorySettings
 
+from ..providers import started_memory_service
+
 S = OrchestrationStatus
 THRESHOLD = 2
 
 
 @pytest.fixture
 async def service() -> AsyncIterator[MemoryOrchestrationService]:
-    svc = MemoryOrchestrationService(MemorySettings(hub_name="unit", poison_message_dequeue_count=THRESHOLD))
-    await svc.start()
-    yield svc
-    await svc.stop()
-    await svc.close()
+    async with started_memory_service("unit", poison_message_dequeue_count=THRESHOLD) as started:
+        yield started
 
 
 @pytest.fixture

@@ -17,18 +17,16 @@ from durable_ext.core.messages import TaskMessage
 from durable_ext.core.replay import ReplayOutcome
 from durable_ext.core.service import OrchestrationWorkItem
 from durable_ext.memory.service import MemoryOrchestrationService
-from durable_ext.memory.settings import MemorySettings
+
+from ..providers import started_memory_service
 
 DAY = timedelta(days=1)
 
 
 @pytest.fixture
 async def service() -> AsyncIterator[MemoryOrchestrationService]:
-    svc = MemoryOrchestrationService(MemorySettings(hub_name="time"))
-    await svc.start()
-    yield svc
-    await svc.stop()
-    await svc.close()
+    async with started_memory_service("time") as started:
+        yield started
 
 
 @pytest.fixture
