@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install browser netns run test lint typecheck unit bench bench-peers bench-quick clean
+.PHONY: install browser netns run test lint typecheck unit bench bench-peers bench-quick bench-testing clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-peers: install
 
 bench-quick: install
 	$(BIN)/python -m bench.run --quick --output $${TMPDIR:-/tmp}
+
+# the samples' test suite on the memory provider and on Azurite, and a 30-day monitor under time skipping
+bench-testing: install
+	$(BIN)/python -m bench.testing_speed
 
 unit: install
 	$(BIN)/pytest -q tests/unit

@@ -1,6 +1,7 @@
 """How to test your own durable app: the `durable` fixture (installed with durable-ext) serves the app
-next to your tests with a private Azurite. Run with `pytest samples/tests` from the repository root; in
-your project, `pytest` finds your function_app.py in the rootdir (or set `durable_ext_app` in the ini)."""
+next to your tests, on the in-memory task hub by default (`--durable-storage azurite` runs these same
+tests on a private Azurite). Run with `pytest samples/tests` from the repository root; in your project,
+`pytest` finds your function_app.py in the rootdir (or set `durable_ext_app` in the ini)."""
 
 
 def test_function_chaining(durable):
