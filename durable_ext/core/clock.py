@@ -72,9 +72,8 @@ class VirtualClock(Clock):
         return lambda: self._moved.discard(callback)
 
     def _notify(self) -> None:
-        for sleeper in list(self._sleepers):
-            if not sleeper.done():
-                sleeper.set_result(None)
+        for sleeper in list(self._sleepers):  # the clock may be moved from another thread
+            sleeper.get_loop().call_soon_threadsafe(_wake, sleeper)
         for callback in list(self._moved):
             callback()
 
@@ -87,6 +86,11 @@ class VirtualClock(Clock):
                 await asyncio.wait({moved}, timeout=min(remaining, LONGEST_SLEEP_S))
             finally:
                 self._sleepers.discard(moved)
+
+
+def _wake(sleeper: asyncio.Future[None]) -> None:
+    if not sleeper.done():
+        sleeper.set_result(None)
 
 
 WALL_CLOCK = Clock()

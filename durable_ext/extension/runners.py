@@ -21,7 +21,7 @@ from .failures import describe, input_hint, user_exc_info
 from .functions import FunctionRegistry
 from .http_activity import HttpActivity
 from .protocol import OrchestratorState, build_context, parse_failure
-from .shim import HTTP_ACTIVITY_NAME, failing_program, output_json, shim_program
+from .shim import HTTP_ACTIVITY_NAME, output_json, shim_program
 
 log = logging.getLogger("durable_ext.lifecycle")
 
@@ -45,7 +45,8 @@ class SdkOrchestrationRunner:
                 "function. Check the function name and that the app registers it."
                 + self.functions.why_not_loaded(name)
             )
-            return replay(state, failing_program(message))
+            # nothing to replay the history with: the instance fails now, whatever it recorded
+            return ReplayOutcome([], Completion(OrchestrationStatus.Failed, message))
         sdk_state, raised = await self._call(handler, state)
         if raised is not None and sdk_state.error is not None:
             sdk_state.error = failure_message(raised, state, name)

@@ -162,12 +162,3 @@ def shim_program(orchestrator_name: str, state: OrchestratorState) -> ProgramFac
                 ctx.complete(output_json(state.output) if state.output is not None else None)
 
     return program
-
-
-def failing_program(message: str) -> ProgramFactory:
-    def program(ctx: ReplayContext) -> Program:
-        ctx.fail(message)
-        return
-        yield  # pragma: no cover - makes this a generator
-
-    return program

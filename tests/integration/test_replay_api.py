@@ -242,6 +242,22 @@ async def test_the_engine_fails_an_instance_whose_code_changed_with_the_replay_t
     assert state.output == f"Orchestrator function 'flow' failed: {found.describe()}"
 
 
+async def test_an_orchestrator_removed_under_a_running_instance_fails_it_at_once_saying_so(
+    engine: Engine,
+) -> None:
+    """Not a divergence retried until its message is poison: the instance fails in its next episode
+    with the words it fails with when it starts (the replay tool says the orchestrator is missing)."""
+    await engine.client.start("flow", json.dumps(json.dumps("book")), "removed-1")
+    await _until(engine, "removed-1", EventType.TaskCompleted)  # it now waits for Go
+    del engine.registry.orchestrators["flow"]  # the next episode runs an app without it
+    await engine.client.raise_event("removed-1", "Go", json.dumps("card"))
+    state = await engine.client.wait_for_completion("removed-1", TIMEOUT_S)
+    assert state.status == OrchestrationStatus.Failed
+    assert state.output is not None
+    assert state.output.startswith("The orchestrator function 'flow' doesn't exist"), state.output
+    assert await engine.client.poison_messages("removed-1") == []
+
+
 async def test_a_moved_timer_warns_at_run_time_and_diverges_in_the_replay_tool(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
