@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .quick_form import run_quick
+
 SCENARIOS = {"B0", "B0-q", "B1-1", "B1-3", "B2", "B3", "B4-20", "B5", "B6", "B7", "B7-calls", "B8"}
 
 
 @pytest.mark.timeout(400)
 def test_the_short_form_runs_every_scenario_and_writes_both_reports(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--output", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=380,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_quick("bench.run", tmp_path)
     report = json.loads((tmp_path / "results.json").read_text())
     rows = {row["key"]: row for row in report["rows"]}
     assert SCENARIOS | {"B10-1", "B10-2"} <= set(rows)

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .quick_form import run_quick
 
 
 @pytest.mark.timeout(400)
 def test_the_short_form_times_both_storages_and_the_monitor(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.testing_speed", "--quick", "--output", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=380,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_quick("bench.testing_speed", tmp_path)
     table = (tmp_path / "testing_results.md").read_text()
     assert table in done.stdout
     for key in ("T1-memory", "T1-azurite", "T2-24h"):
