@@ -173,6 +173,7 @@ async def test_paging_walks_the_list_with_the_continuation_token(
     await page.click("#prev-page")
     await page.click("#prev-page")
     await expect(page.locator("#page-number")).to_have_text("Page 1")
+    await expect(rows.first).to_have_attribute("data-instance-id", first_page[0])  # rows redrawn too
     assert await rows.evaluate_all(ids) == first_page
 
 
