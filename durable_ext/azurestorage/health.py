@@ -13,6 +13,7 @@ import asyncio
 import socket
 from typing import Any
 
+import aiohttp
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.core.pipeline.transport import AioHttpTransport
 
@@ -20,6 +21,8 @@ from ..core.health import FAULT_KINDS, StorageFault, StorageHealth, first_line
 
 __all__ = ["FAULT_KINDS", "StorageFault", "StorageHealth", "first_line"]
 
+IDLE_CONNECTION_S = 4.0
+"""How long an idle connection to storage is kept for reuse: less than the servers keep it open."""
 AUTH_ERROR_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo"})
 
 
@@ -87,9 +90,23 @@ def _auth_code(response: Any) -> str | None:
 class HealthReportingTransport(AioHttpTransport):
     """The Azure clients' aiohttp transport, telling :class:`StorageHealth` how each request went."""
 
+    session: aiohttp.ClientSession | None
+
     def __init__(self, health: StorageHealth, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.health = health
+
+    async def open(self) -> None:
+        if self.session is None and self._session_owner:  # the SDK's own session, but idle
+            # connections are dropped before the server drops them (Azurite closes them after 5 s;
+            # reusing one it closed fails the request, and every retry may pick another such one)
+            self.session = aiohttp.ClientSession(
+                trust_env=self._use_env_settings,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_S),
+            )
+        await super().open()
 
     async def send(self, request: Any, **config: Any) -> Any:
         try:
