@@ -102,7 +102,8 @@ class ActivityQueueReader:
             waiter.cancel()
 
     async def _keep_invisible(self, received: ReceivedMessage) -> None:
-        interval_s = max(1.0, self.queue.visibility_timeout_s / 2)
+        # Renewing at a third of the timeout leaves two thirds of it for a late or failed renewal.
+        interval_s = max(0.5, self.queue.visibility_timeout_s / 3)
         while True:
             await asyncio.sleep(interval_s)
             try:
