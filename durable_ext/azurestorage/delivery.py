@@ -9,8 +9,6 @@ dies, it reappears when its visibility timeout ends. Everything else is sent as 
 from __future__ import annotations
 
 import asyncio
-import math
-from datetime import UTC, datetime
 
 from ..core.messages import TaskMessage
 from ..core.service import EpisodeResult
@@ -20,9 +18,6 @@ from .history_store import LoadedHistory
 from .queues import ReceivedMessage, TaskHubQueue
 from .routing import partition_for
 from .sessions import SessionManager
-
-TIMER_GRACE_S = 0.1
-"""A delayed message is sent with its delay rounded up to whole seconds: poll just after that."""
 
 
 class MessageDelivery:
@@ -60,11 +55,7 @@ class MessageDelivery:
         if message.visible_at is None and self.owns(queue):
             await self.hand_over(await queue.send_held(message, once=once))
             return
-        await queue.send(message, once=once)
-        if message.visible_at is not None and self.owns(queue):  # a timer: look when it is due
-            delay_s = (message.visible_at - datetime.now(UTC)).total_seconds()
-            due_s = math.ceil(max(0.0, delay_s)) + TIMER_GRACE_S
-            asyncio.get_running_loop().call_later(due_s, queue.backoff.wake)
+        await queue.send(message, once=once)  # a timer wakes the queue's poller when it is due
 
     async def dispatch_activity(self, message: TaskMessage) -> None:
         if self.activities.has_room():

@@ -1,9 +1,11 @@
 """Partition lease blobs in ``<hub>-leases``: ``intent/<queue>`` and ``ownership/<queue>``.
 
-Each blob holds the reference's JSON (``PartitionId``, ``Owner``, ``Token``, ``Epoch``) and carries a
-blob lease whose id is the ``Token``. A lease is held while its blob lease is live; it is free when the
-blob lease is available or expired. Taking a leased blob from its holder (stealing) changes the lease
-to a new id, which only the lease's id allows, and that id is what the blob's content records.
+Each blob holds the reference's JSON (``PartitionId``, ``Owner``, ``Token``, ``Epoch``, and the owner's
+``WakeAddress``, where other workers signal it) and carries a blob lease whose id is the ``Token``. The
+same fields go in the blob's metadata, so one listing of the container reads every lease at once. A
+lease is held while its blob lease is live; it is free when the blob lease is available or expired.
+Taking a leased blob from its holder (stealing) changes the lease to a new id, which only the lease's
+id allows, and that id is what the blob's content records.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote
 
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
@@ -40,15 +43,27 @@ class PartitionLease:
     epoch: int
     held: bool
     """True when the blob lease is live (some worker holds it)."""
+    address: str | None = None
+    """Where the owner takes wake-up signals (``host:port``), if it does."""
 
     def held_by(self, worker_id: str) -> bool:
         return self.held and self.owner == worker_id
+
+
+@dataclass
+class LeaseSnapshot:
+    """Every partition's two leases as one listing saw them."""
+
+    intent: dict[str, PartitionLease]
+    ownership: dict[str, PartitionLease]
 
 
 class LeaseBlobs:
     def __init__(self, container: ContainerClient, worker_id: str) -> None:
         self.container = container
         self.worker_id = worker_id
+        self.address: str | None = None
+        """This worker's wake-up address, written into the leases it takes."""
 
     def _blob(self, kind: str, partition: str):  # type: ignore[no-untyped-def]
         return self.container.get_blob_client(f"{kind}/{partition}")
@@ -59,18 +74,33 @@ class LeaseBlobs:
             downloader = await blob.download_blob()
             content = await downloader.readall()
             state = downloader.properties.lease.state
-        data = _parse(content)
-        return PartitionLease(
-            kind,
-            partition,
-            data.get("Owner"),
-            data.get("Token"),
-            int(data.get("Epoch") or 0),
-            held=state in ("leased", "breaking"),
-        )
+        return _lease(kind, partition, _parse(content), state)
 
     async def read_all(self, kind: str, partitions: list[str]) -> list[PartitionLease]:
-        return [await self.read(kind, p) for p in partitions]
+        snapshot = await self.snapshot(partitions)
+        return list((snapshot.intent if kind == INTENT else snapshot.ownership).values())
+
+    async def snapshot(self, partitions: list[str]) -> LeaseSnapshot:
+        """Both leases of every partition: one listing, plus a read of any blob whose metadata does not
+        describe it (written by the reference or an older version, or never taken)."""
+        found = {(lease.kind, lease.partition): lease for lease in await self.list_all()}
+        tables: dict[str, dict[str, PartitionLease]] = {INTENT: {}, OWNERSHIP: {}}
+        for kind, table in tables.items():
+            for partition in partitions:
+                table[partition] = found.get((kind, partition)) or await self.read(kind, partition)
+        return LeaseSnapshot(tables[INTENT], tables[OWNERSHIP])
+
+    async def list_all(self) -> list[PartitionLease]:
+        """Every lease whose blob's metadata describes it, from one listing of the container."""
+        leases = []
+        async with translated("Listing the partition leases"):
+            async for blob in self.container.list_blobs(include=["metadata"]):
+                kind, _, partition = str(blob.name).partition("/")
+                metadata = blob.metadata or {}
+                if kind in (INTENT, OWNERSHIP) and partition and "epoch" in metadata:
+                    fields = {key: unquote(value) for key, value in metadata.items()}
+                    leases.append(_lease(kind, partition, _from_metadata(fields), blob.lease.state))
+        return leases
 
     async def acquire(self, lease: PartitionLease, duration_s: int, *, steal: bool) -> PartitionLease:
         """Take a free lease, or (``steal``) a held one; :class:`LeaseLostError` if another won."""
@@ -79,7 +109,9 @@ class LeaseBlobs:
         token = str(uuid.uuid4())
         current = lease.token if lease.held else token  # a steal changes the holder's lease id
         client = BlobLeaseClient(self._blob(lease.kind, lease.partition), lease_id=current)
-        taken = PartitionLease(lease.kind, lease.partition, self.worker_id, token, lease.epoch + 1, held=True)
+        taken = PartitionLease(
+            lease.kind, lease.partition, self.worker_id, token, lease.epoch + 1, True, self.address
+        )
         async with translated(f"Acquiring lease '{lease.kind}/{lease.partition}'"), _lost_on_conflict(lease):
             if lease.held:
                 await client.change(token)
@@ -113,9 +145,11 @@ class LeaseBlobs:
             "Owner": lease.owner,
             "Token": lease.token,
             "Epoch": lease.epoch,
+            "WakeAddress": lease.address,
         }
+        metadata = {key.lower(): quote(str(value)) for key, value in body.items() if value is not None}
         blob = self._blob(lease.kind, lease.partition)
-        await blob.upload_blob(json.dumps(body), overwrite=True, lease=lease_id)
+        await blob.upload_blob(json.dumps(body), overwrite=True, lease=lease_id, metadata=metadata)
 
 
 @contextlib.asynccontextmanager
@@ -127,6 +161,24 @@ async def _lost_on_conflict(lease: PartitionLease) -> AsyncIterator[None]:
         if exc.status_code in (409, 412):
             raise LeaseLostError(f"{lease.kind}/{lease.partition}: {exc.reason}") from exc
         raise
+
+
+def _lease(kind: str, partition: str, data: dict[str, Any], state: str | None) -> PartitionLease:
+    address = data.get("WakeAddress")
+    return PartitionLease(
+        kind,
+        partition,
+        data.get("Owner"),
+        data.get("Token"),
+        int(data.get("Epoch") or 0),
+        held=state in ("leased", "breaking"),
+        address=str(address) if address else None,
+    )
+
+
+def _from_metadata(fields: dict[str, str]) -> dict[str, Any]:
+    names = {"owner": "Owner", "token": "Token", "epoch": "Epoch", "wakeaddress": "WakeAddress"}
+    return {names[key]: value for key, value in fields.items() if key in names}
 
 
 def _parse(content: bytes) -> dict[str, Any]:

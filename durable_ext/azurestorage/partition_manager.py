@@ -17,10 +17,11 @@ import contextlib
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .lease_blobs import INTENT, OWNERSHIP, LeaseBlobs, LeaseLostError, PartitionLease
+from .lease_blobs import OWNERSHIP, LeaseBlobs, LeaseLostError, LeaseSnapshot, PartitionLease
 
 log = logging.getLogger("durable_ext.partitions")
 
@@ -54,12 +55,19 @@ class PartitionHooks(Protocol):
 
 class PartitionManager:
     def __init__(
-        self, leases: LeaseBlobs, partitions: list[str], hooks: PartitionHooks, options: LeaseOptions
+        self,
+        leases: LeaseBlobs,
+        partitions: list[str],
+        hooks: PartitionHooks,
+        options: LeaseOptions,
+        on_snapshot: Callable[[LeaseSnapshot], None] | None = None,
     ) -> None:
         self.leases = leases
         self.partitions = partitions
         self.hooks = hooks
         self.options = options
+        self.on_snapshot = on_snapshot
+        """Told every listing of the leases (who owns what, and where to signal them)."""
         self.intent: dict[str, PartitionLease] = {}
         self.owned: dict[str, PartitionLease] = {}
         self.listening: set[str] = set()
@@ -152,7 +160,10 @@ class PartitionManager:
             await self._stop_listening(partition)
         if self._draining:
             return
-        intents = {lease.partition: lease for lease in await self.leases.read_all(INTENT, self.partitions)}
+        snapshot = await self.leases.snapshot(self.partitions)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)
+        intents = snapshot.intent
         self._notice_lost(intents)
         if now - self._last_acquire >= self.options.acquire_interval_s:
             await self._balance(intents)

@@ -1,14 +1,17 @@
 """Control and work-item queues: send, receive with idle back-off, renew, abandon, delete.
 
-Idle polling backs off exponentially (50 ms doubling, randomised, capped at ``maxQueuePollingInterval``);
-any message this process sends to a queue wakes that queue's poller at once.
+Idle polling backs off exponentially (50 ms doubling, randomised, up to a ceiling); any message this
+process sends to a queue wakes that queue's poller at once, or when the message becomes visible, and
+tells the worker that polls the queue (``announce``, see ``peer_wakeups``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +34,11 @@ MAX_VISIBILITY_DELAY_S = 7 * 24 * 3600 - 60
 MAX_ABANDON_DELAY_S = 600
 PUT_BACK_ATTEMPTS = 12
 CONNECT_RETRIES = 3
+VISIBLE_GRACE_S = 0.1
+"""A delayed message's delay is rounded up to whole seconds by the queue: look just after that."""
+
+Announce = Callable[[str, float], Awaitable[None]]
+"""Told a queue's name and in how many seconds a message in it becomes visible (0: now)."""
 
 
 @dataclass
@@ -77,10 +85,25 @@ class PollBackoff:
         self.max_delay_s = max(max_delay_s, min_delay_s)
         self._exponent = 0
         self._wake = asyncio.Event()
+        self._armed: set[int] = set()
 
     def wake(self) -> None:
         self._exponent = 0
         self._wake.set()
+
+    def wake_in(self, delay_s: float) -> None:
+        """Wake the poller in ``delay_s`` (when a delayed message becomes visible); wake-ups due in the
+        same tenth of a second are one."""
+        loop = asyncio.get_running_loop()
+        slot = math.ceil((loop.time() + delay_s) * 10)
+        if slot in self._armed:
+            return
+        self._armed.add(slot)
+        loop.call_at(slot / 10, self._armed_wake, slot)
+
+    def _armed_wake(self, slot: int) -> None:
+        self._armed.discard(slot)
+        self.wake()
 
     def reset(self) -> None:
         self._exponent = 0
@@ -114,6 +137,8 @@ class TaskHubQueue:
         self.backoff = PollBackoff(max_polling_interval_s)
         self.payloads: LargePayloads | None = None
         """Where message bodies over the queue limit go; set by the service."""
+        self.announce: Announce | None = None
+        """Tells the worker that polls this queue about a message (set by the service)."""
 
     async def create(self) -> None:
         async with translated(f"Creating queue '{self.name}'"):
@@ -159,8 +184,18 @@ class TaskHubQueue:
             delay = min(delay, MAX_VISIBILITY_DELAY_S)
         async with translated(f"Sending a message to queue '{self.name}'"):
             await self._put(body, once, visibility_timeout=delay or None)
-        if delay == 0 and wake:
+        if delay or wake:
+            await self.made_visible(delay)
+
+    async def made_visible(self, delay_s: float) -> None:
+        """A message of this queue is visible in ``delay_s`` (0: now): the poller here looks then, and so
+        does the worker polling it elsewhere, once told."""
+        if delay_s <= 0:
             self.backoff.wake()
+        else:
+            self.backoff.wake_in(delay_s + VISIBLE_GRACE_S)
+        if self.announce is not None:
+            await self.announce(self.name, max(0.0, delay_s))
 
     async def _put(self, body: str, once: bool, **options: Any) -> QueueMessage:
         """Put Message. ``once``: a client's message, which no receiver could tell from a second copy.
@@ -218,7 +253,8 @@ class TaskHubQueue:
                 return False
         return True
 
-    async def set_visibility(self, message: QueueMessage, delay_s: float) -> None:
+    async def set_visibility(self, message: QueueMessage, delay_s: float, *, renewing: bool = False) -> None:
+        """Make ``message`` visible in ``delay_s``; ``renewing``: keep it invisible while it is worked on."""
         async with translated(f"Updating a message in queue '{self.name}'"):
             try:
                 updated = await self.client.update_message(
@@ -229,14 +265,14 @@ class TaskHubQueue:
                 return
         message.pop_receipt = updated.pop_receipt
         message.next_visible_on = updated.next_visible_on
+        if not renewing:
+            await self.made_visible(int(delay_s))
 
     async def abandon(self, message: QueueMessage, delay_s: float | None = None) -> None:
         """Make the message visible again after a back-off that grows with its dequeue count."""
         if delay_s is None:
             delay_s = min(2 ** int(message.dequeue_count or 1), MAX_ABANDON_DELAY_S)
         await self.set_visibility(message, delay_s)
-        if delay_s == 0:
-            self.backoff.wake()
 
     async def put_back(self, message: QueueMessage, delay_s: float | None = None) -> None:
         """:meth:`abandon`, waiting out an outage for a while (about a minute and a half): a message
@@ -249,7 +285,7 @@ class TaskHubQueue:
         )
 
     async def renew(self, message: QueueMessage) -> None:
-        await self.set_visibility(message, self.visibility_timeout_s)
+        await self.set_visibility(message, self.visibility_timeout_s, renewing=True)
 
     async def release(self, message: QueueMessage) -> None:
         """Make a message visible at once (shutdown: let another worker take it without waiting)."""

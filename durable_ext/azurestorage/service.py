@@ -36,9 +36,10 @@ from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
 from .names import TaskHubNames
 from .partition_manager import PartitionManager
+from .peer_wakeups import PeerWakeups
 from .poison import PoisonStore, poison_message
 from .purge import InstancePurger
-from .queues import TaskHubQueue
+from .queues import VISIBLE_GRACE_S, TaskHubQueue
 from .rewind import HistoryRewinder
 from .routing import partition_for
 from .sessions import OrchestrationSession, SessionManager
@@ -109,13 +110,26 @@ class AzureStorageOrchestrationService:
         )
         self.rewinder = HistoryRewinder(self.history.table, self.instances)
         self.queues_by_name = {queue.name: queue for queue in self.control_queues}
+        leases = LeaseBlobs(
+            self.clients.blobs.get_container_client(self.names.leases_container), settings.worker_id
+        )
+        self.wakeups = PeerWakeups(
+            settings.hub_name,
+            leases,
+            self._woken,
+            self.work_item_queue.name,
+            settings.wake_address,
+            self.clients.queues.url,
+        )
+        if settings.wake_peers:
+            for queue in [*self.control_queues, self.work_item_queue]:
+                queue.announce = self.wakeups.announce
         self.partitions = PartitionManager(
-            LeaseBlobs(
-                self.clients.blobs.get_container_client(self.names.leases_container), settings.worker_id
-            ),
+            leases,
             self.names.control_queues,
             self,
             settings.leases,
+            self.wakeups.observe if settings.wake_peers else None,
         )
         self.app_lease = AppLease(
             self.clients.blobs.get_container_client(self.names.app_lease_container),
@@ -138,11 +152,38 @@ class AzureStorageOrchestrationService:
 
     async def start(self) -> None:
         await self.ensure_task_hub()
+        if self.settings.wake_peers:
+            await self._listen_for_signals()
         if self.settings.use_app_lease:
             self.app_lease.start()  # starts the partition manager once this app holds the lease
         else:
             self.partitions.start()
         self.activity_reader.start()
+
+    async def _listen_for_signals(self) -> None:
+        try:
+            await self.wakeups.start()
+        except Exception as exc:  # only a shortcut: without it, other workers' messages wait for a poll
+            log.warning(
+                "Not taking wake-up signals from other workers (%s): messages they send to this worker's "
+                "queues are read at the next poll, up to %.0f s later. Set storageProvider.wakeAddress "
+                "to an address of this machine that the others reach.",
+                exc,
+                self.settings.max_queue_polling_interval_s,
+            )
+
+    def _woken(self, name: str, delay_s: float) -> bool:
+        """A signal from another worker: read ``name`` now, or when its message becomes visible."""
+        queue = self.queues_by_name.get(name)
+        if queue is None and name == self.work_item_queue.name:
+            queue = self.work_item_queue
+        if queue is None:
+            return False
+        if delay_s > 0:
+            queue.backoff.wake_in(delay_s + VISIBLE_GRACE_S)
+        else:
+            queue.backoff.wake()
+        return True
 
     async def _partitions_start(self) -> None:
         self.partitions.start()
@@ -162,6 +203,7 @@ class AzureStorageOrchestrationService:
         await self.partitions.stop()
         await self.app_lease.stop()
         await self.listener.stop()
+        self.wakeups.close()
 
     # ---- partition hooks (called by the partition manager) ---------------------------------------
     async def start_partition(self, partition: str) -> None:
@@ -181,6 +223,7 @@ class AzureStorageOrchestrationService:
         return any(self.control_queue_for(i).name == partition for i in self.sessions.busy_instances)
 
     async def close(self) -> None:
+        self.wakeups.close()
         await self.clients.close()
 
     # ---- what the extension and the host show about the hub ------------------------------------
@@ -213,6 +256,7 @@ class AzureStorageOrchestrationService:
             "historyCache": {"entries": len(cache), "hits": cache.hits, "misses": cache.misses},
             "messagesHandedOverLocally": self.delivery.held_locally,
             "ownedControlQueues": self.listener.queue_names,
+            "wakeUps": self.wakeups.metrics(),
         }
 
     # ---- routing ------------------------------------------------------------------------------

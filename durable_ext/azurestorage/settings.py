@@ -27,6 +27,11 @@ class AzureStorageSettings:
     control_queue_visibility_timeout_s: float = 300
     work_item_queue_visibility_timeout_s: float = 300
     max_queue_polling_interval_s: float = 30
+    """The longest wait between reads of an idle queue."""
+    wake_peers: bool = True
+    """Signal the worker polling a queue when this process sends to it (``peer_wakeups``)."""
+    wake_address: str | None = None
+    """Where to take signals (``host:port``); None: the address that reaches storage, any port."""
     max_concurrent_activities: int = 10
     history_cache_size: int = 10_000
     """Instances whose history is kept in memory between episodes (0 turns the cache off)."""

@@ -22,6 +22,13 @@ SITE_NAME_SETTING = "WEBSITE_SITE_NAME"
 MIN_HUB_NAME_LENGTH = 3
 MAX_HUB_NAME_LENGTH = 45
 MAX_QUEUE_VISIBILITY_S = 7 * 24 * 3600.0
+REFERENCE_POLLING_CEILING_S = 30.0
+"""``maxQueuePollingInterval``'s default, the reference's, which bounds the delay of every message that
+a worker is not told about."""
+SIGNALLED_POLLING_CEILING_S = 300.0
+"""The ceiling when it is not set and workers signal each other (``wakePeers``): messages are then read
+when they arrive, and only what nobody signals (a timer whose queue changed hands while its worker
+died, a message sent by a process that cannot reach the worker) waits for a poll."""
 
 AZURE_STORAGE = "azurestorage"
 MEMORY = "memory"
@@ -71,7 +78,10 @@ class DurableTaskOptions:
     control_queue_buffer_threshold: int = 256
     control_queue_visibility_timeout_s: float = 300
     work_item_queue_visibility_timeout_s: float = 300
-    max_queue_polling_interval_s: float = 30
+    max_queue_polling_interval_s: float | None = None
+    """``maxQueuePollingInterval`` as set; None when host.json leaves it out."""
+    wake_peers: bool = True
+    wake_address: str | None = None
     max_concurrent_activity_functions: int = field(default_factory=default_concurrency)
     max_concurrent_orchestrator_functions: int = field(default_factory=default_concurrency)
     max_concurrent_entity_functions: int = field(default_factory=default_concurrency)
@@ -93,6 +103,14 @@ class DurableTaskOptions:
     max_orchestration_actions: int = 100_000
     store_inputs_in_orchestration_history: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def queue_polling_ceiling_s(self) -> float:
+        """The longest wait between reads of an idle queue: ``maxQueuePollingInterval`` when set, else 30 s
+        (the reference's), or 5 minutes while workers signal each other."""
+        if self.max_queue_polling_interval_s is not None:
+            return self.max_queue_polling_interval_s
+        return SIGNALLED_POLLING_CEILING_S if self.wake_peers else REFERENCE_POLLING_CEILING_S
 
     @classmethod
     def from_settings(cls, settings: SettingsSource) -> DurableTaskOptions:
@@ -121,7 +139,9 @@ class DurableTaskOptions:
             work_item_queue_visibility_timeout_s=storage.seconds(
                 "workItemQueueVisibilityTimeout", 300, MAX_QUEUE_VISIBILITY_S
             ),
-            max_queue_polling_interval_s=storage.seconds("maxQueuePollingInterval", 30, None),
+            max_queue_polling_interval_s=storage.seconds("maxQueuePollingInterval", 0, None) or None,
+            wake_peers=storage.boolean("wakePeers", True),
+            wake_address=storage.text("", "wakeAddress") or None,
             max_concurrent_activity_functions=top.integer(
                 "maxConcurrentActivityFunctions", default_concurrency(), 1, None
             ),

@@ -10,9 +10,11 @@ from collections.abc import Callable
 
 from ..azurestorage.clients import StorageTimeouts
 from ..azurestorage.partition_manager import LeaseOptions
+from ..azurestorage.peer_wakeups import parse_address
 from ..azurestorage.service import AzureStorageOrchestrationService
 from ..azurestorage.settings import AzureStorageSettings
 from ..core.service import TaskHubService
+from ..errors import ConfigurationError
 from .options import MEMORY, DurableTaskOptions
 
 ConnectionLookup = Callable[["str | None"], str]
@@ -46,7 +48,9 @@ def _azure_settings(
         control_queue_buffer_threshold=o.control_queue_buffer_threshold,
         control_queue_visibility_timeout_s=o.control_queue_visibility_timeout_s,
         work_item_queue_visibility_timeout_s=o.work_item_queue_visibility_timeout_s,
-        max_queue_polling_interval_s=o.max_queue_polling_interval_s,
+        max_queue_polling_interval_s=o.queue_polling_ceiling_s,
+        wake_peers=o.wake_peers,
+        wake_address=_wake_address(o.wake_address),
         max_concurrent_activities=o.max_concurrent_activity_functions,
         use_app_lease=o.use_app_lease,
         poison_message_dequeue_count=o.poison_message_dequeue_count,
@@ -60,3 +64,12 @@ def _azure_settings(
             ownership_acquire_interval_s=min(5.0, o.lease_acquire_interval_s),
         ),
     )
+
+
+def _wake_address(address: str | None) -> str | None:
+    if address is not None:
+        try:
+            parse_address(address)
+        except ValueError as exc:
+            raise ConfigurationError(f"host.json extensions.durableTask.storageProvider.{exc}.") from None
+    return address

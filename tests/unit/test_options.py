@@ -33,7 +33,8 @@ def test_defaults() -> None:
     assert (o.partition_count, o.control_queue_batch_size, o.control_queue_buffer_threshold) == (4, 32, 256)
     assert o.control_queue_visibility_timeout_s == 300
     assert o.work_item_queue_visibility_timeout_s == 300
-    assert o.max_queue_polling_interval_s == 30
+    assert o.max_queue_polling_interval_s is None
+    assert (o.wake_peers, o.wake_address, o.queue_polling_ceiling_s) == (True, None, 300)
     assert o.max_concurrent_activity_functions == cores
     assert o.max_concurrent_orchestrator_functions == cores
     assert o.max_concurrent_entity_functions == cores

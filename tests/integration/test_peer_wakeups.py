@@ -1,0 +1,174 @@
+"""Two workers on one task hub signal each other: a message for the other's queue is read at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from durable_ext.azurestorage.partition_manager import LeaseOptions
+from durable_ext.azurestorage.peer_wakeups import SECRET_BLOB
+from durable_ext.azurestorage.routing import partition_for
+from durable_ext.azurestorage.service import AzureStorageOrchestrationService
+from durable_ext.azurestorage.settings import AzureStorageSettings
+from durable_ext.core.client import TaskHubClient
+from durable_ext.core.history import OrchestrationStatus
+from durable_ext.core.worker import TaskHubWorker
+from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
+
+from .test_engine import REGISTRY, _sdk_input
+
+FAST_LEASES = LeaseOptions(
+    intent_lease_s=15,
+    ownership_lease_s=15,
+    renew_interval_s=1.0,
+    acquire_interval_s=1.0,
+    ownership_acquire_interval_s=0.5,
+)
+IDLE_S = 8.0
+"""Long enough for an idle queue's poller to wait several seconds between reads (30 s at most here)."""
+
+
+@dataclass
+class Worker:
+    service: AzureStorageOrchestrationService
+    client: TaskHubClient
+
+
+@contextlib.asynccontextmanager
+async def two_workers(settings: AzureStorageSettings) -> AsyncIterator[tuple[Worker, Worker]]:
+    executor = ThreadPoolExecutor(4)
+    workers = []
+    started = []
+    try:
+        for name in ("a", "b"):
+            service = AzureStorageOrchestrationService(replace(settings, worker_id=f"worker-{name}"))
+            worker = TaskHubWorker(
+                service,
+                SdkOrchestrationRunner(REGISTRY, executor),
+                SdkActivityRunner(REGISTRY),
+                max_concurrent_orchestrations=4,
+                max_concurrent_activities=4,
+            )
+            await worker.start()
+            started.append(worker)
+            workers.append(Worker(service, TaskHubClient(service)))
+        await _balanced(workers)
+        yield workers[0], workers[1]
+    finally:
+        for worker in started:
+            await worker.stop()
+        for each in workers:
+            await each.service.close()
+        executor.shutdown(wait=True)
+
+
+async def _balanced(workers: list[Worker]) -> None:
+    deadline = time.monotonic() + 60
+    while sorted(len(w.service.owned_partitions()) for w in workers) != [2, 2]:
+        assert time.monotonic() < deadline, "the two workers never split the four queues"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.5)  # one more lease pass: each has read the other's address
+
+
+def _ids_owned_by(worker: Worker, count: int, partitions: int = 4) -> list[str]:
+    owned = set(worker.service.owned_partitions())
+    names = worker.service.names
+    ids = (f"far-{i}" for i in range(10_000))
+    return [i for i in ids if names.control_queue(partition_for(i, partitions)) in owned][:count]
+
+
+@pytest.fixture
+def settings(connection_string: str, hub_name: str) -> AzureStorageSettings:
+    return AzureStorageSettings(
+        hub_name=hub_name,
+        connection_string=connection_string,
+        max_queue_polling_interval_s=30,
+        leases=FAST_LEASES,
+        use_app_lease=False,
+    )
+
+
+async def test_a_start_for_the_other_workers_queue_runs_at_once_after_idle(
+    settings: AzureStorageSettings,
+) -> None:
+    async with two_workers(settings) as (a, b):
+        assert a.service.wakeups.address and b.service.wakeups.address
+        assert a.service.wakeups.address != b.service.wakeups.address
+        await asyncio.sleep(IDLE_S)
+        took = []
+        for instance_id in _ids_owned_by(b, 4):
+            began = time.monotonic()
+            await a.client.start("chain", _sdk_input(["x"]), instance_id)
+            state = await a.client.wait_for_completion(instance_id, 30, poll_interval_s=0.02)
+            took.append(time.monotonic() - began)
+            assert state.status == OrchestrationStatus.Completed
+        assert b.service.wakeups.received >= 4
+        assert max(took) < 1.0, f"start to Completed took {took} s"
+
+
+async def test_a_timer_on_the_other_workers_queue_fires_on_time(settings: AzureStorageSettings) -> None:
+    async with two_workers(settings) as (a, b):
+        await asyncio.sleep(IDLE_S)
+        instance_id = _ids_owned_by(b, 1)[0]
+        began = time.monotonic()
+        at = datetime.now(UTC) + timedelta(seconds=3)
+        await a.client.start("chain", _sdk_input(["x"]), instance_id, scheduled_start_time=at)
+        state = await a.client.wait_for_completion(instance_id, 40, poll_interval_s=0.02)
+        assert state.status == OrchestrationStatus.Completed
+        assert 2.5 < time.monotonic() - began < 5.5
+
+
+async def test_forged_and_replayed_signals_are_refused(settings: AzureStorageSettings) -> None:
+    async with two_workers(settings) as (a, b):
+        wakeups = b.service.wakeups
+        assert wakeups.address is not None
+        host, port = wakeups.address.rsplit(":", 1)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=(host, int(port))
+        )
+        try:
+            assert a.service.wakeups.signer is not None
+            genuine = a.service.wakeups.signer.sign(
+                b.service.names.control_queue(0), 0, time.time_ns() // 10**6
+            )
+            forged = bytes(32) + genuine[32:]
+            received_before, refused_before = wakeups.received, wakeups.refused
+            for datagram in (forged, genuine, genuine, b"hello"):
+                transport.sendto(datagram)
+            deadline = time.monotonic() + 5
+            while wakeups.refused - refused_before < 3 and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        finally:
+            transport.close()
+        assert wakeups.refused - refused_before == 3  # forged, the replay, and noise
+        assert wakeups.received - received_before == 1
+
+
+async def test_the_key_is_kept_in_the_task_hub_and_shared(settings: AzureStorageSettings) -> None:
+    async with two_workers(settings) as (a, b):
+        container = a.service.partitions.leases.container
+        downloader = await container.get_blob_client(SECRET_BLOB).download_blob()
+        assert len(bytes.fromhex((await downloader.readall()).decode())) == 32
+        signer_a, signer_b = a.service.wakeups.signer, b.service.wakeups.signer
+        assert signer_a is not None and signer_b is not None
+        now_ms = time.time_ns() // 10**6
+        assert signer_b.verify(signer_a.sign("q", 0, now_ms), now_ms).queue == "q"
+
+
+async def test_without_signals_messages_still_arrive_by_polling(settings: AzureStorageSettings) -> None:
+    quiet = replace(settings, wake_peers=False, max_queue_polling_interval_s=1.0)
+    async with two_workers(quiet) as (a, b):
+        assert b.service.wakeups.address is None
+        for instance_id in _ids_owned_by(b, 2):
+            await a.client.start("chain", _sdk_input(["x"]), instance_id)
+            state = await a.client.wait_for_completion(instance_id, 30)
+            assert state.status == OrchestrationStatus.Completed
+        assert b.service.wakeups.received == 0
