@@ -227,3 +227,29 @@ def test_numbers_of_seconds_are_accepted() -> None:
         {"Vis": "60"},
     )
     assert (o.max_queue_polling_interval_s, o.control_queue_visibility_timeout_s) == (5, 60)
+
+
+@pytest.mark.parametrize(
+    ("storage", "ceiling_s"),
+    [
+        ({}, 300),
+        ({"wakePeers": False}, 30),
+        ({"maxQueuePollingInterval": "00:00:10"}, 10),
+        ({"maxQueuePollingInterval": "00:00:10", "wakePeers": False}, 10),
+    ],
+)
+def test_the_polling_ceiling_follows_the_setting_else_whether_workers_signal(
+    storage: dict[str, Any], ceiling_s: float
+) -> None:
+    assert options({"storageProvider": storage}).queue_polling_ceiling_s == ceiling_s
+
+
+def test_a_bad_wake_address_stops_start_up_naming_the_key() -> None:
+    from durable_ext.extension.providers import create_service
+
+    o = options({"storageProvider": {"wakeAddress": "10.0.0.4"}})
+    assert o.wake_address == "10.0.0.4"
+    with pytest.raises(
+        ConfigurationError, match=r"storageProvider\.wakeAddress '10\.0\.0\.4' is not host:port"
+    ):
+        create_service(o, "MyHub", None, lambda _: "UseDevelopmentStorage=true")
