@@ -107,7 +107,10 @@ class PeerWakeups:
 
     async def start(self) -> None:
         """Listen for signals (a worker); the address goes into the leases this worker takes."""
-        self.signer = WakeSigner(await self._secret(create=True) or b"", self.hub)
+        secret = await self._secret(create=True)
+        if secret is None:  # the hub was deleted under this worker
+            raise RuntimeError(f"the wake-up key '{SECRET_BLOB}' is missing from the task hub")
+        self.signer = WakeSigner(secret, self.hub)
         host, port = self._bind_address()
         self.close()
         await self._open(host, port)

@@ -190,12 +190,16 @@ class TaskHubQueue:
     async def made_visible(self, delay_s: float) -> None:
         """A message of this queue is visible in ``delay_s`` (0: now): the poller here looks then, and so
         does the worker polling it elsewhere, once told."""
+        self.look_in(delay_s)
+        if self.announce is not None:
+            await self.announce(self.name, max(0.0, delay_s))
+
+    def look_in(self, delay_s: float) -> None:
+        """This process's poller reads the queue in ``delay_s`` (0: now), however long it was backing off."""
         if delay_s <= 0:
             self.backoff.wake()
         else:
             self.backoff.wake_in(delay_s + VISIBLE_GRACE_S)
-        if self.announce is not None:
-            await self.announce(self.name, max(0.0, delay_s))
 
     async def _put(self, body: str, once: bool, **options: Any) -> QueueMessage:
         """Put Message. ``once``: a client's message, which no receiver could tell from a second copy.

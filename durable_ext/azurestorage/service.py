@@ -39,7 +39,7 @@ from .partition_manager import PartitionManager
 from .peer_wakeups import PeerWakeups
 from .poison import PoisonStore, poison_message
 from .purge import InstancePurger
-from .queues import VISIBLE_GRACE_S, TaskHubQueue
+from .queues import TaskHubQueue
 from .rewind import HistoryRewinder
 from .routing import partition_for
 from .sessions import OrchestrationSession, SessionManager
@@ -179,10 +179,7 @@ class AzureStorageOrchestrationService:
             queue = self.work_item_queue
         if queue is None:
             return False
-        if delay_s > 0:
-            queue.backoff.wake_in(delay_s + VISIBLE_GRACE_S)
-        else:
-            queue.backoff.wake()
+        queue.look_in(delay_s)
         return True
 
     async def _partitions_start(self) -> None:

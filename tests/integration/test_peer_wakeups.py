@@ -12,25 +12,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from durable_ext.azurestorage.partition_manager import LeaseOptions
 from durable_ext.azurestorage.peer_wakeups import SECRET_BLOB
 from durable_ext.azurestorage.routing import partition_for
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
 from durable_ext.azurestorage.settings import AzureStorageSettings
 from durable_ext.core.client import TaskHubClient
 from durable_ext.core.history import OrchestrationStatus
-from durable_ext.core.worker import TaskHubWorker
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
 from .test_engine import REGISTRY, _sdk_input
+from .test_partition_manager import FAST
+from .workers import running_worker
 
-FAST_LEASES = LeaseOptions(
-    intent_lease_s=15,
-    ownership_lease_s=15,
-    renew_interval_s=1.0,
-    acquire_interval_s=1.0,
-    ownership_acquire_interval_s=0.5,
-)
 IDLE_S = 8.0
 """Long enough for an idle queue's poller to wait several seconds between reads (30 s at most here)."""
 
@@ -43,30 +36,16 @@ class Worker:
 
 @contextlib.asynccontextmanager
 async def two_workers(settings: AzureStorageSettings) -> AsyncIterator[tuple[Worker, Worker]]:
-    executor = ThreadPoolExecutor(4)
-    workers = []
-    started = []
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        workers = []
         for name in ("a", "b"):
             service = AzureStorageOrchestrationService(replace(settings, worker_id=f"worker-{name}"))
-            worker = TaskHubWorker(
-                service,
-                SdkOrchestrationRunner(REGISTRY, executor),
-                SdkActivityRunner(REGISTRY),
-                max_concurrent_orchestrations=4,
-                max_concurrent_activities=4,
-            )
-            await worker.start()
-            started.append(worker)
+            executor = ThreadPoolExecutor(2)
+            runners = (SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY))
+            await stack.enter_async_context(running_worker(service, executor, *runners))
             workers.append(Worker(service, TaskHubClient(service)))
         await _balanced(workers)
         yield workers[0], workers[1]
-    finally:
-        for worker in started:
-            await worker.stop()
-        for each in workers:
-            await each.service.close()
-        executor.shutdown(wait=True)
 
 
 async def _balanced(workers: list[Worker]) -> None:
@@ -90,7 +69,7 @@ def settings(connection_string: str, hub_name: str) -> AzureStorageSettings:
         hub_name=hub_name,
         connection_string=connection_string,
         max_queue_polling_interval_s=30,
-        leases=FAST_LEASES,
+        leases=FAST,
         use_app_lease=False,
     )
 
