@@ -5,7 +5,9 @@ Each blob holds the reference's JSON (``PartitionId``, ``Owner``, ``Token``, ``E
 same fields go in the blob's metadata, so one listing of the container reads every lease at once. A
 lease is held while its blob lease is live; it is free when the blob lease is available or expired.
 Taking a leased blob from its holder (stealing) changes the lease to a new id, which only the lease's
-id allows, and that id is what the blob's content records.
+id allows, and that id is what the blob's content records; of two workers stealing one lease at once,
+one wins. Leases are taken for good (infinite) and never renewed: whether their owner is alive is what
+its worker lease (``workers/<id>``, :mod:`.worker_lease`) says, read in the same listing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -23,6 +25,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
 
 from .clients import translated
+from .worker_lease import worker_of_blob
 
 log = logging.getLogger("durable_ext.leases")
 
@@ -45,6 +48,9 @@ class PartitionLease:
     """True when the blob lease is live (some worker holds it)."""
     address: str | None = None
     """Where the owner takes wake-up signals (``host:port``), if it does."""
+    infinite: bool = False
+    """Held for good (this version's leases): it ends when released, or is taken from a dead owner.
+    A finite lease (the reference's, an older version's) expires by itself when not renewed."""
 
     def held_by(self, worker_id: str) -> bool:
         return self.held and self.owner == worker_id
@@ -56,6 +62,12 @@ class LeaseSnapshot:
 
     intent: dict[str, PartitionLease]
     ownership: dict[str, PartitionLease]
+    workers: dict[str, bool] = field(default_factory=dict)
+    """Every worker with a worker lease blob, and whether that lease is live."""
+
+    def dead(self, lease: PartitionLease) -> bool:
+        """Held for good by a worker whose worker lease is gone: take it over."""
+        return lease.held and lease.infinite and not self.workers.get(lease.owner or "", False)
 
 
 class LeaseBlobs:
@@ -73,8 +85,8 @@ class LeaseBlobs:
         async with translated(f"Reading lease '{kind}/{partition}'"):
             downloader = await blob.download_blob()
             content = await downloader.readall()
-            state = downloader.properties.lease.state
-        return _lease(kind, partition, _parse(content), state)
+            lease = downloader.properties.lease
+        return _lease(kind, partition, _parse(content), lease.state, lease.duration)
 
     async def read_all(self, kind: str, partitions: list[str]) -> list[PartitionLease]:
         snapshot = await self.snapshot(partitions)
@@ -83,47 +95,55 @@ class LeaseBlobs:
     async def snapshot(self, partitions: list[str]) -> LeaseSnapshot:
         """Both leases of every partition: one listing, plus a read of any blob whose metadata does not
         describe it (written by the reference or an older version, or never taken)."""
-        found = {(lease.kind, lease.partition): lease for lease in await self.list_all()}
+        listed, workers = await self._listing()
+        found = {(lease.kind, lease.partition): lease for lease in listed}
         tables: dict[str, dict[str, PartitionLease]] = {INTENT: {}, OWNERSHIP: {}}
         for kind, table in tables.items():
             for partition in partitions:
                 table[partition] = found.get((kind, partition)) or await self.read(kind, partition)
-        return LeaseSnapshot(tables[INTENT], tables[OWNERSHIP])
+        return LeaseSnapshot(tables[INTENT], tables[OWNERSHIP], workers)
 
     async def list_all(self) -> list[PartitionLease]:
         """Every lease whose blob's metadata describes it, from one listing of the container."""
+        return (await self._listing())[0]
+
+    async def _listing(self) -> tuple[list[PartitionLease], dict[str, bool]]:
         leases = []
+        workers: dict[str, bool] = {}
         async with translated("Listing the partition leases"):
             async for blob in self.container.list_blobs(include=["metadata"]):
-                kind, _, partition = str(blob.name).partition("/")
+                name = str(blob.name)
+                kind, _, partition = name.partition("/")
                 metadata = blob.metadata or {}
                 if kind in (INTENT, OWNERSHIP) and partition and "epoch" in metadata:
                     fields = {key: unquote(value) for key, value in metadata.items()}
-                    leases.append(_lease(kind, partition, _from_metadata(fields), blob.lease.state))
-        return leases
+                    data = _from_metadata(fields)
+                    leases.append(_lease(kind, partition, data, blob.lease.state, blob.lease.duration))
+                elif (worker := worker_of_blob(name)) is not None:
+                    workers[worker] = blob.lease.state == "leased"
+        return leases, workers
 
-    async def acquire(self, lease: PartitionLease, duration_s: int, *, steal: bool) -> PartitionLease:
-        """Take a free lease, or (``steal``) a held one; :class:`LeaseLostError` if another won."""
+    async def acquire(self, lease: PartitionLease, *, steal: bool) -> PartitionLease:
+        """Take a free lease for good, or (``steal``) a held one; :class:`LeaseLostError` if another
+        worker won it first."""
         if lease.held and (not steal or not lease.token):
             raise LeaseLostError(f"{lease.kind}/{lease.partition} is held by {lease.owner}")
         token = str(uuid.uuid4())
         current = lease.token if lease.held else token  # a steal changes the holder's lease id
-        client = BlobLeaseClient(self._blob(lease.kind, lease.partition), lease_id=current)
+        blob = self._blob(lease.kind, lease.partition)
+        client = BlobLeaseClient(blob, lease_id=current)
         taken = PartitionLease(
-            lease.kind, lease.partition, self.worker_id, token, lease.epoch + 1, True, self.address
+            lease.kind, lease.partition, self.worker_id, token, lease.epoch + 1, True, self.address, True
         )
         async with translated(f"Acquiring lease '{lease.kind}/{lease.partition}'"), _lost_on_conflict(lease):
             if lease.held:
                 await client.change(token)
+                if not lease.infinite:  # taken from an older version's worker: now held for good
+                    await BlobLeaseClient(blob, lease_id=token).acquire(lease_duration=-1)
             else:
-                await client.acquire(lease_duration=duration_s)
+                await client.acquire(lease_duration=-1)
             await self._write(taken, token)
         return taken
-
-    async def renew(self, lease: PartitionLease) -> None:
-        client = BlobLeaseClient(self._blob(lease.kind, lease.partition), lease_id=lease.token)
-        async with translated(f"Renewing lease '{lease.kind}/{lease.partition}'"), _lost_on_conflict(lease):
-            await client.renew()
 
     async def release(self, lease: PartitionLease) -> None:
         """Give the lease up at once (others need not wait for it to expire)."""
@@ -163,7 +183,9 @@ async def _lost_on_conflict(lease: PartitionLease) -> AsyncIterator[None]:
         raise
 
 
-def _lease(kind: str, partition: str, data: dict[str, Any], state: str | None) -> PartitionLease:
+def _lease(
+    kind: str, partition: str, data: dict[str, Any], state: str | None, duration: str | None
+) -> PartitionLease:
     address = data.get("WakeAddress")
     return PartitionLease(
         kind,
@@ -173,6 +195,7 @@ def _lease(kind: str, partition: str, data: dict[str, Any], state: str | None) -
         int(data.get("Epoch") or 0),
         held=state in ("leased", "breaking"),
         address=str(address) if address else None,
+        infinite=duration == "infinite",
     )
 
 

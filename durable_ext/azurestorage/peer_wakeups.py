@@ -33,6 +33,8 @@ log = logging.getLogger("durable_ext.wakeups")
 SECRET_BLOB = "wakeup.key"
 SECRET_BYTES = 32
 CLIENT_REFRESH_S = 30.0
+LEASES_SIGNAL = ":leases"
+"""The signal's queue name that means "one of your leases was taken" (no queue is named so)."""
 """How long a process that only sends (a client, the CLI) trusts what it last read of the leases."""
 
 
@@ -94,6 +96,8 @@ class PeerWakeups:
         self.address: str | None = None
         """Where this worker takes signals, once started."""
         self.signer: WakeSigner | None = None
+        self.on_leases: Callable[[], None] | None = None
+        """Told when another worker took a lease from this one (so it looks at the leases now)."""
         self._transport: asyncio.DatagramTransport | None = None
         self._owners: dict[str, set[str]] = {}
         self._peers: list[str] = []
@@ -207,6 +211,12 @@ class PeerWakeups:
         for target in targets:
             self._send(self.signer.sign(queue, due_ms, now_ms), target)
 
+    def tell_leases(self, target: str) -> None:
+        """Tell the worker at ``target`` that one of its leases was taken (it hands the queue over)."""
+        if self.signer is not None and self._listening:
+            now_ms = time.time_ns() // 1_000_000
+            self._send(self.signer.sign(LEASES_SIGNAL, 0, now_ms), target)
+
     def _send(self, datagram: bytes, target: str) -> None:
         if self._transport is None:
             return
@@ -226,6 +236,11 @@ class PeerWakeups:
         except SignalRefused as exc:
             self.refused += 1
             log.debug("Ignored a datagram from %s: %s", sender[0], exc)
+            return
+        if signal.queue == LEASES_SIGNAL:
+            if self.on_leases is not None:
+                self.received += 1
+                self.on_leases()
             return
         if self.wake(signal.queue, max(0.0, (signal.due_ms - now_ms) / 1000) if signal.due_ms else 0.0):
             self.received += 1

@@ -130,7 +130,9 @@ class AzureStorageOrchestrationService:
             self,
             settings.leases,
             self.wakeups.observe if settings.wake_peers else None,
+            self.wakeups.tell_leases if settings.wake_peers else None,
         )
+        self.wakeups.on_leases = self.partitions.wake
         self.app_lease = AppLease(
             self.clients.blobs.get_container_client(self.names.app_lease_container),
             self.names.app_lease_info_blob,

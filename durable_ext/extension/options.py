@@ -91,10 +91,9 @@ class DurableTaskOptions:
     fetch_large_messages_automatically: bool = True
     use_app_lease: bool = True
     app_name: str = ""
-    lease_interval_s: float = 30
-    ownership_lease_interval_s: float = 15
-    lease_renew_interval_s: float = 10
-    lease_acquire_interval_s: float = 10
+    lease_interval_s: float = 60
+    lease_renew_interval_s: float = 20
+    lease_acquire_interval_s: float = 30
     storage_connect_timeout_s: float = 2.0
     storage_read_timeout_s: float = 10.0
     storage_retry_budget_s: float = 5.0
@@ -161,9 +160,8 @@ class DurableTaskOptions:
             app_name=settings.get(SITE_NAME_SETTING)
             or Path(getattr(settings, "script_root", ".")).resolve().name,
             lease_interval_s=leases[0],
-            ownership_lease_interval_s=leases[1],
-            lease_renew_interval_s=leases[2],
-            lease_acquire_interval_s=leases[3],
+            lease_renew_interval_s=leases[1],
+            lease_acquire_interval_s=leases[2],
             storage_connect_timeout_s=storage.seconds("connectTimeout", 2.0, 60),
             storage_read_timeout_s=storage.seconds("requestTimeout", 10.0, 300),
             storage_retry_budget_s=storage.seconds("retryBudget", 5.0, 300),
@@ -266,23 +264,27 @@ def _app_name(settings: SettingsSource) -> str:
     return settings.get(SITE_NAME_SETTING) or Path(getattr(settings, "script_root", ".")).resolve().name
 
 
-def _lease_intervals(storage: _Reader) -> tuple[float, float, float, float]:
-    """Partition lease lengths (blob leases last 15 to 60 seconds) and how often to renew and acquire."""
-    intent = storage.seconds("leaseInterval", 30, 60)
+def _lease_intervals(storage: _Reader) -> tuple[float, float, float]:
+    """The worker lease's length (blob leases last 15 to 60 seconds), how often it is renewed, and how
+    often the partition leases are listed. ``ownershipLeaseInterval`` (the reference's) is checked but
+    unused: partition leases are held until handed over, and only the worker lease expires."""
+    lease = storage.seconds("leaseInterval", 60, 60)
     ownership = storage.seconds("ownershipLeaseInterval", 15, 60)
-    renew = storage.seconds("leaseRenewInterval", 10, None)
-    acquire = storage.seconds("leaseAcquireInterval", 10, None)
-    for key, value in (("leaseInterval", intent), ("ownershipLeaseInterval", ownership)):
+    renew = storage.seconds("leaseRenewInterval", 20, None)
+    acquire = storage.seconds("leaseAcquireInterval", 30, None)
+    for key, value in (("leaseInterval", lease), ("ownershipLeaseInterval", ownership)):
         if value < 15:
             raise ConfigurationError(
-                f"{storage.label}.{key} is {value:g} s; partition leases last 15 to 60 seconds."
+                f"{storage.label}.{key} is {value:g} s; blob leases last 15 to 60 seconds."
             )
-    if renew >= min(intent, ownership):
+    if renew >= lease * 0.8:
         raise ConfigurationError(
-            f"{storage.label}.leaseRenewInterval ({renew:g} s) must be shorter than leaseInterval "
-            f"({intent:g} s) and ownershipLeaseInterval ({ownership:g} s), or leases expire between renewals."
+            f"{storage.label}.leaseRenewInterval ({renew:g} s) must be under 80% of leaseInterval "
+            f"({lease:g} s): a worker stops dequeuing when its lease is that close to expiring unrenewed."
         )
-    return intent, ownership, renew, acquire
+    if acquire <= 0:
+        raise ConfigurationError(f"{storage.label}.leaseAcquireInterval must be more than 0 s.")
+    return lease, renew, acquire
 
 
 def _storage_reader(top: _Reader) -> _Reader:

@@ -57,11 +57,9 @@ def _azure_settings(
         app_name=o.app_name,
         timeouts=StorageTimeouts(o.storage_connect_timeout_s, o.storage_read_timeout_s),
         leases=LeaseOptions(
-            intent_lease_s=int(o.lease_interval_s),
-            ownership_lease_s=int(o.ownership_lease_interval_s),
+            worker_lease_s=int(o.lease_interval_s),
             renew_interval_s=o.lease_renew_interval_s,
             acquire_interval_s=o.lease_acquire_interval_s,
-            ownership_acquire_interval_s=min(5.0, o.lease_acquire_interval_s),
         ),
     )
 

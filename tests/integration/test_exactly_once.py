@@ -148,7 +148,7 @@ def _settings(connection_string: str, hub: str) -> AzureStorageSettings:
         work_item_queue_visibility_timeout_s=3,
         max_queue_polling_interval_s=0.5,
         use_app_lease=False,
-        leases=LeaseOptions(renew_interval_s=2.0, acquire_interval_s=0.5, ownership_acquire_interval_s=0.5),
+        leases=LeaseOptions(renew_interval_s=2.0, acquire_interval_s=0.5),
     )
 
 

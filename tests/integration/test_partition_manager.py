@@ -8,22 +8,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
-from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.blob.aio import BlobLeaseClient, BlobServiceClient
 
 from durable_ext.azurestorage.clients import StorageClients
 from durable_ext.azurestorage.lease_blobs import LeaseBlobs
 from durable_ext.azurestorage.names import TaskHubNames
+from durable_ext.azurestorage.operation_counter import OperationCounter
 from durable_ext.azurestorage.partition_manager import LeaseOptions, PartitionManager
 from durable_ext.azurestorage.task_hub import TaskHubResources
 
-FAST = LeaseOptions(
-    intent_lease_s=15,
-    ownership_lease_s=15,
-    renew_interval_s=1.0,
-    acquire_interval_s=1.0,
-    ownership_acquire_interval_s=0.5,
-    drain_timeout_s=20.0,
-)
+FAST = LeaseOptions(worker_lease_s=15, renew_interval_s=1.0, acquire_interval_s=1.0, drain_timeout_s=20.0)
 
 
 @dataclass
@@ -58,13 +52,14 @@ class Hooks:
 class Hub:
     names: TaskHubNames
     blobs: BlobServiceClient
+    operations: OperationCounter
     board: Board = field(default_factory=Board)
     managers: list[PartitionManager] = field(default_factory=list)
 
-    def add(self, worker: str) -> PartitionManager:
+    def add(self, worker: str, options: LeaseOptions = FAST) -> PartitionManager:
         container = self.blobs.get_container_client(self.names.leases_container)
         manager = PartitionManager(
-            LeaseBlobs(container, worker), self.names.control_queues, Hooks(worker, self.board), FAST
+            LeaseBlobs(container, worker), self.names.control_queues, Hooks(worker, self.board), options
         )
         manager.start()
         self.managers.append(manager)
@@ -76,7 +71,7 @@ async def hub(connection_string: str, hub_name: str) -> AsyncIterator[Hub]:
     clients = StorageClients.from_connection_string(connection_string)
     names = TaskHubNames(hub_name, 4)
     await TaskHubResources(clients, names, []).ensure()
-    hub = Hub(names, clients.blobs)
+    hub = Hub(names, clients.blobs, clients.operations)
     try:
         yield hub
     finally:
@@ -175,3 +170,54 @@ async def test_lease_lines_name_the_partition_and_the_worker(
     owns = [r for r in caplog.records if " owns " in r.getMessage()]
     assert sorted(r.partition for r in owns) == sorted(hub.names.control_queues)  # type: ignore[attr-defined]
     assert {r.worker for r in owns} == {"w1"}  # type: ignore[attr-defined]
+
+
+async def test_an_idle_worker_renews_one_lease_not_two_per_queue(hub: Hub) -> None:
+    options = LeaseOptions(worker_lease_s=15, renew_interval_s=2.0, acquire_interval_s=3.0)
+    hub.add("w1", options)
+    await eventually(lambda: covered(hub), 10, "w1 owning all four")
+    await asyncio.sleep(1)
+    before = hub.operations.total
+    await asyncio.sleep(12)
+    spent = hub.operations.total - before
+    # 6 renewals of its own lease and 4 listings; renewing 8 partition leases would be 48 more
+    assert 6 <= spent <= 14, spent
+
+
+async def test_a_worker_that_cannot_renew_its_lease_stops_dequeuing_before_it_expires(hub: Hub) -> None:
+    first = hub.add("w1")
+    await eventually(lambda: covered(hub), 10, "w1 owning all four")
+    blob = hub.blobs.get_container_client(hub.names.leases_container).get_blob_client(
+        first.worker_lease.blob_name
+    )
+    await BlobLeaseClient(blob, lease_id=first.worker_lease.lease_id).break_lease(lease_break_period=0)
+    intruder = BlobLeaseClient(blob)  # another lease id on w1's blob: its renewals fail from now on
+    await intruder.acquire(lease_duration=60)
+    loop = asyncio.get_running_loop()
+    deadline = first.worker_lease.live_until
+    await eventually(lambda: not hub.board.listening, 20, "w1 stopping every queue")
+    assert loop.time() < deadline  # before any other worker could have found its lease expired
+    assert first.owned == {} and first.intent == {}
+    await intruder.release()
+    await eventually(lambda: covered(hub), 20, "w1 giving its old leases back and taking them again")
+    assert set(hub.board.listening.values()) == {"w1"}
+    assert hub.board.overlaps == []
+
+
+async def test_a_dead_workers_blob_is_deleted_once_its_queues_are_taken(hub: Hub) -> None:
+    first = hub.add("w1")
+    hub.add("w2")
+    await eventually(lambda: shares(hub) == [2, 2] and covered(hub), 20, "two workers with two each")
+    await first.abandon()
+    hub.managers.remove(first)
+    await eventually(lambda: shares(hub) == [4] and covered(hub), 45, "w2 taking over")
+    container = hub.blobs.get_container_client(hub.names.leases_container)
+
+    async def workers() -> list[str]:
+        return [b.name async for b in container.list_blobs(name_starts_with="workers/")]
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while len(await workers()) > 1 and loop.time() < deadline:
+        await asyncio.sleep(0.5)
+    assert await workers() == ["workers/w2"]
