@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .lease_blobs import OWNERSHIP, LeaseBlobs, LeaseLostError, LeaseSnapshot, PartitionLease
-from .worker_lease import WorkerLease
+from .worker_lease import FENCE_MARGIN_FRACTION, WorkerLease
 
 log = logging.getLogger("durable_ext.partitions")
 
@@ -51,6 +51,15 @@ class LeaseOptions:
     """How often a worker lists the leases to balance, notice lost queues and find dead workers
     (``leaseAcquireInterval``); sooner when another worker signals that it took a queue."""
     drain_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 15 <= self.worker_lease_s <= 60:
+            raise ValueError(f"a worker lease lasts 15 to 60 s, not {self.worker_lease_s}")
+        if self.renew_interval_s >= self.worker_lease_s * (1 - FENCE_MARGIN_FRACTION):
+            raise ValueError(
+                f"renewing every {self.renew_interval_s:g} s, a {self.worker_lease_s} s worker lease "
+                "would always look about to expire"
+            )
 
 
 class PartitionHooks(Protocol):

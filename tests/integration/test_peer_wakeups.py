@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from durable_ext.azurestorage.partition_manager import LeaseOptions
 from durable_ext.azurestorage.peer_wakeups import SECRET_BLOB
 from durable_ext.azurestorage.routing import partition_for
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
@@ -151,3 +152,29 @@ async def test_without_signals_messages_still_arrive_by_polling(settings: AzureS
             state = await a.client.wait_for_completion(instance_id, 30)
             assert state.status == OrchestrationStatus.Completed
         assert b.service.wakeups.received == 0
+
+
+async def test_a_worker_whose_queue_was_taken_hands_it_over_when_told(
+    settings: AzureStorageSettings,
+) -> None:
+    slow_listing = replace(
+        settings, leases=LeaseOptions(worker_lease_s=15, renew_interval_s=3, acquire_interval_s=120)
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        workers = []
+        for name in ("a", "b"):
+            service = AzureStorageOrchestrationService(replace(slow_listing, worker_id=f"worker-{name}"))
+            executor = ThreadPoolExecutor(2)
+            runners = (SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY))
+            await stack.enter_async_context(running_worker(service, executor, *runners))
+            workers.append(service)
+            deadline = time.monotonic() + 20
+            while len(workers[0].owned_partitions()) < 4:
+                assert time.monotonic() < deadline, "the first worker never took the four queues"
+                await asyncio.sleep(0.1)
+        began = time.monotonic()
+        while sorted(len(s.owned_partitions()) for s in workers) != [2, 2]:
+            # without the signal the first worker would notice only at its next listing, 2 minutes on
+            assert time.monotonic() - began < 15, "the first worker did not hand two queues over"
+            await asyncio.sleep(0.1)
+        assert workers[0].wakeups.received >= 1
