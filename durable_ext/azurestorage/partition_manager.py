@@ -141,6 +141,16 @@ class PartitionManager:
         self.owned.clear()
         self.intent.clear()
         await self.worker_lease.end()
+        self._tell_others()
+
+    def _tell_others(self) -> None:
+        """Tell the other workers to list the leases now: this worker's queues are free."""
+        if self.notify is None:
+            return
+        leases = [*self.last.intent.values(), *self.last.ownership.values()]
+        for address in sorted({lease.address for lease in leases if lease.address and lease.held}):
+            if address != self.leases.address:
+                self.notify(address)
 
     async def abandon(self) -> None:
         """Stop without releasing anything, as a crash would (for tests of takeover)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -154,27 +154,31 @@ async def test_without_signals_messages_still_arrive_by_polling(settings: AzureS
         assert b.service.wakeups.received == 0
 
 
-async def test_a_worker_whose_queue_was_taken_hands_it_over_when_told(
+async def test_queues_change_hands_when_workers_are_told_not_at_the_next_listing(
     settings: AzureStorageSettings,
 ) -> None:
     slow_listing = replace(
         settings, leases=LeaseOptions(worker_lease_s=15, renew_interval_s=3, acquire_interval_s=120)
     )
-    async with contextlib.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as b_stack, contextlib.AsyncExitStack() as a_stack:
         workers = []
-        for name in ("a", "b"):
+        for name, stack in (("a", a_stack), ("b", b_stack)):
             service = AzureStorageOrchestrationService(replace(slow_listing, worker_id=f"worker-{name}"))
             executor = ThreadPoolExecutor(2)
             runners = (SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY))
             await stack.enter_async_context(running_worker(service, executor, *runners))
             workers.append(service)
-            deadline = time.monotonic() + 20
-            while len(workers[0].owned_partitions()) < 4:
-                assert time.monotonic() < deadline, "the first worker never took the four queues"
-                await asyncio.sleep(0.1)
-        began = time.monotonic()
-        while sorted(len(s.owned_partitions()) for s in workers) != [2, 2]:
-            # without the signal the first worker would notice only at its next listing, 2 minutes on
-            assert time.monotonic() - began < 15, "the first worker did not hand two queues over"
-            await asyncio.sleep(0.1)
-        assert workers[0].wakeups.received >= 1
+            await _until(lambda: len(workers[0].owned_partitions()) == 4, 20, "a taking the four queues")
+        a, b = workers
+        # without the signals a would notice that b took two queues only at its next listing, 2 min on
+        await _until(lambda: sorted(len(s.owned_partitions()) for s in workers) == [2, 2], 15, "the split")
+        assert a.wakeups.received >= 1
+        await a_stack.aclose()  # a stops: b is told, and takes a's two queues now
+        await _until(lambda: len(b.owned_partitions()) == 4, 10, "b taking over")
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen in {timeout_s} s"
+        await asyncio.sleep(0.1)
