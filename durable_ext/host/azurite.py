@@ -7,11 +7,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 import signal
-import socket
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +18,7 @@ from ..azurestorage.connection import (
 )
 from ..errors import ConfigurationError
 from .azurite_install import azurite_command
+from .child_process import die_with_parent, free_ports, port_accepts, signal_group
 
 log = logging.getLogger("durable_ext.azurite")
 
@@ -30,27 +27,6 @@ STARTUP_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
 OUTPUT_TAIL_LINES = 40
 FREE_PORT_ATTEMPTS = 3
-
-
-def free_ports(count: int, host: str = DEV_STORAGE_HOST) -> list[int]:
-    """``count`` distinct TCP ports that were free on ``host`` a moment ago."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-
-
-async def port_accepts(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    """True if something accepts TCP connections on ``host:port``."""
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 class AzuriteProcess:
@@ -136,7 +112,7 @@ class AzuriteProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
         self._reader = asyncio.create_task(self._read_output(self._process))
         try:
@@ -194,11 +170,11 @@ class AzuriteProcess:
         """Stop the whole process group: SIGTERM, then SIGKILL after a grace period."""
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
-            _signal_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), STOP_GRACE_S)
             except TimeoutError:
-                _signal_group(process.pid, signal.SIGKILL)
+                signal_group(process.pid, signal.SIGKILL)
                 await process.wait()
         reader, self._reader = self._reader, None
         if reader is not None:
@@ -217,27 +193,6 @@ class AzuriteProcess:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, have the kernel SIGTERM Azurite when our process dies without stopping it (a test run
-    killed by a timeout, a crashed host), so no orphan keeps holding ports and memory."""
-    if sys.platform != "linux":
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork; the child only calls it
-    pr_set_pdeathsig = 1
-
-    def set_parent_death_signal() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-    return set_parent_death_signal
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
 
 
 async def ensure_dev_storage(

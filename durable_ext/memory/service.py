@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..core.admission import admit
 from ..core.clock import VirtualClock
 from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
@@ -21,16 +22,15 @@ from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
 from ..core.poison import PoisonMessage, poison_reason
+from ..core.projection import episode_state, finished_state, pending_again, pending_state
 from ..core.queries import InstancePage, InstanceQuery, purgeable_statuses
 from ..core.rewind import RewindPlan, apply_rewind, rewind_instances
 from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import ConcurrencyConflictError, InstanceAlreadyExistsError, TransientStorageError
-from .admission import admit
 from .hub import MemoryTaskHub
 from .listing import entity_page, instance_page, matching
 from .poison import CONTROL_QUEUE, KEPT_IN, WORK_ITEM_QUEUE
-from .projection import episode_state, finished_state, pending_again, pending_state
 from .records import InstanceRecord, OrchestrationLease, WaitingMessage
 from .settings import MemorySettings
 
@@ -177,7 +177,7 @@ class MemoryOrchestrationService:
         return None
 
     def _lock(self, record: InstanceRecord, now: datetime) -> OrchestrationWorkItem | None:
-        admission = admit(record, record.take_visible(now))
+        admission = admit(record.instance_id, record.history, record.state, record.take_visible(now))
         record.put_back(admission.waiting)
         kept = admission.kept
         reason = self._poison_check(record, kept, now) if kept else None

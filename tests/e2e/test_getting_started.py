@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 
 from durable_ext.azurestorage.connection import DEV_STORAGE_HOST, DEV_STORAGE_PORTS
-from durable_ext.host.azurite import port_accepts
 from durable_ext.host.azurite_install import AZURITE_VERSION, SCRIPT
+from durable_ext.host.child_process import port_accepts
 
 from .hosting import REPO_ROOT, RunningHost, free_port
 from .polling import poll_status

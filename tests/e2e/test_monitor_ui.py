@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from durable_ext.azurestorage.connection import emulator_connection_string
-from durable_ext.host.azurite import free_ports
+from durable_ext.host.child_process import free_ports
 
 from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
 from .polling import poll_status

@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from durable_ext.azurestorage.connection import EMULATOR_ACCOUNT_NAME, emulator_connection_string
-from durable_ext.host.azurite import AzuriteProcess, free_ports
+from durable_ext.host.azurite import AzuriteProcess
+from durable_ext.host.child_process import free_ports
 
 from .hosting import RunningHost, start_host, stop_host, wait_until_serving
 from .polling import poll_status

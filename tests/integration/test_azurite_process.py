@@ -14,12 +14,8 @@ from azure.storage.queue.aio import QueueServiceClient
 
 from durable_ext.azurestorage.connection import DEV_STORAGE_CONNECTION_STRING, expand_connection_string
 from durable_ext.errors import ConfigurationError
-from durable_ext.host.azurite import (
-    AzuriteProcess,
-    ensure_dev_storage,
-    free_ports,
-    port_accepts,
-)
+from durable_ext.host.azurite import AzuriteProcess, ensure_dev_storage
+from durable_ext.host.child_process import free_ports, port_accepts
 
 
 async def test_session_azurite_serves_queues(connection_string: str, hub_name: str) -> None:

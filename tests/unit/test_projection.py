@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from durable_ext.core.history import EventType, HistoryEvent, OrchestrationStatus, execution_started
+from durable_ext.core.projection import episode_state, finished_state, pending_again, pending_state
 from durable_ext.core.state import OrchestrationRuntimeState
-from durable_ext.memory.projection import episode_state, finished_state, pending_again, pending_state
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=5)

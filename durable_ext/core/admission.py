@@ -1,19 +1,21 @@
 """Which of the messages taken for an episode it applies, and which are dropped.
 
-The rules are the reference provider's (:mod:`durable_ext.core.message_rules`), with what an in-memory
-hub knows for sure: a commit appends history and sends its messages at once, so an answer never comes
-before what it answers and nothing has to wait for a history that is late; and the instance's status is
-written before its start is queued. Starts come first, then the other messages in arrival order.
+The rules are the reference provider's (:mod:`.message_rules`), with what a store whose episode commit
+is one atomic step knows for sure (the memory hub, a PostgreSQL transaction): a commit appends history
+and sends its messages at once, so an answer never comes before what it answers and nothing has to
+wait for a history that is late; and the instance's status is written before its start is queued.
+Starts come first, then the other messages in arrival order.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
-from ..core.entities import is_entity_instance
-from ..core.history import EventType
-from ..core.message_rules import (
+from .entities import is_entity_instance
+from .history import EventType, HistoryEvent
+from .message_rules import (
     APPLY,
     WARNING,
     Judgement,
@@ -24,37 +26,49 @@ from ..core.message_rules import (
     judge_start,
     judge_start_against_status,
 )
-from ..core.messages import TaskMessage
-from ..core.state import OrchestrationRuntimeState
-from .records import InstanceRecord, WaitingMessage
+from .messages import TaskMessage
+from .state import OrchestrationRuntimeState, OrchestrationState
 
 log = logging.getLogger("durable_ext.messages")
 
 
+class Waiting(Protocol):
+    """A message taken for an episode, with whatever its store keeps beside it."""
+
+    @property
+    def message(self) -> TaskMessage: ...
+
+
+W = TypeVar("W", bound=Waiting)
+
+
 @dataclass
-class Admission:
-    kept: list[WaitingMessage] = field(default_factory=list)
-    waiting: list[WaitingMessage] = field(default_factory=list)
+class Admission(Generic[W]):
+    kept: list[W] = field(default_factory=list)
+    waiting: list[W] = field(default_factory=list)
     """Messages put back for a later episode."""
     new_execution: bool = False
     """The episode starts a new execution over the history of a finished one."""
 
 
-def admit(record: InstanceRecord, taken: list[WaitingMessage]) -> Admission:
-    state = OrchestrationRuntimeState(past_events=record.history)
+def admit(
+    instance_id: str, history: list[HistoryEvent], status: OrchestrationState | None, taken: list[W]
+) -> Admission[W]:
+    """Sort ``taken`` by what the instance's ``history`` and stored ``status`` say of each message."""
+    state = OrchestrationRuntimeState(past_events=history)
     starts = [m for m in taken if m.message.event_type == EventType.ExecutionStarted]
     others = [m for m in taken if m.message.event_type != EventType.ExecutionStarted]
-    admission = Admission()
+    admission: Admission[W] = Admission()
     new_execution_id: str | None = None
-    plan: list[tuple[WaitingMessage, Judgement]] = []
+    plan: list[tuple[W, Judgement]] = []
     for waiting in starts:
         if new_execution_id is None:
-            judgement = _judge_start(waiting.message, record, state)
+            judgement = _judge_start(waiting.message, instance_id, status, state)
         else:
-            judgement = drop(f"Dropping a second start of instance '{record.instance_id}'")
+            judgement = drop(f"Dropping a second start of instance '{instance_id}'")
         if judgement.verdict == Verdict.APPLY:
             new_execution_id = waiting.message.execution_id
-            admission.new_execution = bool(record.history)
+            admission.new_execution = bool(history)
         plan.append((waiting, judgement))
     for waiting in others:
         if new_execution_id is not None:
@@ -72,11 +86,15 @@ def admit(record: InstanceRecord, taken: list[WaitingMessage]) -> Admission:
     return admission
 
 
-def _judge_start(message: TaskMessage, record: InstanceRecord, state: OrchestrationRuntimeState) -> Judgement:
+def _judge_start(
+    message: TaskMessage,
+    instance_id: str,
+    status: OrchestrationState | None,
+    state: OrchestrationRuntimeState,
+) -> Judgement:
     if message.event.get("ParentInstance") is None:  # a client's start: its status says which one
-        status = record.state
         if status is None:
-            return drop(f"Dropping the start of '{record.instance_id}': it was purged before it ran", WARNING)
+            return drop(f"Dropping the start of '{instance_id}': it was purged before it ran", WARNING)
         superseded = judge_start_against_status(message, status.execution_id, status.status.name, state)
         if superseded is not None:
             return superseded

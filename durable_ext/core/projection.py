@@ -1,5 +1,6 @@
 """An instance's status as a projection of its history: what the Azure Storage provider writes to the
-Instances row, field for field, kept as an :class:`OrchestrationState`.
+Instances row, field for field, kept as an :class:`OrchestrationState` (the memory and PostgreSQL
+providers keep the same fields).
 
 Writes merge as that row does: a field whose new value is ``None`` keeps its old value, except the
 custom status and the tags, which are always written (``"null"`` there). Times that are the store's
@@ -12,8 +13,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..core.history import EventType, HistoryEvent, OrchestrationStatus
-from ..core.state import OrchestrationRuntimeState, OrchestrationState
+from .history import EventType, HistoryEvent, OrchestrationStatus
+from .state import OrchestrationRuntimeState, OrchestrationState
 
 _ALWAYS_WRITTEN = frozenset({"custom_status", "tags"})
 
