@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install browser netns run test lint typecheck unit bench bench-peers bench-quick bench-testing clean
+.PHONY: install browser netns postgres run test lint typecheck unit bench bench-peers bench-quick bench-testing clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ apt_tool = @command -v $(1) >/dev/null 2>&1 || { \
 browser:
 	$(call apt_tool,chromium,chromium,the monitor's browser tests skip)
 
+# Debian's PostgreSQL (its initdb and postgres binaries) for the relational provider's tests.
+postgres:
+	$(call apt_tool,pg_ctlcluster,postgresql,the PostgreSQL provider's tests fail)
+
 # iproute2's `ip` for the test that calls the host from another network namespace (it also needs root).
 netns:
 	$(call apt_tool,ip,iproute2,the keys-over-a-network test skips)
@@ -45,7 +49,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck browser netns
+test: lint typecheck browser netns postgres
 	$(BIN)/pytest -q
 
 bench: install

@@ -1,4 +1,5 @@
-"""Shared fixtures: one in-memory Azurite per test session on free ports, and a task hub name per test."""
+"""Shared fixtures: one in-memory Azurite and one PostgreSQL per test session on free ports, and a task hub
+name per test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from durable_ext.host.azurite import AzuriteProcess
+from durable_ext.host.postgres_server import PostgresServer
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -21,6 +23,18 @@ async def azurite() -> AsyncIterator[AzuriteProcess]:
 @pytest.fixture(scope="session")
 def connection_string(azurite: AzuriteProcess) -> str:
     return azurite.connection_string
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres() -> AsyncIterator[PostgresServer]:
+    """A PostgreSQL server of its own (``initdb`` in a temporary folder, a free port), for the session."""
+    async with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres: PostgresServer) -> str:
+    return postgres.dsn
 
 
 @pytest.fixture

@@ -23,10 +23,13 @@ from durable_ext.core.clock import WALL_CLOCK, current_clock, restore_clock, use
 from durable_ext.core.service import TaskHubService
 from durable_ext.memory.service import MemoryOrchestrationService
 from durable_ext.memory.settings import MemorySettings
+from durable_ext.postgres.service import PostgresOrchestrationService
+from durable_ext.postgres.settings import PostgresSettings
 
 AZURE = "azurestorage"
 MEMORY = "memory"
-PROVIDERS = (AZURE, MEMORY)
+POSTGRES = "postgres"
+PROVIDERS = (AZURE, MEMORY, POSTGRES)
 
 
 def every_provider(fixture: str = "engine") -> pytest.MarkDecorator:
@@ -35,9 +38,10 @@ def every_provider(fixture: str = "engine") -> pytest.MarkDecorator:
 
 
 def azure_only(reason: str, fixture: str = "engine") -> pytest.MarkDecorator:
-    """Run the test on Azure Storage; its memory case is skipped, saying why."""
-    memory = pytest.param(MEMORY, marks=pytest.mark.skip(reason=f"Azure Storage only: {reason}"))
-    return pytest.mark.parametrize(fixture, [AZURE, memory], indirect=True)
+    """Run the test on Azure Storage; its other providers' cases are skipped, saying why."""
+    skipped = pytest.mark.skip(reason=f"Azure Storage only: {reason}")
+    others = [pytest.param(p, marks=skipped) for p in PROVIDERS if p != AZURE]
+    return pytest.mark.parametrize(fixture, [AZURE, *others], indirect=True)
 
 
 def provider_of(request: pytest.FixtureRequest) -> str:
@@ -57,17 +61,26 @@ def memory_service(hub_name: str, **overrides: Any) -> MemoryOrchestrationServic
     return MemoryOrchestrationService(MemorySettings(hub_name=hub_name, **overrides))
 
 
+def postgres_service(dsn: str, hub_name: str, **overrides: Any) -> PostgresOrchestrationService:
+    options: dict[str, Any] = {"max_polling_interval_s": 1.0, **overrides}
+    return PostgresOrchestrationService(PostgresSettings(hub_name=hub_name, dsn=dsn, **options))
+
+
 def build_service(
     provider: str,
     connection_string: str,
     hub_name: str,
     *,
+    dsn: str = "",
     azure: dict[str, Any] | None = None,
     memory: dict[str, Any] | None = None,
+    postgres: dict[str, Any] | None = None,
 ) -> TaskHubService:
     """The service of ``hub_name`` on ``provider``, with that provider's settings overrides."""
     if provider == MEMORY:
         return memory_service(hub_name, **(memory or {}))
+    if provider == POSTGRES:
+        return postgres_service(dsn, hub_name, **(postgres or {}))
     return azure_service(connection_string, hub_name, **(azure or {}))
 
 

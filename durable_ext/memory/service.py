@@ -20,6 +20,7 @@ from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
+from ..core.listing import entity_page, instance_page, matching
 from ..core.messages import TaskMessage
 from ..core.poison import PoisonMessage, poison_reason
 from ..core.projection import episode_state, finished_state, pending_again, pending_state
@@ -29,7 +30,6 @@ from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkIte
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from ..errors import ConcurrencyConflictError, InstanceAlreadyExistsError, TransientStorageError
 from .hub import MemoryTaskHub
-from .listing import entity_page, instance_page, matching
 from .poison import CONTROL_QUEUE, KEPT_IN, WORK_ITEM_QUEUE
 from .records import InstanceRecord, OrchestrationLease, WaitingMessage
 from .settings import MemorySettings

@@ -37,6 +37,7 @@ from durable_ext.memory.service import MemoryOrchestrationService
 from ..providers import (
     AZURE,
     MEMORY,
+    POSTGRES,
     azure_only,
     azure_service,
     build_service,
@@ -230,21 +231,22 @@ async def running_engine(connection_string: str, hub_name: str, **overrides: Any
 
 @pytest.fixture
 async def engine(
-    request: pytest.FixtureRequest, connection_string: str, hub_name: str
+    request: pytest.FixtureRequest, connection_string: str, postgres_dsn: str, hub_name: str
 ) -> AsyncIterator[Engine]:
     """A running engine on the provider the test is parametrized with (Azure Storage by default)."""
     provider = provider_of(request)
-    async with engine_on(build_service(provider, connection_string, hub_name), provider) as running:
+    service = build_service(provider, connection_string, hub_name, dsn=postgres_dsn)
+    async with engine_on(service, provider) as running:
         yield running
 
 
 @pytest.fixture
 async def hub(
-    request: pytest.FixtureRequest, connection_string: str, hub_name: str
+    request: pytest.FixtureRequest, connection_string: str, postgres_dsn: str, hub_name: str
 ) -> AsyncIterator[tuple[str, TaskHubService]]:
     """A provider's service with no worker: what a client alone sees."""
     provider = provider_of(request)
-    service = build_service(provider, connection_string, hub_name)
+    service = build_service(provider, connection_string, hub_name, dsn=postgres_dsn)
     try:
         yield provider, service
     finally:
@@ -267,6 +269,15 @@ async def _queued_starts(provider: str, service: Any, instance_id: str) -> list[
     if provider == MEMORY:
         record = service.hub.records.get(instance_id)
         return [m.message.event.name for m in (record.inbox if record else []) if m.is_start]
+    if provider == POSTGRES:
+        async with service.connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT Message FROM {service.settings.schema}.NewEvents WHERE TaskHub = $1 "
+                "AND InstanceID = $2 AND EventType = 'ExecutionStarted' ORDER BY SequenceNumber",
+                service.hub,
+                instance_id,
+            )
+        return [json.loads(r["message"])["event"]["props"]["Name"] for r in rows]
     queue = service.control_queues[partition_for(instance_id, service.settings.partition_count)].client
     for other in service.control_queues:
         if other.client is not queue:

@@ -64,10 +64,10 @@ class EntityEngine:
 
 @pytest.fixture
 async def engine(
-    request: pytest.FixtureRequest, connection_string: str, hub_name: str
+    request: pytest.FixtureRequest, connection_string: str, postgres_dsn: str, hub_name: str
 ) -> AsyncIterator[EntityEngine]:
     provider = provider_of(request)
-    service = build_service(provider, connection_string, hub_name)
+    service = build_service(provider, connection_string, hub_name, dsn=postgres_dsn)
     executor = ThreadPoolExecutor(2)
     worker = TaskHubWorker(
         service,

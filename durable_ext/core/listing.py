@@ -1,4 +1,5 @@
-"""Listing instances and entities of the in-memory task hub, as the Azure Storage provider lists them.
+"""Listing instances and entities from their statuses, as the Azure Storage provider lists them (the memory
+provider lists its whole hub so; the PostgreSQL provider its entities, read in id order).
 
 Both listings go in instance id order (the order of the Instances table for every id an orchestration
 may have) and page with the same continuation token: the last id of a page, the next page starting
@@ -11,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from ..core.continuation import decode_token, encode_token
-from ..core.entities import is_entity_instance
-from ..core.entity_queries import EntityPage, EntityQuery, entity_status
-from ..core.queries import InstancePage, InstanceQuery
-from ..core.state import OrchestrationState
+from .continuation import decode_token, encode_token
+from .entities import is_entity_instance
+from .entity_queries import EntityPage, EntityQuery, entity_status
+from .queries import InstancePage, InstanceQuery
+from .state import OrchestrationState
 
 
 def matches(state: OrchestrationState, query: InstanceQuery) -> bool:
