@@ -32,7 +32,18 @@ died, a message sent by a process that cannot reach the worker) waits for a poll
 
 AZURE_STORAGE = "azurestorage"
 MEMORY = "memory"
-STORAGE_TYPES = {"azurestorage": AZURE_STORAGE, "azure": AZURE_STORAGE, "memory": MEMORY, "inmemory": MEMORY}
+POSTGRES = "postgres"
+STORAGE_TYPES = {
+    "azurestorage": AZURE_STORAGE,
+    "azure": AZURE_STORAGE,
+    "memory": MEMORY,
+    "inmemory": MEMORY,
+    "postgres": POSTGRES,
+    "postgresql": POSTGRES,
+}
+DEFAULT_CONNECTION_NAMES = {POSTGRES: "PostgresConnection"}
+"""The app setting with the connection string when ``connectionStringName`` is not set (else
+``AzureWebJobsStorage``)."""
 
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _TIME_SPAN_FORMS = (
@@ -71,8 +82,14 @@ class DurableTaskOptions:
     hub_name: str
     hub_name_source: str
     storage_type: str = AZURE_STORAGE
-    """Which provider keeps the task hub: ``azurestorage`` or ``memory`` (``storageProvider.type``)."""
+    """Which provider keeps the task hub: ``azurestorage``, ``postgres`` or ``memory``
+    (``storageProvider.type``)."""
     connection_name: str = "AzureWebJobsStorage"
+    schema_name: str = "dt"
+    """The PostgreSQL schema of the task hub's tables (``storageProvider.schemaName``)."""
+    task_event_lock_timeout_s: float = 120
+    """How long a PostgreSQL worker's lock on an episode or activity lasts unrenewed
+    (``storageProvider.taskEventLockTimeout``, as the MSSQL provider's)."""
     partition_count: int = 4
     control_queue_batch_size: int = 32
     control_queue_buffer_threshold: int = 256
@@ -119,16 +136,19 @@ class DurableTaskOptions:
         storage = _storage_reader(top)
         hub_name, hub_name_source = _hub_name(top, settings)
         leases = _lease_intervals(storage)
+        storage_type = storage_type_of(storage.text(AZURE_STORAGE, "type"), f"{storage.label}.type")
         return cls(
             hub_name=hub_name,
             hub_name_source=hub_name_source,
-            storage_type=storage_type_of(storage.text(AZURE_STORAGE, "type"), f"{storage.label}.type"),
+            storage_type=storage_type,
             connection_name=storage.text(
-                "AzureWebJobsStorage",
+                DEFAULT_CONNECTION_NAMES.get(storage_type, "AzureWebJobsStorage"),
                 "connectionName",
                 "connectionStringName",
                 "azureStorageConnectionStringName",
             ),
+            schema_name=storage.text("dt", "schemaName"),
+            task_event_lock_timeout_s=storage.seconds("taskEventLockTimeout", 120, None),
             partition_count=storage.integer("partitionCount", 4, 1, 16),
             control_queue_batch_size=storage.integer("controlQueueBatchSize", 32, 1, 32),
             control_queue_buffer_threshold=storage.integer("controlQueueBufferThreshold", 256, 1, 1000),
@@ -177,7 +197,10 @@ def storage_type_of(value: str, where: str) -> str:
     chosen = STORAGE_TYPES.get(value.strip().lower().replace("_", "").replace("-", ""))
     if chosen is not None:
         return chosen
-    known = "AzureStorage (the default) or Memory (in-process, nothing durable; for tests and demos)."
+    known = (
+        "AzureStorage (the default), Postgres (a PostgreSQL database), or Memory (in-process, nothing "
+        "durable; for tests and demos)."
+    )
     if value.strip().lower() in ("mssql", "microsoftsql", "netherite"):
         raise ConfigurationError(f"{where} is '{value}': durable-ext does not run that provider; use {known}")
     raise ConfigurationError(f"{where} is '{value}', which is not a storage provider; use {known}")

@@ -15,7 +15,7 @@ from ..azurestorage.service import AzureStorageOrchestrationService
 from ..azurestorage.settings import AzureStorageSettings
 from ..core.service import TaskHubService
 from ..errors import ConfigurationError
-from .options import MEMORY, DurableTaskOptions
+from .options import MEMORY, POSTGRES, DurableTaskOptions
 
 ConnectionLookup = Callable[["str | None"], str]
 """The connection string behind a connection setting name (raises when it is not set)."""
@@ -33,6 +33,8 @@ def create_service(
             hub_name=hub_name, poison_message_dequeue_count=options.poison_message_dequeue_count
         )
         return MemoryOrchestrationService(settings)
+    if options.storage_type == POSTGRES:
+        return _postgres_service(options, hub_name, connection_name, connection)
     return AzureStorageOrchestrationService(_azure_settings(options, hub_name, connection_name, connection))
 
 
@@ -62,6 +64,38 @@ def _azure_settings(
             acquire_interval_s=o.lease_acquire_interval_s,
         ),
     )
+
+
+def _postgres_service(
+    o: DurableTaskOptions, hub_name: str, connection_name: str | None, connection: ConnectionLookup
+) -> TaskHubService:
+    from ..postgres.service import PostgresOrchestrationService
+    from ..postgres.settings import PostgresSettings
+
+    name = connection_name or o.connection_name
+    try:
+        dsn = connection(name)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"The PostgreSQL connection setting '{name}' is not set (host.json storageProvider."
+            "connectionStringName names it). Add it to local.settings.json Values or the environment, e.g. "
+            f'"{name}": "postgresql://user:password@localhost:5432/durable".'
+        ) from None
+    try:
+        settings = PostgresSettings(
+            hub_name=hub_name,
+            dsn=dsn,
+            connection_name=name,
+            schema=o.schema_name,
+            lock_timeout_s=o.task_event_lock_timeout_s,
+            poison_message_dequeue_count=o.poison_message_dequeue_count,
+            max_concurrent_activities=o.max_concurrent_activity_functions,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"host.json extensions.durableTask.storageProvider.schemaName: {exc}."
+        ) from None
+    return PostgresOrchestrationService(settings)
 
 
 def _wake_address(address: str | None) -> str | None:

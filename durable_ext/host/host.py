@@ -21,7 +21,7 @@ from ..extension.extension import DurableTaskExtension
 from ..extension.http_api import ManagementApi
 from ..extension.http_availability import management_budget
 from ..extension.monitor import MONITOR_PATH, MonitorPage
-from ..extension.options import MEMORY, DurableTaskOptions, storage_type_of
+from ..extension.options import AZURE_STORAGE, MEMORY, DurableTaskOptions, storage_type_of
 from .admin import HostAdmin
 from .app_loader import load_function_app
 from .auth import is_loopback_bind
@@ -39,8 +39,10 @@ log = logging.getLogger("durable_ext.host")
 async def start_storage(
     settings: AppSettings, options: DurableTaskOptions, script_root: Path
 ) -> AzuriteProcess | None:
-    """Start Azurite when the app uses ``UseDevelopmentStorage=true`` and none is running."""
-    value = settings.get(options.connection_name) or settings.get(f"AzureWebJobs{options.connection_name}")
+    """Start Azurite when the app uses ``UseDevelopmentStorage=true`` and none is running (for the task
+    hub, or with another provider, for ``AzureWebJobsStorage``: timers, queues and blobs)."""
+    name = options.connection_name if options.storage_type == AZURE_STORAGE else "AzureWebJobsStorage"
+    value = settings.get(name) or settings.get(f"AzureWebJobs{name}")
     if not value or expand_connection_string(value) == value:
         return None
     azurite = await ensure_dev_storage(script_root)
