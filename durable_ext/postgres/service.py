@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -20,7 +19,7 @@ import asyncpg
 
 from ..core.clock import WALL_CLOCK, Clock
 from ..core.entity_queries import EntityPage, EntityQuery
-from ..core.health import StorageFault, StorageHealth, first_line
+from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, event
 from ..core.messages import TaskMessage
 from ..core.poison import PoisonMessage
@@ -30,6 +29,7 @@ from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkIte
 from ..core.state import OrchestrationState
 from ..errors import ConfigurationError, TransientStorageError
 from .episodes import EpisodeLock, EpisodeStore
+from .faults import TRANSIENT, fault_of
 from .instances import InstanceStore
 from .schema import drop_hub, migrate
 from .settings import PostgresSettings
@@ -122,7 +122,7 @@ class PostgresOrchestrationService:
                         command_timeout=60,
                     )
                 except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                    self._health.failed(_fault(exc))
+                    self._health.failed(fault_of(exc))
                     raise ConfigurationError(
                         f"Cannot connect to PostgreSQL at {_server_of(self.settings.dsn)} "
                         "(the connection string "
@@ -150,12 +150,8 @@ class PostgresOrchestrationService:
             async with pool.acquire() as conn:
                 yield conn
             self._health.succeeded()
-        except (
-            OSError,
-            asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError,
-        ) as exc:
-            self._health.failed(_fault(exc))
+        except TRANSIENT as exc:
+            self._health.failed(fault_of(exc))
             raise TransientStorageError(f"PostgreSQL at {_server_of(self.settings.dsn)}: {exc}") from exc
 
     async def ensure_task_hub(self) -> None:
@@ -367,20 +363,6 @@ class _Rewind:
 
 def _now() -> datetime:
     return WALL_CLOCK.now()
-
-
-def _fault(exc: BaseException) -> StorageFault:
-    if isinstance(exc, ConnectionRefusedError):
-        kind = "refused"
-    elif isinstance(exc, socket.gaierror):
-        kind = "dns"
-    elif isinstance(exc, TimeoutError):
-        kind = "timeout"
-    elif isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
-        kind = "auth"
-    else:
-        kind = "error"
-    return StorageFault(kind, first_line(exc))
 
 
 def _server_of(dsn: str) -> str:

@@ -20,13 +20,18 @@ from .test_memory_host import run_cli
 HUB = "PgSamples"
 
 
-def postgres_app(root: Path, connection_name: str = "PG") -> Path:
+def postgres_app(root: Path, connection_name: str = "PG", **settings: object) -> Path:
     """The sample app (its function_app.py and samples package as they are) with a host.json that puts
-    the task hub in PostgreSQL."""
+    the task hub in PostgreSQL (``settings``: more ``storageProvider`` keys)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO_ROOT / "function_app.py", root / "function_app.py")
     (root / "samples").symlink_to(REPO_ROOT / "samples")
-    provider = {"type": "postgres", "connectionStringName": connection_name, "schemaName": "samples"}
+    provider = {
+        "type": "postgres",
+        "connectionStringName": connection_name,
+        "schemaName": "samples",
+        **settings,
+    }
     host_json = {
         "version": "2.0",
         "extensions": {"durableTask": {"hubName": HUB, "storageProvider": provider}},

@@ -1,0 +1,113 @@
+"""Chaos on a PostgreSQL task hub: three worker processes share it, two are killed with SIGKILL while a
+hundred orchestrations run, and the database restarts in the middle. Every instance must complete with
+the right output, and no history may hold a task scheduled twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from durable_ext.host.postgres_server import PostgresServer
+
+from .hosting import RunningHost, start_host, stop_host, wait_until_serving
+from .test_postgres_host import HUB, postgres_app
+
+CHAINS = 80
+FAN_OUTS = 20
+CITIES = ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+
+
+def _kill(host: RunningHost) -> None:
+    os.killpg(host.process.pid, signal.SIGKILL)
+    host.process.wait()
+
+
+async def _start_all(http: aiohttp.ClientSession, base_url: str) -> dict[str, str]:
+    """Start the orchestrations through one worker; instance id -> orchestrator."""
+    started: dict[str, str] = {}
+    for n in range(CHAINS + FAN_OUTS):
+        name = "hello_cities" if n < CHAINS else "fan_out_fan_in"
+        body = None if n < CHAINS else 10
+        async with http.post(f"{base_url}/api/orchestrators/{name}", json=body) as response:
+            assert response.status == 202, await response.text()
+            started[(await response.json())["id"]] = name
+    return started
+
+
+async def _finished(dsn: str, ids: list[str]) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(
+            await conn.fetch(
+                "SELECT InstanceID, RuntimeStatus, Output FROM samples.Instances WHERE TaskHub = $1 "
+                "AND InstanceID = ANY($2) AND RuntimeStatus IN ('Completed', 'Failed', 'Terminated')",
+                HUB.lower(),
+                ids,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _scheduled_twice(dsn: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(
+            await conn.fetch(
+                "SELECT InstanceID, TaskID, count(*) FROM samples.History WHERE TaskHub = $1 "
+                "AND EventType = 'TaskScheduled' GROUP BY InstanceID, ExecutionID, TaskID "
+                "HAVING count(*) > 1",
+                HUB.lower(),
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_killed_workers_and_a_database_restart_lose_nothing(
+    connection_string: str, tmp_path: Path
+) -> None:
+    async with PostgresServer() as server:
+        root = postgres_app(tmp_path / "app", taskEventLockTimeout="00:00:05")
+        env = {"PG": server.dsn}
+        hosts = [start_host(root, connection_string, tmp_path / f"host{n}.log", env) for n in range(3)]
+        try:
+            for host in hosts:
+                await wait_until_serving(host)
+            async with aiohttp.ClientSession() as http:
+                started = await asyncio.wait_for(_start_all(http, hosts[0].base_url), 60)
+            await asyncio.sleep(0.5)
+            _kill(hosts[1])  # in the middle of the work: its locks expire and the others take it up
+            await asyncio.sleep(0.5)
+            await server.restart()  # every worker loses its connections at once
+            _kill(hosts[2])
+            hosts[1] = start_host(root, connection_string, tmp_path / "host1b.log", env)
+            await wait_until_serving(hosts[1])
+            ids = list(started)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 120
+            finished: list[asyncpg.Record] = []
+            while loop.time() < deadline:
+                finished = await _finished(server.dsn, ids)
+                if len(finished) == len(ids):
+                    break
+                await asyncio.sleep(0.5)
+            assert len(finished) == len(ids), f"{len(ids) - len(finished)} instances never finished"
+            for row in finished:
+                assert row["runtimestatus"] == "Completed", row
+                output = json.loads(row["output"])
+                if started[row["instanceid"]] == "hello_cities":
+                    assert output == CITIES
+                else:
+                    assert output == {"count": 10, "sum_of_squares": 385}
+            assert await _scheduled_twice(server.dsn) == []
+        finally:
+            for host in hosts:
+                if host.process.poll() is None:
+                    stop_host(host)
