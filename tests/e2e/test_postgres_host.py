@@ -122,3 +122,20 @@ def test_an_unreachable_server_is_named_at_start_up(tmp_path: Path, connection_s
     assert result.returncode != 0, output
     assert "Cannot connect to PostgreSQL at 127.0.0.1:9/nowhere" in output
     assert "'PG'" in output
+
+
+async def test_the_durable_cli_reads_a_postgres_hub(
+    pg_host: RunningHost, postgres_dsn: str, connection_string: str, tmp_path: Path
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{pg_host.base_url}/api/orchestrators/hello_cities") as response:
+            links = await response.json()
+        await poll_status(http, links["statusQueryGetUri"])
+    root = postgres_app(tmp_path / "cli-app")
+    env = {"PG": postgres_dsn, "AzureWebJobsStorage": connection_string}
+    args = ("durable", "get-runtime-status", "--id", links["id"], "--show-output", "--json")
+    result = await asyncio.to_thread(run_cli, *args, "--script-root", str(root), env=env)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
