@@ -9,16 +9,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def process_cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of another process (0 when it cannot be read)."""
-    if pid is None:
-        return 0.0
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (the state is the first)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+            return stat.read().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of another process (0 when it cannot be read)."""
+    fields = _stat(pid) if pid is not None else None
+    if fields is None:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu_s(pid: int | None) -> float:
+    """CPU seconds of a process and its live children (a PostgreSQL server and its backends)."""
+    if pid is None:
+        return 0.0
+    children = [n for n in os.listdir("/proc") if n.isdigit() and (_stat(n) or ["", ""])[1] == str(pid)]
+    return process_cpu_s(pid) + sum(process_cpu_s(int(n)) for n in children)
 
 
 @dataclass
@@ -82,21 +95,23 @@ class Meter:
     """Takes the host's CPU time, the storage emulator's CPU time and the operation counts at the start
     and gives the differences at the end."""
 
-    def __init__(self, operations: Any | None, storage_pid: int | None) -> None:
+    def __init__(self, operations: Any | None, storage_pid: int | None, *, tree: bool = False) -> None:
         self.operations = operations
         self.storage_pid = storage_pid
+        self.storage_cpu_of = process_tree_cpu_s if tree else process_cpu_s
+        """The storage's CPU: one process (Azurite), or a process tree (PostgreSQL's backends)."""
 
     def __enter__(self) -> Meter:
         self.began = time.perf_counter()
         self.cpu = time.process_time()
-        self.storage_cpu = process_cpu_s(self.storage_pid)
+        self.storage_cpu = self.storage_cpu_of(self.storage_pid)
         self.ops = self.operations.snapshot() if self.operations is not None else {}
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.began
         self.host_cpu_s = time.process_time() - self.cpu
-        self.storage_cpu_s = process_cpu_s(self.storage_pid) - self.storage_cpu
+        self.storage_cpu_s = self.storage_cpu_of(self.storage_pid) - self.storage_cpu
         after = self.operations.snapshot() if self.operations is not None else {}
         self.spent = {k: v - self.ops.get(k, 0) for k, v in after.items() if v - self.ops.get(k, 0)}
 

@@ -31,23 +31,27 @@ def sdk_input(value: object) -> str:
 
 
 class CompletionWatch:
-    """Resolves a future when an instance's status row is written in a given state (no polling load)."""
+    """Resolves a future when an episode commit leaves an instance in a given state (no polling load).
+
+    It wraps the service's ``complete_orchestration_work_item``, the provider protocol's commit, so it
+    watches any provider the same way."""
 
     def __init__(self, host: FunctionsHost) -> None:
         assert host.extension is not None
-        instances = host.extension.service.instances
+        service = host.extension.service
         self._waiting: dict[str, tuple[Reached, asyncio.Future[None]]] = {}
-        original = instances.update_from_episode
+        original = service.complete_orchestration_work_item
 
-        async def update_and_notify(runtime_state: Any, custom_status: str | None, **options: Any) -> None:
-            await original(runtime_state, custom_status, **options)
+        async def complete_and_notify(item: Any, result: Any) -> None:
+            await original(item, result)
+            runtime_state = result.runtime_state
             waiting = self._waiting.get(runtime_state.instance_id or "")
             if waiting is not None and waiting[0](runtime_state):
                 del self._waiting[runtime_state.instance_id]
                 if not waiting[1].done():
                     waiting[1].set_result(None)
 
-        instances.update_from_episode = update_and_notify  # type: ignore[method-assign]
+        service.complete_orchestration_work_item = complete_and_notify  # type: ignore[method-assign]
 
     def expect(self, instance_id: str, reached: Reached = finished) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -58,20 +62,26 @@ class CompletionWatch:
 class InProcess:
     """Scenarios against a host running in this process, measured with its own operation counter."""
 
-    def __init__(self, host: FunctionsHost, storage_pid: int | None, progress: Progress) -> None:
+    def __init__(
+        self, host: FunctionsHost, storage_pid: int | None, progress: Progress, *, storage_tree: bool = False
+    ) -> None:
         assert host.extension is not None
         self.client = host.extension.client
         self.service = host.extension.service
         self.watch = CompletionWatch(host)
         self.storage_pid = storage_pid
+        self.storage_tree = storage_tree
         self.progress = progress
 
     def meter(self) -> Meter:
-        return Meter(self.service.clients.operations, self.storage_pid)
+        clients = getattr(self.service, "clients", None)  # Azure Storage counts its requests
+        return Meter(getattr(clients, "operations", None), self.storage_pid, tree=self.storage_tree)
 
     async def settle(self) -> None:
         """Let the background deletes of the measured work land inside the measurement."""
-        await self.service.background.drain()
+        background = getattr(self.service, "background", None)
+        if background is not None:
+            await background.drain()
 
     async def run(self, name: str, input_value: object, instance_id: str, timeout_s: float = 600) -> None:
         done = self.watch.expect(instance_id)
