@@ -1,0 +1,93 @@
+"""What only the PostgreSQL provider has: its migrations, its notifications and its row locks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import asyncpg
+
+from durable_ext.core.client import TaskHubClient
+from durable_ext.core.history import OrchestrationStatus
+from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
+from durable_ext.postgres.schema import LATEST, migrate
+
+from ..providers import postgres_service
+from .test_engine import REGISTRY, _sdk_input
+from .workers import running_worker
+
+
+async def test_workers_starting_together_migrate_the_schema_once(postgres_dsn: str) -> None:
+    schema = f"m{time.time_ns() % 10**9}"
+    connections = [await asyncpg.connect(postgres_dsn) for _ in range(4)]
+    try:
+        applied = await asyncio.gather(*(migrate(conn, schema) for conn in connections))
+        again = await migrate(connections[0], schema)
+        versions = await connections[0].fetch(f"SELECT Version FROM {schema}.Versions")
+    finally:
+        for conn in connections:
+            await conn.close()
+    assert sorted(len(a) for a in applied) == [0, 0, 0, LATEST]  # one of them did it all
+    assert again == []
+    assert [r["version"] for r in versions] == list(range(1, LATEST + 1))
+
+
+async def test_an_idle_worker_starts_work_when_notified(postgres_dsn: str, hub_name: str) -> None:
+    service = postgres_service(postgres_dsn, hub_name, max_polling_interval_s=30.0)
+    executor = ThreadPoolExecutor(2)
+    runners = (SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY))
+    client_side = postgres_service(postgres_dsn, hub_name)
+    try:
+        async with running_worker(service, executor, *runners):
+            client = TaskHubClient(client_side)
+            await asyncio.sleep(4)  # the fetch loops back off: the next look is seconds away
+            took = []
+            for n in range(3):
+                began = time.monotonic()
+                await client.start("chain", _sdk_input(["x"]), f"woken-{n}")
+                state = await client.wait_for_completion(f"woken-{n}", 30, poll_interval_s=0.01)
+                took.append(time.monotonic() - began)
+                assert state.status == OrchestrationStatus.Completed
+                await asyncio.sleep(2)
+            assert service.wakeups.received >= 6  # the start, and the activity's result, each time
+            assert max(took) < 1.0, took
+    finally:
+        await client_side.close()
+
+
+async def test_a_dead_workers_episode_is_taken_up_when_its_lock_expires(
+    postgres_dsn: str, hub_name: str
+) -> None:
+    first = postgres_service(postgres_dsn, hub_name, lock_timeout_s=2.0)
+    await first.start()
+    client = TaskHubClient(first)
+    await client.start("chain", _sdk_input(["x"]), "orphan")
+    item = await asyncio.wait_for(first.lock_next_orchestration_work_item(), 10)
+    assert item is not None and item.instance_id == "orphan"
+    await first.stop()  # dies holding the lock: no release, no renewal
+    await first.close()
+    second = postgres_service(postgres_dsn, hub_name, lock_timeout_s=2.0)
+    executor = ThreadPoolExecutor(2)
+    runners = (SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY))
+    began = time.monotonic()
+    async with running_worker(second, executor, *runners):
+        state = await TaskHubClient(second).wait_for_completion("orphan", 30, poll_interval_s=0.05)
+    assert state.status == OrchestrationStatus.Completed
+    assert time.monotonic() - began >= 1.0  # it waited for the lock to expire
+
+
+async def test_deleting_the_hub_leaves_other_hubs_in_the_schema(postgres_dsn: str, hub_name: str) -> None:
+    mine = postgres_service(postgres_dsn, hub_name)
+    other = postgres_service(postgres_dsn, hub_name + "b")
+    try:
+        await TaskHubClient(mine).start("chain", _sdk_input(["x"]), "kept-apart")
+        await TaskHubClient(other).start("chain", _sdk_input(["x"]), "kept-apart")
+        assert await mine.delete_task_hub() != []
+        assert await mine.get_state("kept-apart") is None
+        kept = await other.get_state("kept-apart")
+        assert kept is not None and kept.status == OrchestrationStatus.Pending
+        assert await mine.delete_task_hub() == []
+    finally:
+        await mine.close()
+        await other.close()
