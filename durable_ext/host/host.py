@@ -12,6 +12,7 @@ from bindings.base import FunctionInfo, Listener
 from bindings.catalog import BindingServices, providers
 from bindings.durable import close_sdk_client_session
 from bindings.host_id import host_id
+from bindings.http import HttpTriggerListener
 from bindings.registry import BindingRegistry
 from bindings.storage.accounts import StorageAccounts
 
@@ -117,6 +118,9 @@ class FunctionsHost:
         for name, reason in registry.skipped.items():
             extension.functions.mark_not_loaded(name, reason)
         self._listeners = [binding.create_listener(invoker) for binding, invoker in bound]
+        # HTTP routes first: a request that reaches the server while the task hub worker starts (which
+        # waits for storage) finds its function, instead of a 404
+        self._listeners.sort(key=lambda listener: not isinstance(listener, HttpTriggerListener))
         await server.start()
         extension.storage_watch.start()
         for listener in self._listeners:
