@@ -136,6 +136,10 @@ RETURNING SequenceNumber, Message, DequeueCount"""
             f"UPDATE {s}.Instances SET {assignments}, LockExpiration = NULL, LockToken = NULL "
             f"WHERE TaskHub = $1 AND InstanceID = $2"
         )
+        self._next_due_sql = (
+            f"SELECT EXTRACT(EPOCH FROM min(VisibleTime) - now()) FROM {s}.NewEvents "
+            "WHERE TaskHub = $1 AND VisibleTime > now()"
+        )
         self._renew_sql = (
             f"UPDATE {s}.Instances SET LockExpiration = now() + make_interval(secs => $3) "
             "WHERE TaskHub = $1 AND LockToken = ANY($2)"
@@ -298,6 +302,11 @@ RETURNING SequenceNumber, Message, DequeueCount"""
                 sequences = [t.sequence for t in lock.taken]
                 await conn.execute(self._later_sql, self.hub, item.instance_id, sequences, delay_s)
             await conn.execute(self._unlock_sql, self.hub, item.instance_id, lock.token)
+
+    async def next_due_s(self, conn: asyncpg.Connection) -> float | None:
+        """Seconds until the earliest delayed message (a timer, a scheduled start) is due, if any."""
+        value = await conn.fetchval(self._next_due_sql, self.hub)
+        return None if value is None else float(value)
 
     async def renew(self, conn: asyncpg.Connection, tokens: list[uuid.UUID]) -> None:
         if tokens:

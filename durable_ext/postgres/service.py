@@ -202,15 +202,23 @@ class PostgresOrchestrationService:
             except Exception as exc:
                 log.warning("Renewing the locks of running work failed (retrying): %s", exc)
 
-    async def _idle(self, kind: str) -> None:
-        await self.wakeups.wait(kind, self._backoff[kind].next())
+    async def _idle(self, kind: str, due_s: float | None = None) -> None:
+        """Wait for a notification, the back-off, or the next delayed message, whichever comes first
+        (a timer set before this worker started has sent its notification to nobody)."""
+        wait_s = self._backoff[kind].next()
+        if due_s is not None:
+            wait_s = min(wait_s, due_s + 0.01)
+        await self.wakeups.wait(kind, wait_s)
 
     # ---- orchestration work items -------------------------------------------------------------
     async def lock_next_orchestration_work_item(self) -> OrchestrationWorkItem | None:
         while self._receiving:
+            due_s: float | None = None
             try:
                 async with self.connection() as conn:
                     found = await self.episodes.lock_next(conn, self._last_errors)
+                    if found is None:
+                        due_s = await self.episodes.next_due_s(conn)
             except TransientStorageError as exc:
                 log.warning("Looking for episodes failed (retrying): %s", exc)
                 found = None
@@ -220,7 +228,7 @@ class PostgresOrchestrationService:
                 self._held_episodes[lock.token] = found.instance_id
                 return found
             if found is None:
-                await self._idle(EVENTS)
+                await self._idle(EVENTS, due_s)
         return None
 
     async def complete_orchestration_work_item(
