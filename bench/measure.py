@@ -27,11 +27,14 @@ def process_cpu_s(pid: int | None) -> float:
 
 
 def process_tree_cpu_s(pid: int | None) -> float:
-    """CPU seconds of a process and its live children (a PostgreSQL server and its backends)."""
-    if pid is None:
+    """CPU seconds of a process, its children that ended, and its live children (a PostgreSQL server
+    and its backends: a backend's time moves to the server's when its connection closes)."""
+    fields = _stat(pid) if pid is not None else None
+    if fields is None:
         return 0.0
+    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
     children = [n for n in os.listdir("/proc") if n.isdigit() and (_stat(n) or ["", ""])[1] == str(pid)]
-    return process_cpu_s(pid) + sum(process_cpu_s(int(n)) for n in children)
+    return own + sum(process_cpu_s(int(n)) for n in children)
 
 
 @dataclass

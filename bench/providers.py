@@ -1,8 +1,11 @@
-"""The same scenarios on the Azure Storage provider (Azurite) and on the PostgreSQL provider, in one run.
+"""The same scenarios on the Azure Storage provider (Azurite) and on the PostgreSQL provider, in one run,
+and DBOS (steps on its queue, and steps in-process) on the same PostgreSQL server.
 
 Each provider gets the bench app in a host of its own in this process, on a fresh Azurite or a fresh
 PostgreSQL server (``initdb`` in a temporary folder); only ``storageProvider`` in host.json differs.
-The storage's CPU is Azurite's process, or the PostgreSQL server with its backends.
+The storage's CPU is Azurite's process, or the PostgreSQL server with its backends. DBOS runs in a
+process of its own (``bench.peers.dbos_peer``, needs ``pip install -e '.[peers]'``) against a database
+of its own on that server; its rows count that process's CPU as the host's.
 
     python -m bench.providers                 # writes bench/providers_results.md
     python -m bench.providers --quick         # small sizes
@@ -15,13 +18,15 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.measure import Row
+from bench.measure import Row, process_tree_cpu_s
 from bench.progress import Progress
 from bench.scenarios import InProcess
 from durable_ext.host.azurite import AzuriteProcess
@@ -42,37 +47,78 @@ def _app_for(provider: dict[str, object], folder: Path) -> Path:
     return folder
 
 
+@dataclass
+class Hosted:
+    host: FunctionsHost
+    storage_pid: int | None
+    tree: bool
+    """The storage is a process tree (PostgreSQL's server and backends)."""
+    dsn: str = ""
+
+
 @asynccontextmanager
-async def azure_host(folder: Path) -> AsyncIterator[tuple[FunctionsHost, int | None, bool]]:
+async def azure_host(folder: Path) -> AsyncIterator[Hosted]:
     async with AzuriteProcess() as azurite:
         os.environ["AzureWebJobsStorage"] = azurite.connection_string  # noqa: SIM112 (the Functions name)
         host = FunctionsHost(_app_for({}, folder), port=0)
         await host.start()
         try:
-            yield host, azurite.pid, False
+            yield Hosted(host, azurite.pid, False)
         finally:
             await host.stop()
 
 
 @asynccontextmanager
-async def postgres_host(folder: Path) -> AsyncIterator[tuple[FunctionsHost, int | None, bool]]:
+async def postgres_host(folder: Path) -> AsyncIterator[Hosted]:
     async with PostgresServer() as server:
         os.environ[PG_SETTING] = server.dsn
         os.environ.pop("AzureWebJobsStorage", None)
         host = FunctionsHost(_app_for({"type": "postgres"}, folder), port=0)
         await host.start()
         try:
-            yield host, server.pid, True
+            yield Hosted(host, server.pid, True, server.dsn)
         finally:
             await host.stop()
 
 
+async def dbos_rows(dsn: str, server_pid: int | None, chains: int, runs: int) -> list[Row]:
+    """DBOS's chains of 3 on the same server (a database of its own): latency and throughput rows."""
+    url = dsn.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/dbos_bench"
+    before = process_tree_cpu_s(server_pid)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.peers.dbos_peer", str(chains), str(runs), "3", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    measured = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not measured:
+        return []
+    database_cpu_s = (process_tree_cpu_s(server_pid) - before) / len(measured)  # shared out evenly
+    return [
+        Row(
+            "DBOS",
+            m["scenario"].removeprefix("DBOS "),
+            m["count"],
+            m["seconds"],
+            latencies_ms=m["latencies_ms"],
+            host_cpu_s=m["cpu_s"],
+            storage_cpu_s=database_cpu_s,
+        )
+        for m in measured
+    ]
+
+
+def sizes(quick: bool) -> tuple[int, int, int, int]:
+    """Chains, latency runs, fan-out width, entity signals."""
+    return (60, 10, 20, 100) if quick else (500, 50, 100, 1000)
+
+
 async def scenarios(bench: InProcess, quick: bool) -> list[Row]:
-    chains, runs, width, signals = (60, 10, 20, 100) if quick else (500, 50, 100, 1000)
+    chains, runs, width, signals = sizes(quick)
     for _ in range(3):  # warm up: app imported, connections open
         await bench.run("chain", 1, f"warm-{time.time_ns()}")
     return [
-        await bench.latency("B1-1", 1, runs),
+        await bench.latency("B1-3", 3, runs),
         await bench.throughput("B3", 3, chains, 50),
         await bench.fan_out(f"B4-{width}", width),
         await bench.entity_signals("B7", signals),
@@ -84,9 +130,14 @@ async def main(quick: bool, output: Path) -> str:
     results: dict[str, list[Row]] = {}
     for name, factory in (("Azure Storage (Azurite)", azure_host), ("PostgreSQL", postgres_host)):
         with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
-            async with factory(Path(folder)) as (host, pid, tree):
-                bench = InProcess(host, pid, progress, storage_tree=tree)
+            async with factory(Path(folder)) as hosted:
+                bench = InProcess(hosted.host, hosted.storage_pid, progress, storage_tree=hosted.tree)
                 results[name] = await scenarios(bench, quick)
+                if hosted.dsn:
+                    chains, runs, _, _ = sizes(quick)
+                    results["DBOS on the same PostgreSQL"] = await dbos_rows(
+                        hosted.dsn, hosted.storage_pid, chains, runs
+                    )
     text = render(results)
     await asyncio.to_thread(output.write_text, text)
     return text

@@ -1,12 +1,13 @@
-"""Peer: DBOS (system database in SQLite) running the same chains as B1/B3, in two forms.
+"""Peer: DBOS running the same chains as B1/B3, in two forms, on SQLite or on a PostgreSQL server.
 
 - ``queued``: each step is a one-step workflow put on a DBOS queue and awaited (both polled every 50 ms),
   the closest match to an activity dispatched through a queue;
 - ``in-process``: each step is a ``@DBOS.step`` called directly inside the workflow (labelled so: it
   does not go through any queue).
 
-Run by ``bench.run --peers`` as ``python -m bench.peers.dbos_peer <chains> <latency runs> <steps>``; prints
-one JSON row per measurement.
+Run by ``bench.run --peers`` as ``python -m bench.peers.dbos_peer <chains> <latency runs> <steps>
+[<system database URL>]`` (SQLite in a temporary folder when no URL is given); prints one JSON row per
+measurement.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ POLL_S = 0.05
 durable-ext's shortest poll delay."""
 
 
-def main(chains: int, latency_runs: int, steps: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="dbos-bench-"))
-    config: DBOSConfig = {
-        "name": "durable-ext-bench",
-        "system_database_url": f"sqlite:///{folder / 'dbos.db'}",
-    }
+def main(chains: int, latency_runs: int, steps: int, database_url: str = "") -> None:
+    if not database_url:
+        database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='dbos-bench-')) / 'dbos.db'}"
+    config: DBOSConfig = {"name": "durable-ext-bench", "system_database_url": database_url}
     DBOS(config=config)
     queues: list[Any] = []
 
@@ -98,4 +97,4 @@ def emit(measured: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:4]), *sys.argv[4:5])
