@@ -26,7 +26,9 @@ from azure.storage.queue.aio import QueueServiceClient
 from ..errors import ConfigurationError, StorageError, TransientStorageError
 from .connection import connection_string_parts, expand_connection_string
 from .health import HealthReportingTransport, StorageHealth, first_line, health_of_account, is_outage
+from .lean_http import LeanStorage, attach
 from .operation_counter import OperationCounter
+from .shared_key import SharedKey
 
 log = logging.getLogger("durable_ext.storage")
 T = TypeVar("T")
@@ -53,6 +55,8 @@ class StorageClients:
     blobs: BlobServiceClient
     operations: OperationCounter
     health: StorageHealth
+    lean: LeanStorage | None = None
+    """The lean request path of the hot queue and table calls (``None``: the SDK path only)."""
 
     @classmethod
     def from_connection_string(
@@ -90,7 +94,7 @@ class StorageClients:
             }
 
         try:
-            return cls(
+            clients = cls(
                 queues=QueueServiceClient.from_connection_string(conn, **options("queue", storage_retry)),
                 tables=TableServiceClient.from_connection_string(conn, **options("table", table_retry)),
                 blobs=BlobServiceClient.from_connection_string(conn, **options("blob", storage_retry)),
@@ -102,9 +106,33 @@ class StorageClients:
                 f"The storage connection string{where} is not valid: {exc}. Use an Azure Storage "
                 "connection string or UseDevelopmentStorage=true."
             ) from exc
+        key = lean_key(conn)
+        if key is not None:
+            clients.lean = LeanStorage(
+                key, counter, health, t.connect_timeout_s, t.read_timeout_s, t.attempts
+            )
+            attach(clients.queues.credential, clients.lean)
+            attach(clients.tables.credential, clients.lean)
+        return clients
 
     async def close(self) -> None:
-        await asyncio.gather(self.queues.close(), self.tables.close(), self.blobs.close())
+        closing = [self.queues.close(), self.tables.close(), self.blobs.close()]
+        if self.lean is not None:
+            closing.append(self.lean.close())
+        await asyncio.gather(*closing)
+
+
+def lean_key(connection_string: str) -> SharedKey | None:
+    """The key of the lean request path (``lean_http``), or ``None`` where only the SDK path serves:
+    no account key (SAS), a proxy, or an endpoint that is not plain HTTP(S)."""
+    parts = connection_string_parts(connection_string)
+    name, key = parts.get("accountname"), parts.get("accountkey")
+    if not name or not key or parts.get("sharedaccesssignature") or proxy_configured():
+        return None
+    endpoints = [parts.get(f"{service}endpoint") for service in ("queue", "table")]
+    if any(e and not e.lower().startswith(("http://", "https://")) for e in endpoints):
+        return None
+    return SharedKey(name, key)
 
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")

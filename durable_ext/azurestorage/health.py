@@ -1,16 +1,17 @@
 """Whether the storage account answers: seen on every request the Azure clients send.
 
-Each client's transport reports the outcome of every attempt (retries included) to one
-:class:`StorageHealth` per account: a response means storage is reachable (a 403 that says the
-credentials are wrong is an authentication failure, which no retry fixes), an exception is a fault
-classified as refused, DNS, timeout or other. The HTTP layer and the health routes read it without
-calling storage, so they answer at once whatever storage does.
+Each client's transport, and the lean request path (``lean_http``), reports the outcome of every
+attempt (retries included) to one :class:`StorageHealth` per account: a response means storage is
+reachable (a 403 that says the credentials are wrong is an authentication failure, which no retry
+fixes), an exception is a fault classified as refused, DNS, timeout or other. The HTTP layer and
+the health routes read it without calling storage, so they answer at once whatever storage does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -80,10 +81,10 @@ def is_outage(exc: BaseException) -> bool:
     return classify(exc).kind in ("refused", "dns", "timeout")
 
 
-def _auth_code(response: Any) -> str | None:
-    if response.status_code != 403:
+def _auth_code(status: int, headers: Mapping[str, str]) -> str | None:
+    if status != 403:
         return None
-    code = response.headers.get("x-ms-error-code")
+    code = headers.get("x-ms-error-code")
     return code if code in AUTH_ERROR_CODES else (code or "AuthenticationFailed")
 
 
@@ -115,12 +116,17 @@ class HealthReportingTransport(AioHttpTransport):
             if not isinstance(exc, asyncio.CancelledError):
                 self.health.failed(classify(exc))
             raise
-        code = _auth_code(response)
-        if code is not None:
-            self.health.failed(StorageFault("auth", f"403 {code}"))
-        elif response.status_code >= 500:
-            error = response.headers.get("x-ms-error-code") or response.reason
-            self.health.failed(StorageFault("error", f"{response.status_code} {error}"))
-        else:
-            self.health.succeeded()
+        report_answer(self.health, response.status_code, response.headers, response.reason)
         return response
+
+
+def report_answer(health: StorageHealth, status: int, headers: Mapping[str, str], reason: str | None) -> None:
+    """Tell ``health`` how storage answered one request."""
+    code = _auth_code(status, headers)
+    if code is not None:
+        health.failed(StorageFault("auth", f"403 {code}"))
+    elif status >= 500:
+        error = headers.get("x-ms-error-code") or reason
+        health.failed(StorageFault("error", f"{status} {error}"))
+    else:
+        health.succeeded()

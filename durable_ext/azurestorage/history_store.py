@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from azure.data.tables import TableEntity
 from azure.data.tables.aio import TableClient
 
 from ..core.history import LARGE_PROPS, HistoryEvent
@@ -14,6 +16,7 @@ from ..errors import ConcurrencyConflictError
 from . import checkpoint, table_batch, table_codec
 from .clients import translated
 from .large_payloads import LargePayloads, property_blob_name, property_too_large
+from .lean_table import lean_table
 from .names import escape_key
 from .table_batch import BatchOperation
 
@@ -37,15 +40,20 @@ class LoadedHistory:
 class HistoryStore:
     def __init__(self, table: TableClient, payloads: LargePayloads | None = None) -> None:
         self.table = table
+        self.lean = lean_table(table)
+        """The table's lean request path; ``None``: the SDK client's."""
         self.payloads = payloads
+
+    def _query(self, pk: str, select: list[str] | None = None) -> AsyncIterator[TableEntity]:
+        if self.lean is not None:
+            return self.lean.query("PartitionKey eq @pk", {"pk": pk}, select)
+        return self.table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}, select=select)
 
     async def load(self, instance_id: str) -> LoadedHistory:
         """Events of the current execution (the one the sentinel names), in order."""
         rows: list[dict[str, Any]] = []
         async with translated(f"Loading the history of instance '{instance_id}'"):
-            query = self.table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": escape_key(instance_id)}
-            )
+            query = self._query(escape_key(instance_id))
             rows = [dict(row) | {"etag": row.metadata.get("etag")} async for row in query]
         if not rows:
             return LoadedHistory([], None, None)
@@ -132,7 +140,7 @@ class HistoryStore:
     async def _submit(self, instance_id: str, ops: list[BatchOperation]) -> str:
         try:
             async with translated(f"Committing the history of instance '{instance_id}'"):
-                etags = await table_batch.submit(self.table, ops)
+                etags = await table_batch.submit(self.table, ops, self.lean)
         except Exception as exc:
             if _is_conflict(exc.__cause__):
                 raise ConcurrencyConflictError(
@@ -145,9 +153,7 @@ class HistoryStore:
     async def delete_instance(self, instance_id: str) -> int:
         pk = escape_key(instance_id)
         async with translated(f"Deleting the history of instance '{instance_id}'"):
-            query = self.table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": pk}, select=["PartitionKey", "RowKey"]
-            )
+            query = self._query(pk, ["PartitionKey", "RowKey"])
             keys = [(row["PartitionKey"], row["RowKey"]) async for row in query]
             for start in range(0, len(keys), 100):
                 chunk = keys[start : start + 100]

@@ -16,6 +16,7 @@ from ..core.history import EventType, HistoryEvent, OrchestrationStatus
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from .clients import translated
 from .large_payloads import LargePayloads, property_blob_name, property_too_large
+from .lean_table import lean_table
 from .names import escape_key, unescape_key
 
 
@@ -53,8 +54,23 @@ LARGE_COLUMNS = ("Input", "Output", "CustomStatus")
 class InstanceStore:
     def __init__(self, table: TableClient, hub_name: str, payloads: LargePayloads | None = None) -> None:
         self.table = table
+        self.lean = lean_table(table)
+        """The table's lean request path; ``None``: the SDK client's."""
         self.hub_name = hub_name
         self.payloads = payloads
+
+    async def _write(self, row: dict[str, Any], *, merge: bool, etag: str | None = None) -> None:
+        """Merge or replace the row, inserting it when ``etag`` is ``None``, else only if unchanged."""
+        if self.lean is not None:
+            await self.lean.write(row, merge=merge, etag=etag)
+            return
+        mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
+        if etag is None:
+            await self.table.upsert_entity(row, mode=mode)
+        else:
+            await self.table.update_entity(
+                row, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
 
     async def _offload(self, row: dict[str, Any]) -> dict[str, Any]:
         """Replace values over the table limit by the absolute URL of a blob holding them."""
@@ -116,7 +132,10 @@ class InstanceStore:
         row = await self._offload(self._pending_row(started, instance_id))
         async with translated(f"Writing the status of new instance '{instance_id}'"):
             try:
-                await self.table.create_entity(row)
+                if self.lean is not None:
+                    await self.lean.insert(row)
+                else:
+                    await self.table.create_entity(row)
             except ResourceExistsError:
                 return False
         return True
@@ -127,12 +146,7 @@ class InstanceStore:
         row = await self._offload(self._pending_row(started, instance_id))
         async with translated(f"Writing the status of new instance '{instance_id}'"):
             try:
-                await self.table.update_entity(
-                    row,
-                    mode=UpdateMode.REPLACE,
-                    etag=existing_etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                await self._write(row, merge=False, etag=existing_etag)
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False
         return True
@@ -160,7 +174,7 @@ class InstanceStore:
         for event in runtime_state.new_events:
             row.update(_fields_for(event, now))
         async with translated(f"Updating the status of instance '{instance_id}'"):
-            await self.table.upsert_entity(await self._offload(row), mode=UpdateMode.MERGE)
+            await self._write(await self._offload(row), merge=True)
 
     async def delete(self, instance_id: str) -> bool:
         async with translated(f"Deleting the status of instance '{instance_id}'"):
@@ -188,12 +202,7 @@ class InstanceStore:
         fields = _finished(instance_id, OrchestrationStatus.Terminated, reason)
         async with translated(f"Marking instance '{instance_id}' terminated"):
             try:
-                await self.table.update_entity(
-                    fields,
-                    mode=UpdateMode.MERGE,
-                    etag=row["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                await self._write(fields, merge=True, etag=row["etag"])
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False  # the worker started it (or it was purged) in the meantime
         return True
@@ -202,7 +211,7 @@ class InstanceStore:
         """``Failed`` with ``reason``, written directly (for an instance whose episodes cannot commit)."""
         fields = _finished(instance_id, OrchestrationStatus.Failed, reason)
         async with translated(f"Marking instance '{instance_id}' failed"):
-            await self.table.upsert_entity(fields, mode=UpdateMode.MERGE)
+            await self._write(fields, merge=True)
 
     async def mark_pending(self, instance_id: str) -> None:
         """``Pending`` again, for a rewound instance (``UpdateStatusForRewindAsync``)."""

@@ -1,7 +1,8 @@
 """Counts of the storage requests a process sends, by service and kind.
 
 The count is taken by the request hook of the clients' pipelines (``raw_request_hook``, run by their
-``StorageRequestHook`` / ``CustomHookPolicy`` after the retry policy), so retries count too.
+``StorageRequestHook`` / ``CustomHookPolicy`` after the retry policy), and by the lean request path
+(``lean_http``) before each attempt, so retries count too.
 
 Every HTTP request the Azure clients send (retries included) is counted once, as one storage
 operation: ``queue.put``, ``queue.get``, ``queue.delete``, ``queue.update``, ``table.query``,
@@ -48,16 +49,18 @@ class OperationCounter:
 
     def hook(self, service: str) -> Callable[[PipelineRequest[Any]], None]:
         kind = _KINDS[service]
-        counts = self.counts
 
         def count(request: PipelineRequest[Any]) -> None:
             http = request.http_request
-            name = f"{service}.{kind(http.method, http.url.split('?', 1)[0])}"
-            counts[name] += 1
-            for watcher in self.watchers:
-                watcher(name)
+            self.count(f"{service}.{kind(http.method, http.url.split('?', 1)[0])}")
 
         return count
+
+    def count(self, name: str) -> None:
+        """Count one request of kind ``name`` (``queue.put``, ...), about to be sent."""
+        self.counts[name] += 1
+        for watcher in self.watchers:
+            watcher(name)
 
     @property
     def total(self) -> int:

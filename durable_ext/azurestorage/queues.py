@@ -26,6 +26,7 @@ from ..errors import TransientStorageError
 from . import envelope
 from .clients import retry_transient, translated
 from .large_payloads import LargePayloads, message_blob_name, message_too_large
+from .lean_queue import lean_queue
 
 log = logging.getLogger("durable_ext.queues")
 
@@ -132,6 +133,8 @@ class TaskHubQueue:
         self, client: QueueClient, visibility_timeout_s: float, max_polling_interval_s: float
     ) -> None:
         self.client = client
+        self.lean = lean_queue(client)
+        """The hot operations' lean request path; ``None``: the SDK client's."""
         self.name = client.queue_name
         self.visibility_timeout_s = int(visibility_timeout_s)
         self.backoff = PollBackoff(max_polling_interval_s)
@@ -164,7 +167,7 @@ class TaskHubQueue:
         """
         body, sequence_number = await self._body(message)
         async with translated(f"Sending a message to queue '{self.name}'"):
-            sent = await self._put(body, once, visibility_timeout=self.visibility_timeout_s)
+            sent = await self._put(body, once, self.visibility_timeout_s)
         return ReceivedMessage(message, sent, self, sequence_number)
 
     async def _body(self, message: TaskMessage) -> tuple[str, int]:
@@ -183,7 +186,7 @@ class TaskHubQueue:
             delay = int(max(0.0, (visible_at - datetime.now(UTC)).total_seconds()) + 0.999)
             delay = min(delay, MAX_VISIBILITY_DELAY_S)
         async with translated(f"Sending a message to queue '{self.name}'"):
-            await self._put(body, once, visibility_timeout=delay or None)
+            await self._put(body, once, delay or None)
         if delay or wake:
             await self.made_visible(delay)
 
@@ -201,15 +204,23 @@ class TaskHubQueue:
         else:
             self.backoff.wake_in(delay_s + VISIBLE_GRACE_S)
 
-    async def _put(self, body: str, once: bool, **options: Any) -> QueueMessage:
+    async def _put_message(self, body: str, visibility_timeout: int | None, once: bool) -> QueueMessage:
+        if self.lean is not None:
+            return await self.lean.put(body, visibility_timeout, attempts=1 if once else None)
+        options: dict[str, Any] = {"retry_total": 0} if once else {}
+        return await self.client.send_message(
+            body, time_to_live=-1, visibility_timeout=visibility_timeout, **options
+        )
+
+    async def _put(self, body: str, once: bool, visibility_timeout: int | None) -> QueueMessage:
         """Put Message. ``once``: a client's message, which no receiver could tell from a second copy.
         The storage clients retry a request whose connection broke after it went out, which may put it
         twice; so it is tried again only when it never reached the server (the connection failed)."""
         if not once:
-            return await self.client.send_message(body, time_to_live=-1, **options)
+            return await self._put_message(body, visibility_timeout, once)
         for attempt in range(CONNECT_RETRIES + 1):
             try:
-                return await self.client.send_message(body, time_to_live=-1, retry_total=0, **options)
+                return await self._put_message(body, visibility_timeout, once)
             except ServiceRequestError as exc:
                 if attempt == CONNECT_RETRIES:
                     raise
@@ -229,6 +240,8 @@ class TaskHubQueue:
         than ``max_messages``, one more (usually empty) Get Messages on every receive.
         """
         async with translated(f"Receiving from queue '{self.name}'"):
+            if self.lean is not None:
+                return await self.lean.get(max_messages, self.visibility_timeout_s)
             pages = self.client.receive_messages(
                 messages_per_page=max_messages, visibility_timeout=self.visibility_timeout_s
             ).by_page()
@@ -251,7 +264,10 @@ class TaskHubQueue:
         taken again by a receive since)."""
         async with translated(f"Deleting a message from queue '{self.name}'"):
             try:
-                await self.client.delete_message(message.id, message.pop_receipt)
+                if self.lean is not None:
+                    await self.lean.delete(message.id, message.pop_receipt or "")
+                else:
+                    await self.client.delete_message(message.id, message.pop_receipt)
             except ResourceNotFoundError:
                 log.debug("message %s was already gone from %s", message.id, self.name)
                 return False
@@ -261,9 +277,12 @@ class TaskHubQueue:
         """Make ``message`` visible in ``delay_s``; ``renewing``: keep it invisible while it is worked on."""
         async with translated(f"Updating a message in queue '{self.name}'"):
             try:
-                updated = await self.client.update_message(
-                    message.id, message.pop_receipt, visibility_timeout=int(delay_s)
-                )
+                if self.lean is not None:
+                    updated = await self.lean.update(message.id, message.pop_receipt or "", int(delay_s))
+                else:
+                    updated = await self.client.update_message(
+                        message.id, message.pop_receipt, visibility_timeout=int(delay_s)
+                    )
             except ResourceNotFoundError:
                 log.debug("message %s was already gone from %s", message.id, self.name)
                 return

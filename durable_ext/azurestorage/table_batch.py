@@ -3,8 +3,8 @@
 The SDK's ``submit_transaction`` builds the multipart request and parses the multipart answer with the
 standard library's ``email`` package; for the few rows of an episode's history commit, that is most of
 the host's CPU time under load. This module writes the same request (same URLs, verbs, headers and
-entity JSON, through the table client's own pipeline, so signing, retries and the operation counter
-apply) and reads the status line and ETag of each answer part.
+entity JSON, through the table client's own pipeline or the lean request path, so signing, retries
+and the operation counter apply either way) and reads the status line and ETag of each answer part.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 from azure.data.tables._serialize import _add_entity_properties
 from azure.data.tables.aio import TableClient
+
+from .lean_table import LeanTable
 
 API_VERSION = "2019-02-02"
 _STATUS = re.compile(rb"^HTTP/1\.1 (\d{3})", re.MULTILINE)
@@ -110,10 +112,16 @@ def _parse(response_body: bytes, expected: int) -> list[str]:
     return etags
 
 
-async def submit(table: TableClient, operations: Sequence[BatchOperation]) -> list[str]:
-    """Run ``operations`` (one partition, at most 100) as one transaction; return their ETags."""
+async def submit(
+    table: TableClient, operations: Sequence[BatchOperation], lean: LeanTable | None = None
+) -> list[str]:
+    """Run ``operations`` (one partition, at most 100) as one transaction; return their ETags.
+    ``lean``: the table's lean request path, if it has one."""
     base = f"{table.scheme}://{table._primary_hostname}"
     content_type, body = _body(base, table.table_name, operations)
+    if lean is not None:
+        answer = await lean.transaction(content_type, body)
+        return _answered(answer.status, answer.body, len(operations))
     request = HttpRequest(
         "POST",
         f"{base}/$batch",
@@ -127,7 +135,10 @@ async def submit(table: TableClient, operations: Sequence[BatchOperation]) -> li
         content=body,
     )
     response = await table._client.send_request(request, stream=True)
-    content = await response.read()
-    if response.status_code != 202:
-        raise BatchOperationError(response.status_code, _error_message(content))
-    return _parse(content, len(operations))
+    return _answered(response.status_code, await response.read(), len(operations))
+
+
+def _answered(status: int, content: bytes, expected: int) -> list[str]:
+    if status != 202:
+        raise BatchOperationError(status, _error_message(content))
+    return _parse(content, expected)
