@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -127,6 +127,15 @@ class DurableTaskOptions:
         if self.max_queue_polling_interval_s is not None:
             return self.max_queue_polling_interval_s
         return SIGNALLED_POLLING_CEILING_S if self.wake_peers else REFERENCE_POLLING_CEILING_S
+
+    def on_storage(self, storage_type: str) -> DurableTaskOptions:
+        """These options with another provider (``--storage``): a connection setting name left at the
+        old provider's default becomes the new one's."""
+        old_default = DEFAULT_CONNECTION_NAMES.get(self.storage_type, "AzureWebJobsStorage")
+        name = self.connection_name
+        if name == old_default:
+            name = DEFAULT_CONNECTION_NAMES.get(storage_type, "AzureWebJobsStorage")
+        return replace(self, storage_type=storage_type, connection_name=name)
 
     @classmethod
     def from_settings(cls, settings: SettingsSource) -> DurableTaskOptions:

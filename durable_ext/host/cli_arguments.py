@@ -51,7 +51,7 @@ def log_level(text: str) -> str:
 
 
 def storage(text: str) -> str:
-    """A task hub provider for ``--storage``: ``azurestorage`` or ``memory`` (case-insensitive)."""
+    """A task hub provider for ``--storage``: ``azurestorage``, ``postgres`` or ``memory`` (any case)."""
     from ..extension.options import storage_type_of
 
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 from bindings.base import FunctionInfo, Listener
@@ -82,7 +81,7 @@ class FunctionsHost:
         apply_log_format()  # DURABLE_EXT_LOG_FORMAT may come from local.settings.json
         options = DurableTaskOptions.from_settings(settings)
         if self.storage is not None:
-            options = replace(options, storage_type=storage_type_of(self.storage, "--storage"))
+            options = options.on_storage(storage_type_of(self.storage, "--storage"))
         if not self.worker_process and options.storage_type != MEMORY:
             self.azurite = await start_storage(settings, options, self.script_root)
         keys = HostKeys.from_settings(settings.get)

@@ -75,7 +75,7 @@ async def entities_host(
 
 
 # ---- the same apps on each provider: behaviour that must not differ between them ------------------------
-PROVIDERS = ("azurestorage", "memory")
+PROVIDERS = ("azurestorage", "memory", "postgres")
 
 
 def storage_args(provider: str) -> tuple[str, ...]:
@@ -105,17 +105,49 @@ async def entities_memory_host(
         yield host
 
 
+@pytest.fixture(scope="session")
+async def features_postgres_host(
+    connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """The features app with its task hub in the session's PostgreSQL."""
+    async for host in serve(
+        APPS / "features",
+        connection_string,
+        tmp_path_factory,
+        {"PostgresConnection": postgres_dsn},
+        storage_args("postgres"),
+    ):
+        yield host
+
+
+@pytest.fixture(scope="session")
+async def entities_postgres_host(
+    connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """The entities app with its task hub in the session's PostgreSQL."""
+    async for host in serve(
+        APPS / "entities",
+        connection_string,
+        tmp_path_factory,
+        {"PostgresConnection": postgres_dsn},
+        storage_args("postgres"),
+    ):
+        yield host
+
+
+def _host_on(request: pytest.FixtureRequest, app: str) -> RunningHost:
+    suffix = {"azurestorage": "", "memory": "_memory", "postgres": "_postgres"}[request.param]
+    host: RunningHost = request.getfixturevalue(f"{app}{suffix}_host")
+    return host
+
+
 @pytest.fixture(scope="session", params=PROVIDERS)
 def features_host_on(request: pytest.FixtureRequest) -> RunningHost:
     """The features app on each provider in turn (tests using it run once per provider)."""
-    name = "features_host" if request.param == "azurestorage" else "features_memory_host"
-    host: RunningHost = request.getfixturevalue(name)
-    return host
+    return _host_on(request, "features")
 
 
 @pytest.fixture(scope="session", params=PROVIDERS)
 def entities_host_on(request: pytest.FixtureRequest) -> RunningHost:
     """The entities app on each provider in turn."""
-    name = "entities_host" if request.param == "azurestorage" else "entities_memory_host"
-    host: RunningHost = request.getfixturevalue(name)
-    return host
+    return _host_on(request, "entities")
