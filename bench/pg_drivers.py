@@ -82,7 +82,7 @@ async def psycopg_episode(pool: psycopg_pool.AsyncConnectionPool, step: int) -> 
         await cur.execute(_psycopg(DELETE_EVENT), (seq_taken,))
 
 
-async def _seed(dsn: str, instances: int) -> None:
+async def seed(dsn: str, instances: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(SCHEMA)
@@ -114,7 +114,7 @@ async def main(rounds: int, count: int) -> dict[str, Any]:
         try:
             for _ in range(rounds):
                 for name in results:
-                    await _seed(server.dsn, count)  # every event is one episode; each makes one more
+                    await seed(server.dsn, count)  # every event is one episode; each makes one more
                     if name == "asyncpg":
                         found = await _timed(lambda step: asyncpg_episode(apool, step), count)
                     else:

@@ -38,7 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 PG_SETTING = "PostgresConnection"
 
 
-def _app_for(provider: dict[str, object], folder: Path) -> Path:
+def app_for(provider: dict[str, object], folder: Path) -> Path:
     """The bench app with ``provider`` as its host.json ``storageProvider``."""
     shutil.copy(BENCH_DIR / "app" / "function_app.py", folder / "function_app.py")
     host_json = json.loads((BENCH_DIR / "app" / "host.json").read_text())
@@ -60,7 +60,7 @@ class Hosted:
 async def azure_host(folder: Path) -> AsyncIterator[Hosted]:
     async with AzuriteProcess() as azurite:
         os.environ["AzureWebJobsStorage"] = azurite.connection_string  # noqa: SIM112 (the Functions name)
-        host = FunctionsHost(_app_for({}, folder), port=0)
+        host = FunctionsHost(app_for({}, folder), port=0)
         await host.start()
         try:
             yield Hosted(host, azurite.pid, False)
@@ -73,7 +73,7 @@ async def postgres_host(folder: Path) -> AsyncIterator[Hosted]:
     async with PostgresServer() as server:
         os.environ[PG_SETTING] = server.dsn
         os.environ.pop("AzureWebJobsStorage", None)
-        host = FunctionsHost(_app_for({"type": "postgres"}, folder), port=0)
+        host = FunctionsHost(app_for({"type": "postgres"}, folder), port=0)
         await host.start()
         try:
             yield Hosted(host, server.pid, True, server.dsn)
