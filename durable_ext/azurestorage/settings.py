@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass, field
 
+from ..core.worker_id import default_worker_id
 from .app_lease import AppLeaseOptions
 from .clients import StorageTimeouts
 from .partition_manager import LeaseOptions
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,8 @@ wait until it serves."""
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import logging
-import signal
 from pathlib import Path
-from types import TracebackType
 
 from ..azurestorage.connection import (
     DEV_STORAGE_HOST,
@@ -18,18 +14,16 @@ from ..azurestorage.connection import (
 )
 from ..errors import ConfigurationError
 from .azurite_install import azurite_command
-from .child_process import die_with_parent, free_ports, port_accepts, signal_group
+from .child_process import ChildServer, free_ports, port_accepts
 
 log = logging.getLogger("durable_ext.azurite")
 
 SERVICES = ("blob", "queue", "table")
 STARTUP_TIMEOUT_S = 30.0
-STOP_GRACE_S = 5.0
-OUTPUT_TAIL_LINES = 40
 FREE_PORT_ATTEMPTS = 3
 
 
-class AzuriteProcess:
+class AzuriteProcess(ChildServer):
     """One Azurite process (blob, queue and table services) in its own process group."""
 
     def __init__(
@@ -48,9 +42,7 @@ class AzuriteProcess:
         self.host = host
         self.command = command
         self.startup_timeout_s = startup_timeout_s
-        self._process: asyncio.subprocess.Process | None = None
-        self._output: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
-        self._reader: asyncio.Task[None] | None = None
+        super().__init__()
 
     @property
     def blob_port(self) -> int:
@@ -65,23 +57,11 @@ class AzuriteProcess:
         return self.ports[2]
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.returncode is None
-
-    @property
     def connection_string(self) -> str:
         if 0 in self.ports:
             raise RuntimeError("Azurite's ports are chosen when it starts; call start() first.")
         client_host = DEV_STORAGE_HOST if self.host in ("0.0.0.0", "") else self.host
         return emulator_connection_string(*self.ports, host=client_host)
-
-    def output_tail(self) -> str:
-        """The last lines Azurite wrote to stdout/stderr."""
-        return "\n".join(self._output)
 
     async def start(self) -> None:
         """Start Azurite and wait until all three services accept connections."""
@@ -103,20 +83,10 @@ class AzuriteProcess:
         picked = iter(free_ports(self.requested_ports.count(0), self.host))
         ports = tuple(port or next(picked) for port in self.requested_ports)
         self.ports = (ports[0], ports[1], ports[2])
-        self._output.clear()
         assert self.command is not None
-        self._process = await asyncio.create_subprocess_exec(
-            *self.command,
-            *self._arguments(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(),
-        )
-        self._reader = asyncio.create_task(self._read_output(self._process))
+        process = await self._spawn(*self.command, *self._arguments())
         try:
-            await self._wait_until_ready(self._process)
+            await self._wait_until_ready(process)
         except BaseException:
             await self.stop()
             raise
@@ -131,11 +101,6 @@ class AzuriteProcess:
             return [*args, "--inMemoryPersistence"]
         self.location.mkdir(parents=True, exist_ok=True)
         return [*args, "--location", str(self.location)]
-
-    async def _read_output(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
-        async for line in process.stdout:
-            self._output.append(line.decode(errors="replace").rstrip())
 
     async def _wait_until_ready(self, process: asyncio.subprocess.Process) -> None:
         loop = asyncio.get_running_loop()
@@ -160,39 +125,6 @@ class AzuriteProcess:
 
     def _describe_ports(self) -> str:
         return ", ".join(f"{s} {self.host}:{p}" for s, p in zip(SERVICES, self.ports, strict=True))
-
-    async def _drain_output(self) -> None:
-        if self._reader is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
-
-    async def stop(self) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL after a grace period."""
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            signal_group(process.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), STOP_GRACE_S)
-            except TimeoutError:
-                signal_group(process.pid, signal.SIGKILL)
-                await process.wait()
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-
-    async def __aenter__(self) -> AzuriteProcess:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 async def ensure_dev_storage(

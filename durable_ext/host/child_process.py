@@ -1,15 +1,18 @@
-"""Helpers for the servers the host and the tests start as child processes (Azurite, PostgreSQL):
-free ports, a port that answers, a child that dies with its parent, and signalling its group."""
+"""The servers the host and the tests start as child processes (Azurite, PostgreSQL): free ports, a port
+that answers, a child that dies with its parent, its output kept, and stopping its process group."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import signal
 import socket
 import sys
 from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
 
 LOCALHOST = "127.0.0.1"
 
@@ -54,3 +57,87 @@ def die_with_parent() -> Callable[[], None] | None:
 def signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
+
+
+OUTPUT_TAIL_LINES = 40
+
+
+class ChildServer:
+    """A server process in its own process group, its last lines of output kept for error messages.
+    Subclasses start it with :meth:`_spawn`; :meth:`stop` signals the group with ``stop_signal``, then
+    SIGKILL after ``stop_grace_s``."""
+
+    stop_signal = signal.SIGTERM
+    stop_grace_s = 5.0
+
+    def __init__(self) -> None:
+        self._process: asyncio.subprocess.Process | None = None
+        self._output: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    def output_tail(self) -> str:
+        """The last lines the server wrote to stdout/stderr."""
+        return "\n".join(self._output)
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def _spawn(self, *command: str, **options: Any) -> asyncio.subprocess.Process:
+        self._output.clear()
+        self._process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+            **options,
+        )
+        self._reader = asyncio.create_task(self._read_output(self._process))
+        return self._process
+
+    async def _read_output(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            self._output.append(line.decode(errors="replace").rstrip())
+
+    async def _drain_output(self) -> None:
+        """Wait (a little) for the output of a process that exited."""
+        if self._reader is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            signal_group(process.pid, self.stop_signal)
+            try:
+                await asyncio.wait_for(process.wait(), self.stop_grace_s)
+            except TimeoutError:
+                signal_group(process.pid, signal.SIGKILL)
+                await process.wait()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

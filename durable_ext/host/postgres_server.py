@@ -9,7 +9,6 @@ creates (or ``nobody``).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import os
@@ -18,17 +17,15 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from ..errors import ConfigurationError
-from .child_process import LOCALHOST, die_with_parent, free_ports, port_accepts, signal_group
+from .child_process import LOCALHOST, ChildServer, free_ports, port_accepts
 
 log = logging.getLogger("durable_ext.postgres_server")
 
 DEBIAN_BIN = Path("/usr/lib/postgresql")
 USER = "durable"
 STARTUP_TIMEOUT_S = 30.0
-STOP_GRACE_S = 10.0
 SERVER_SETTINGS = {
     # a test server: losing the last commits on a machine crash is fine, waiting for fsync is not
     "fsync": "off",
@@ -67,17 +64,18 @@ def _run_as() -> pwd.struct_passwd | None:
     raise ConfigurationError("PostgreSQL will not run as root, and there is no 'postgres' user to run it as.")
 
 
-class PostgresServer:
+class PostgresServer(ChildServer):
     """One PostgreSQL server with its own data folder, trusting local connections as user ``durable``."""
 
+    stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown
+    stop_grace_s = 10.0
+
     def __init__(self, port: int = 0, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        super().__init__()
         self.requested_port = port
         self.port = port
         self.startup_timeout_s = startup_timeout_s
         self.folder: Path | None = None
-        self._process: asyncio.subprocess.Process | None = None
-        self._output: collections.deque[str] = collections.deque(maxlen=40)
-        self._reader: asyncio.Task[None] | None = None
 
     @property
     def dsn(self) -> str:
@@ -88,17 +86,6 @@ class PostgresServer:
         if not self.port:
             raise RuntimeError("the server's port is chosen when it starts; call start() first")
         return f"postgresql://{USER}@{LOCALHOST}:{self.port}/{database}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.returncode is None
-
-    def output_tail(self) -> str:
-        return "\n".join(self._output)
 
     async def start(self) -> None:
         if self.running:
@@ -111,7 +98,7 @@ class PostgresServer:
             await self._initdb(user)
         self.port = self.requested_port or free_ports(1)[0]
         settings = [arg for key, value in SERVER_SETTINGS.items() for arg in ("-c", f"{key}={value}")]
-        self._process = await asyncio.create_subprocess_exec(
+        process = await self._spawn(
             postgres_binary("postgres"),
             "-D",
             str(self.folder / "data"),
@@ -120,17 +107,11 @@ class PostgresServer:
             "-k",
             str(self.folder),
             *settings,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(),
             user=user.pw_uid if user is not None else None,
             group=user.pw_gid if user is not None else None,
         )
-        self._reader = asyncio.create_task(self._read_output(self._process))
         try:
-            await self._wait_until_ready(self._process)
+            await self._wait_until_ready(process)
         except BaseException:
             await self.stop()
             raise
@@ -157,17 +138,12 @@ class PostgresServer:
         if process.returncode != 0:
             raise ConfigurationError(f"initdb failed (exit {process.returncode}):\n{output.decode()[-2000:]}")
 
-    async def _read_output(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
-        async for line in process.stdout:
-            self._output.append(line.decode(errors="replace").rstrip())
-
     async def _wait_until_ready(self, process: asyncio.subprocess.Process) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.startup_timeout_s
         while not (await port_accepts(LOCALHOST, self.port) and self._accepting()):
             if process.returncode is not None:
-                await asyncio.sleep(0.1)  # the last lines of its output
+                await self._drain_output()
                 raise ConfigurationError(
                     f"PostgreSQL exited with code {process.returncode} before it was ready "
                     f"(port {self.port}). Its output:\n{self.output_tail()}"
@@ -184,20 +160,7 @@ class PostgresServer:
 
     async def stop(self, *, keep_data: bool = False) -> None:
         """Stop the server (a fast shutdown, then SIGKILL); remove its folder unless ``keep_data``."""
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            signal_group(process.pid, signal.SIGINT)  # PostgreSQL's fast shutdown
-            try:
-                await asyncio.wait_for(process.wait(), STOP_GRACE_S)
-            except TimeoutError:
-                signal_group(process.pid, signal.SIGKILL)
-                await process.wait()
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        self._output.clear()
+        await super().stop()
         if not keep_data and self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
@@ -207,15 +170,3 @@ class PostgresServer:
         await self.stop(keep_data=True)
         self.requested_port = self.port
         await self.start()
-
-    async def __aenter__(self) -> PostgresServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import uuid
 from dataclasses import dataclass, field
 
+from ..core.worker_id import default_worker_id
+
 SCHEMA_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -20,7 +15,7 @@ class PostgresSettings:
     hub_name: str
     dsn: str
     """The connection string (``postgresql://user:password@host:port/database``, or key=value pairs)."""
-    connection_name: str = "SQLDB_Connection"
+    connection_name: str = "PostgresConnection"
     """The app setting the connection string came from (named in errors)."""
     schema: str = "dt"
     worker_id: str = field(default_factory=default_worker_id)

@@ -105,18 +105,20 @@ async def entities_memory_host(
         yield host
 
 
+async def serve_on_postgres(
+    app: str, connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """A test app with its task hub in the session's PostgreSQL (``--storage postgres``)."""
+    env = {"PostgresConnection": postgres_dsn}
+    async for host in serve(APPS / app, connection_string, tmp_path_factory, env, storage_args("postgres")):
+        yield host
+
+
 @pytest.fixture(scope="session")
 async def features_postgres_host(
     connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
-    """The features app with its task hub in the session's PostgreSQL."""
-    async for host in serve(
-        APPS / "features",
-        connection_string,
-        tmp_path_factory,
-        {"PostgresConnection": postgres_dsn},
-        storage_args("postgres"),
-    ):
+    async for host in serve_on_postgres("features", connection_string, postgres_dsn, tmp_path_factory):
         yield host
 
 
@@ -124,14 +126,7 @@ async def features_postgres_host(
 async def entities_postgres_host(
     connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningHost]:
-    """The entities app with its task hub in the session's PostgreSQL."""
-    async for host in serve(
-        APPS / "entities",
-        connection_string,
-        tmp_path_factory,
-        {"PostgresConnection": postgres_dsn},
-        storage_args("postgres"),
-    ):
+    async for host in serve_on_postgres("entities", connection_string, postgres_dsn, tmp_path_factory):
         yield host
 
 
