@@ -90,7 +90,7 @@ async def test_a_start_for_the_other_workers_queue_runs_at_once_after_idle(
             took.append(time.monotonic() - began)
             assert state.status == OrchestrationStatus.Completed
         assert b.service.wakeups.received >= 4
-        assert max(took) < 1.0, f"start to Completed took {took} s"
+        assert max(took) < 3.0, f"start to Completed took {took} s"  # a poll here waits up to 8 s
 
 
 async def test_a_timer_on_the_other_workers_queue_fires_on_time(settings: AzureStorageSettings) -> None:
