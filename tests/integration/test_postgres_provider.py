@@ -7,11 +7,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
+import pytest
 
 from durable_ext.core.client import TaskHubClient
+from durable_ext.core.entities import EntityId
 from durable_ext.core.history import OrchestrationStatus
+from durable_ext.core.service import OrchestrationWorkItem
 from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 from durable_ext.postgres.schema import LATEST, migrate
+from durable_ext.postgres.service import PostgresOrchestrationService
 
 from ..providers import postgres_service
 from .test_engine import REGISTRY, _sdk_input
@@ -91,3 +95,59 @@ async def test_deleting_the_hub_leaves_other_hubs_in_the_schema(postgres_dsn: st
     finally:
         await mine.close()
         await other.close()
+
+
+async def _lock(service: PostgresOrchestrationService) -> OrchestrationWorkItem:
+    item = await asyncio.wait_for(service.lock_next_orchestration_work_item(), 10)
+    assert item is not None
+    return item
+
+
+async def test_an_instance_whose_episodes_keep_failing_is_failed_and_its_message_set_aside(
+    postgres_dsn: str, hub_name: str
+) -> None:
+    service = postgres_service(postgres_dsn, hub_name, poison_message_dequeue_count=2)
+    await service.start()
+    try:
+        await TaskHubClient(service).start("chain", _sdk_input(["x"]), "hopeless")
+        reasons = []
+        for _ in range(4):  # every episode fails, even the one that would fail the instance
+            item = await _lock(service)
+            reasons.append(item.poison_reason)
+            await service.abandon_orchestration_work_item(item, RuntimeError("cannot even fail"))
+        assert reasons[:2] == [None, None]
+        assert "delivered 3 times and its episode failed every time" in (reasons[2] or "")
+        assert "RuntimeError: cannot even fail" in (reasons[2] or "")
+        with pytest.raises(TimeoutError):  # the fifth delivery fails it without handing out a work item
+            await asyncio.wait_for(service.lock_next_orchestration_work_item(), 3)
+        state = await service.get_state("hopeless")
+        assert state is not None and state.status == OrchestrationStatus.Failed
+        assert "delivered 5 times" in (state.output or "")
+        [poison] = await service.poison_messages("hopeless")
+        assert (poison.queue, poison.dequeue_count) == ("NewEvents", 5)
+    finally:
+        await service.stop()
+        await service.close()
+
+
+async def test_an_entity_sets_its_poison_messages_aside_and_goes_on(postgres_dsn: str, hub_name: str) -> None:
+    service = postgres_service(postgres_dsn, hub_name, poison_message_dequeue_count=2)
+    await service.start()
+    client = TaskHubClient(service)
+    entity = EntityId.of("counter", "sick")
+    try:
+        await client.signal_entity(entity, "add", _sdk_input(1))
+        for _ in range(2):
+            item = await _lock(service)
+            await service.abandon_orchestration_work_item(item, RuntimeError("batch failed"))
+        with pytest.raises(TimeoutError):  # the third delivery moves it aside
+            await asyncio.wait_for(service.lock_next_orchestration_work_item(), 3)
+        [poison] = await service.poison_messages(entity.instance_id)
+        assert "the entity's batches with it failed every time" in poison.reason
+        assert await service.get_state(entity.instance_id) is None  # the entity is not failed
+        await client.signal_entity(entity, "add", _sdk_input(2))
+        item = await _lock(service)
+        assert len(item.new_messages) == 1 and item.poison_reason is None  # only the new signal
+    finally:
+        await service.stop()
+        await service.close()
