@@ -1,5 +1,5 @@
-"""Chaos on a PostgreSQL task hub: three worker processes share it, two are killed with SIGKILL while a
-hundred orchestrations run, and the database restarts in the middle. Every instance must complete with
+"""Chaos on a PostgreSQL task hub: three worker processes share it, two are killed with SIGKILL while 250
+orchestrations run, and the database restarts in the middle. Every instance must complete with
 the right output, and no history may hold a task scheduled twice."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from durable_ext.host.postgres_server import PostgresServer
 from .hosting import RunningHost, start_host, stop_host, wait_until_serving
 from .test_postgres_host import HUB, postgres_app
 
-CHAINS = 80
-FAN_OUTS = 20
+CHAINS = 200
+FAN_OUTS = 50
 CITIES = ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
 
 
