@@ -17,6 +17,7 @@ TRANSIENT = (
     asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure (40)
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full (53)
     asyncpg.InterfaceError,  # "connection is closed" and the like, from the driver
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation when the server went away
 )
 
 

@@ -234,9 +234,11 @@ class PostgresOrchestrationService:
     async def complete_orchestration_work_item(
         self, item: OrchestrationWorkItem, result: EpisodeResult
     ) -> None:
-        async with self.connection() as conn:
-            await self.episodes.commit(conn, item, result)
-        self._forget(item)
+        try:
+            async with self.connection() as conn:
+                await self.episodes.commit(conn, item, result)
+        finally:  # committed, or not: either way its lock is renewed no more (it expires if held)
+            self._forget(item)
         self._last_errors.pop(item.instance_id, None)
         self.episodes_committed += 1
 
@@ -245,14 +247,14 @@ class PostgresOrchestrationService:
     ) -> None:
         if error is not None:
             self._last_errors[item.instance_id] = f"{type(error).__name__}: {error}"
+        self._forget(item)
         async with self.connection() as conn:
             await self.episodes.release(conn, item, delay_s=1.0 if error is not None else 0.0)
-        self._forget(item)
 
     async def release_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
+        self._forget(item)
         async with self.connection() as conn:
             await self.episodes.release(conn, item)
-        self._forget(item)
 
     def _forget(self, item: OrchestrationWorkItem) -> None:
         lock: EpisodeLock = item.session
@@ -276,15 +278,17 @@ class PostgresOrchestrationService:
         return None
 
     async def complete_activity_work_item(self, item: ActivityWorkItem, response: TaskMessage) -> None:
-        async with self.connection() as conn:
-            await self.tasks.complete(conn, item, response)
-        self._held_tasks.discard(item.session.token)
+        try:
+            async with self.connection() as conn:
+                await self.tasks.complete(conn, item, response)
+        finally:  # a lock that is not renewed expires, and the activity runs again elsewhere
+            self._held_tasks.discard(item.session.token)
         self.activities_completed += 1
 
     async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None:
+        self._held_tasks.discard(item.session.token)
         async with self.connection() as conn:
             await self.tasks.abandon(conn, item)
-        self._held_tasks.discard(item.session.token)
 
     # ---- client operations --------------------------------------------------------------------
     async def create_instance(self, started: TaskMessage) -> None:

@@ -28,12 +28,12 @@ def _kill(host: RunningHost) -> None:
     host.process.wait()
 
 
-async def _start_all(http: aiohttp.ClientSession, base_url: str) -> dict[str, str]:
-    """Start the orchestrations through one worker; instance id -> orchestrator."""
+async def _start(http: aiohttp.ClientSession, base_url: str, numbers: range) -> dict[str, str]:
+    """Start orchestrations through one worker (chains first, then fan-outs); instance id -> orchestrator."""
     started: dict[str, str] = {}
-    for n in range(CHAINS + FAN_OUTS):
-        name = "hello_cities" if n < CHAINS else "fan_out_fan_in"
-        body = None if n < CHAINS else 10
+    for n in numbers:
+        name = "hello_cities" if n % (CHAINS + FAN_OUTS) < CHAINS else "fan_out_fan_in"
+        body = None if name == "hello_cities" else 10
         async with http.post(f"{base_url}/api/orchestrators/{name}", json=body) as response:
             assert response.status == 202, await response.text()
             started[(await response.json())["id"]] = name
@@ -80,15 +80,19 @@ async def test_killed_workers_and_a_database_restart_lose_nothing(
         try:
             for host in hosts:
                 await wait_until_serving(host)
+            total = CHAINS + FAN_OUTS
             async with aiohttp.ClientSession() as http:
-                started = await asyncio.wait_for(_start_all(http, hosts[0].base_url), 60)
-            await asyncio.sleep(0.5)
-            _kill(hosts[1])  # in the middle of the work: its locks expire and the others take it up
-            await asyncio.sleep(0.5)
+                # chains and fan-outs alike in both halves: the kills come while both kinds run
+                half = range(0, total, 2)
+                started = await asyncio.wait_for(_start(http, hosts[0].base_url, half), 60)
+                unfinished = len(started) - len(await _finished(server.dsn, list(started)))
+                _kill(hosts[1])  # in the middle of the work: its locks expire and the others take it up
+                started |= await asyncio.wait_for(_start(http, hosts[0].base_url, range(1, total, 2)), 60)
             await server.restart()  # every worker loses its connections at once
             _kill(hosts[2])
             hosts[1] = start_host(root, connection_string, tmp_path / "host1b.log", env)
             await wait_until_serving(hosts[1])
+            assert unfinished > 0  # the first kill came while work was running
             ids = list(started)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 120
