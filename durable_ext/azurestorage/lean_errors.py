@@ -20,7 +20,8 @@ from azure.core.exceptions import (
     map_error,
 )
 from azure.core.rest import HttpRequest
-from azure.core.rest._aiohttp import RestAioHttpTransportResponse
+from azure.core.rest._aiohttp import _CIMultiDict
+from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl
 from azure.data.tables._error import _decode_error, _process_table_error, _validate_tablename_error
 from azure.storage.queue._shared.response_handlers import process_storage_error
 
@@ -35,12 +36,29 @@ _ERROR_MAP: dict[int, type[HttpResponseError]] = {
 """The generated operations' error map (the same in the queue and tables SDKs)."""
 
 
+class _ReadResponse(AsyncHttpResponseImpl):
+    """An azure-core response over an answer read whole (as the SDK's aiohttp transport makes one)."""
+
+    def __init__(self, answer: Answer, method: str) -> None:
+        headers = _CIMultiDict(answer.headers)
+        super().__init__(
+            request=HttpRequest(method, answer.url),
+            internal_response=answer,
+            status_code=answer.status,
+            headers=headers,
+            content_type=headers.get("content-type"),
+            reason=answer.reason,
+            stream_download_generator=None,
+        )
+        self._content = answer.body
+        self._is_stream_consumed = True
+
+    async def close(self) -> None:
+        self._is_closed = True
+
+
 async def _sdk_error(answer: Answer, method: str) -> HttpResponseError:
-    raw = answer.raw
-    response = RestAioHttpTransportResponse(
-        request=HttpRequest(method, str(raw.url)), internal_response=raw, decompress=False
-    )
-    await response.read()
+    response = _ReadResponse(answer, method)
     try:
         map_error(status_code=answer.status, response=response, error_map=_ERROR_MAP)
     except HttpResponseError as error:

@@ -1,12 +1,15 @@
-"""The lean request path: hot storage requests sent with aiohttp directly, signed with Shared Key.
+"""The lean request path: hot storage requests sent on a small HTTP/1.1 client, signed with Shared Key.
 
 Through the Azure SDKs' pipelines a request costs about three times the CPU of the HTTP exchange
-itself (policies, header building, tracing hooks, request ids, model (de)serialization). This path
-sends the same requests on an aiohttp session with the SDK transport's settings (timeouts, no proxy
-variables, no cookies, idle connections dropped after ``IDLE_CONNECTION_S``), and keeps what callers
-see: each attempt counted in the :class:`OperationCounter` (watchers run first) and reported to the
+itself (policies, header building, tracing hooks, request ids, model (de)serialization), and a
+general HTTP client (aiohttp) is most of what is left. This path sends the same requests on
+``http1_client`` with the SDK transport's settings (connect and read timeouts, no proxy variables,
+no cookies, idle connections dropped after ``IDLE_CONNECTION_S``, one second try of an idempotent
+request whose connection broke before the answer, as aiohttp does), and keeps what callers see:
+each attempt counted in the :class:`OperationCounter` (watchers run first) and reported to the
 account's :class:`StorageHealth`, the SDK's retries of the service (:class:`Retries`), and transport
-faults raised as the SDK transport raises them. Answers are read by ``lean_queue`` and ``lean_table``.
+faults raised as the SDK's aiohttp transport raises them. Answers are read by ``lean_queue`` and
+``lean_table``.
 
 It is used only for a connection string with an account key and no proxy (``LeanStorage.eligible``);
 SAS, token credentials and proxies keep the SDK path.
@@ -18,12 +21,12 @@ import asyncio
 import random
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
-import aiohttp
 from azure.core.exceptions import (
     IncompleteReadError,
     ServiceRequestError,
@@ -31,19 +34,39 @@ from azure.core.exceptions import (
     ServiceResponseError,
     ServiceResponseTimeoutError,
 )
-from multidict import CIMultiDictProxy
-from yarl import URL
+from multidict import CIMultiDict
 
 from .health import IDLE_CONNECTION_S, StorageHealth, classify, report_answer
+from .http1_client import (
+    ConnectionPool,
+    ConnectTimedOut,
+    HttpFault,
+    IncompleteBody,
+    MalformedAnswer,
+    Origin,
+    ReadTimedOut,
+)
 from .operation_counter import OperationCounter
 from .shared_key import SharedKey
 
 Sign = Callable[[dict[str, str]], None]
 """Sets the date and ``Authorization`` headers of one attempt."""
 
+_PATH_SAFE = "!$&'()*,:;=@"
+_QUERY_SAFE = "!$'()*,/:?@"
 _RETRY_AFTER_MS = ("retry-after-ms", "x-ms-retry-after-ms")
 _CORE_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _CORE_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+
+def path_segment(text: str) -> str:
+    """``text`` percent-encoded for a URL path, as the requests of this path have always been sent."""
+    return quote(text, safe=_PATH_SAFE)
+
+
+def query_string(parameters: Iterable[tuple[str, str]]) -> str:
+    """``name=value&...`` with the values percent-encoded as the requests of this path have always been."""
+    return "&".join(f"{name}={quote(value, safe=_QUERY_SAFE)}" for name, value in parameters)
 
 
 @dataclass(frozen=True)
@@ -113,16 +136,17 @@ def _retry_after_s(headers: Mapping[str, str]) -> float | None:
 
 
 def transport_error(exc: BaseException) -> BaseException:
-    """The exception the SDK's aiohttp transport raises for ``exc`` (others are raised as they are)."""
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    """The exception the SDK's aiohttp transport raises for the aiohttp fault that matches ``exc``
+    (others are raised as they are)."""
+    if isinstance(exc, IncompleteBody):
         return IncompleteReadError(exc, error=exc)
-    if isinstance(exc, aiohttp.ClientResponseError):
+    if isinstance(exc, MalformedAnswer):
         return ServiceResponseError(exc, error=exc)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, ConnectTimedOut):
         return ServiceRequestTimeoutError(exc, error=exc)
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, ReadTimedOut | asyncio.TimeoutError):
         return ServiceResponseTimeoutError(exc, error=exc)
-    if isinstance(exc, aiohttp.ClientError):
+    if isinstance(exc, HttpFault):
         return ServiceRequestError(exc, error=exc)
     return exc
 
@@ -132,13 +156,14 @@ class Answer:
     """A response read whole."""
 
     status: int
-    headers: CIMultiDictProxy[str]
+    reason: str
+    headers: CIMultiDict[str]
     body: bytes
-    raw: aiohttp.ClientResponse
+    url: str
 
 
 class LeanStorage:
-    """One account's lean request path: its session, key, counter, health and timeouts."""
+    """One account's lean request path: its connections, key, counter, health and timeouts."""
 
     def __init__(
         self,
@@ -154,51 +179,29 @@ class LeanStorage:
         self.health = health
         self.queue_retries = Retries(attempts, storage=True)
         self.table_retries = Retries(attempts, storage=False)
-        self.timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout_s, sock_read=read_timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        """The session, opened on first use (and again after :meth:`close`, as the SDK transport)."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                trust_env=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_S),
-            )
-        return self._session
+        self.pool = ConnectionPool(connect_timeout_s, read_timeout_s, IDLE_CONNECTION_S)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the idle connections (new ones are opened if the path is used again)."""
+        self.pool.close()
 
     async def send(
         self,
         operation: str,
         method: str,
-        url: URL,
+        origin: Origin,
+        target: str,
         headers: dict[str, str],
         body: bytes | None,
         sign: Sign,
         retries: Retries,
     ) -> Answer:
         """Send one request, retried as ``retries`` says; ``operation`` is its counter name."""
-        skip = ("Content-Type",) if body is None else ()
         for attempt in range(1, retries.attempts + 1):
             self.counter.count(operation)
             sign(headers)
             try:
-                response = await self.session().request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    skip_auto_headers=skip,
-                )
-                content = await response.read()
+                response = await self.pool.request(origin, method, target, headers, body)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:
@@ -214,7 +217,8 @@ class LeanStorage:
             if attempt < retries.attempts and retries.after_status(method, response.status, response.headers):
                 await asyncio.sleep(retries.delay_s(attempt, response.headers))
                 continue
-            return Answer(response.status, response.headers, content, response)
+            url = ("https://" if origin.tls else "http://") + origin.host_header + target
+            return Answer(response.status, response.reason, response.headers, response.body, url)
         raise AssertionError("unreachable")
 
 

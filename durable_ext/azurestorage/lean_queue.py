@@ -6,15 +6,15 @@ the answers become the same ``QueueMessage`` objects, with the same values, that
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from azure.storage.queue import QueueMessage
-from yarl import URL
 
+from .http1_client import Origin
 from .lean_errors import raise_queue_error
-from .lean_http import Answer, LeanStorage, Retries, lean_of
+from .lean_http import Answer, LeanStorage, Retries, lean_of, query_string
 
 API_VERSION = "2026-10-06"
 """The service version the queue SDK in use sends."""
@@ -43,11 +43,31 @@ def message_body(content: str) -> bytes:
     ).encode()
 
 
+_PLAIN_LIST = re.compile(
+    rb"<\?xml version=[\"']1\.0[\"'] encoding=[\"']utf-8[\"']\?>\s*<QueueMessagesList>"
+    rb"((?:<QueueMessage>(?:<(\w+)>[^<&\r]*</\2>)*</QueueMessage>)*)</QueueMessagesList>\s*"
+)
+_PLAIN_MESSAGE = re.compile(rb"<QueueMessage>(.*?)</QueueMessage>", re.DOTALL)
+_PLAIN_FIELD = re.compile(rb"<(\w+)>([^<&\r]*)</\1>")
+
+
+def _message_fields(body: bytes) -> list[dict[str, str | None]]:
+    """Each message's fields by tag, as ElementTree reads them (``None`` for an empty one). An answer
+    of plain elements only (no attributes, entities, CDATA or carriage returns, which an XML parser
+    rewrites) is read with regular expressions; any other with ElementTree."""
+    plain = _PLAIN_LIST.fullmatch(body)
+    if plain is None:
+        return [{child.tag: child.text for child in item} for item in ET.fromstring(body)]
+    return [
+        {name.decode(): value.decode() or None for name, value in _PLAIN_FIELD.findall(message)}
+        for message in _PLAIN_MESSAGE.findall(plain.group(1))
+    ]
+
+
 def _messages(body: bytes, content: str | None = None) -> list[QueueMessage]:
     """The ``QueueMessage`` of each ``<QueueMessage>`` of a Put or Get Messages answer."""
     found = []
-    for item in ET.fromstring(body):
-        fields = {child.tag: child.text for child in item}
+    for fields in _message_fields(body):
         count = fields.get("DequeueCount")
         text = fields.get("MessageText", content)
         message = QueueMessage(
@@ -68,7 +88,7 @@ class LeanQueue:
 
     def __init__(self, lean: LeanStorage, queue_url: str) -> None:
         self.lean = lean
-        self.url = queue_url.rstrip("/")
+        self.origin, self.path = Origin.split(queue_url)
 
     async def _send(
         self,
@@ -79,30 +99,26 @@ class LeanQueue:
         body: bytes | None = None,
         attempts: int | None = None,
     ) -> Answer:
-        query_text = "&".join(f"{name}={quote(value, safe='')}" for name, value in query.items())
-        url = URL(f"{self.url}{path}" + (f"?{query_text}" if query_text else ""))
+        resource = self.path + path
+        query_text = query_string(query.items())
+        target = f"{resource}?{query_text}" if query_text else resource
         headers = {"x-ms-version": API_VERSION}
+        signed = {"x-ms-version": API_VERSION}
         if body is not None:
-            headers |= {
-                "Content-Length": str(len(body)),
-                "Content-Type": "application/xml",
-                "Accept": "application/xml",
-            }
+            headers["Content-Type"] = headers["Accept"] = "application/xml"
+            signed |= {"content-length": str(len(body)), "content-type": "application/xml"}
         elif method == "GET":
             headers["Accept"] = "application/xml"
         key = self.lean.key
-        signed = {
-            "content-length": headers.get("Content-Length", ""),
-            "content-type": headers.get("Content-Type", ""),
-        }
 
         def sign(headers: dict[str, str]) -> None:
-            headers["x-ms-date"] = key.date()
-            names = signed | {"x-ms-date": headers["x-ms-date"], "x-ms-version": API_VERSION}
-            headers["Authorization"] = key.queue_authorization(method, url.raw_path, query, names)
+            signed["x-ms-date"] = headers["x-ms-date"] = key.date()
+            headers["Authorization"] = key.queue_authorization(method, resource, query, signed)
 
         retries = self.lean.queue_retries if attempts is None else Retries(attempts, storage=True)
-        return await self.lean.send(f"queue.{operation}", method, url, headers, body, sign, retries)
+        return await self.lean.send(
+            f"queue.{operation}", method, self.origin, target, headers, body, sign, retries
+        )
 
     async def put(
         self, content: str, visibility_timeout: int | None = None, *, attempts: int | None = None

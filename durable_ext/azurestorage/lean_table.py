@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from azure.data.tables import TableEntity
 from azure.data.tables._deserialize import _convert_to_entity
-from azure.data.tables._serialize import _add_entity_properties, _parameter_filter_substitution
-from yarl import URL
+from azure.data.tables._serialize import _parameter_filter_substitution
 
+from .entity_json import entity_properties
+from .http1_client import Origin
 from .lean_errors import raise_table_error
-from .lean_http import Answer, LeanStorage, lean_of
+from .lean_http import Answer, LeanStorage, lean_of, path_segment, query_string
 
 API_VERSION = "2019-02-02"
 JSON_NO_METADATA = "application/json;odata=nometadata"
@@ -25,7 +25,7 @@ JSON_MINIMAL_METADATA = "application/json;odata=minimalmetadata"
 
 
 def entity_path(table: str, partition_key: str, row_key: str) -> str:
-    keys = (quote(str(key).replace("'", "''"), safe="") for key in (partition_key, row_key))
+    keys = (path_segment(str(key).replace("'", "''")) for key in (partition_key, row_key))
     return f"/{table}(PartitionKey='{next(keys)}',RowKey='{next(keys)}')"
 
 
@@ -34,7 +34,7 @@ class LeanTable:
 
     def __init__(self, lean: LeanStorage, account_url: str, table: str) -> None:
         self.lean = lean
-        self.base = account_url.rstrip("/")
+        self.origin, self.path = Origin.split(account_url)
         self.table = table
 
     async def _send(
@@ -49,7 +49,8 @@ class LeanTable:
         query: str = "",
         extra: dict[str, str] | None = None,
     ) -> Answer:
-        url = URL(self.base + path + (f"?{query}" if query else ""))
+        resource = self.path + path
+        target = f"{resource}?{query}" if query else resource
         headers = {"x-ms-version": API_VERSION, "DataServiceVersion": "3.0", "Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -60,15 +61,15 @@ class LeanTable:
         def sign(headers: dict[str, str]) -> None:
             date = key.date()
             headers["x-ms-date"] = headers["Date"] = date
-            headers["Authorization"] = key.table_authorization(method, url.raw_path, content_type, date)
+            headers["Authorization"] = key.table_authorization(method, resource, content_type, date)
 
         return await self.lean.send(
-            f"table.{operation}", method, url, headers, body, sign, self.lean.table_retries
+            f"table.{operation}", method, self.origin, target, headers, body, sign, self.lean.table_retries
         )
 
     async def insert(self, entity: dict[str, Any]) -> str:
         """Insert Entity; its ETag. ``ResourceExistsError`` (409) when the row exists."""
-        body = json.dumps(_add_entity_properties(entity)).encode()
+        body = json.dumps(entity_properties(entity)).encode()
         answer = await self._send(
             "write",
             "POST",
@@ -86,7 +87,7 @@ class LeanTable:
         Merge/Replace), else only if it still has ``etag`` (412 ``ResourceModifiedError`` if not,
         404 ``ResourceNotFoundError`` if it is gone); the new ETag."""
         method = "PATCH" if merge else "PUT"
-        body = json.dumps(_add_entity_properties(entity)).encode()
+        body = json.dumps(entity_properties(entity)).encode()
         path = entity_path(self.table, entity["PartitionKey"], entity["RowKey"])
         answer = await self._send(
             "write",
@@ -114,7 +115,7 @@ class LeanTable:
             params.append(("$select", ",".join(select)))
         continuation: list[tuple[str, str]] = []
         while True:
-            query = "&".join(f"{name}={quote(value, safe='')}" for name, value in params + continuation)
+            query = query_string(params + continuation)
             path = f"/{self.table}()"
             answer = await self._send("query", "GET", path, accept=JSON_MINIMAL_METADATA, query=query)
             if answer.status != 200:

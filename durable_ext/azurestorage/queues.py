@@ -25,6 +25,7 @@ from ..core.messages import TaskMessage
 from ..errors import TransientStorageError
 from . import envelope
 from .clients import retry_transient, translated
+from .http1_client import ConnectFailed
 from .large_payloads import LargePayloads, message_blob_name, message_too_large
 from .lean_queue import lean_queue
 
@@ -70,7 +71,7 @@ def _never_sent(exc: BaseException) -> bool:
     """The request failed while connecting: it never reached the server."""
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, aiohttp.ClientConnectorError):
+        if isinstance(cause, aiohttp.ClientConnectorError | ConnectFailed):
             return True
         cause = cause.__cause__ or getattr(cause, "inner_exception", None)
         if cause is exc:

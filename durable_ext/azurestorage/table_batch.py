@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
-from azure.data.tables._serialize import _add_entity_properties
 from azure.data.tables.aio import TableClient
 
+from .entity_json import entity_properties
 from .lean_table import LeanTable
 
 API_VERSION = "2019-02-02"
@@ -53,7 +53,7 @@ def _entity_url(base: str, table: str, entity: dict[str, Any]) -> str:
 
 
 def _part(index: int, base: str, table: str, operation: BatchOperation) -> str:
-    body = json.dumps(_add_entity_properties(operation.entity), separators=(",", ":"))
+    body = json.dumps(entity_properties(operation.entity), separators=(",", ":"))
     if operation.kind == "create":
         line, accept = f"POST {base}/{table} HTTP/1.1", "application/json;odata=minimalmetadata"
     else:

@@ -11,8 +11,11 @@ JSON log format prints as fields.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import trace
@@ -25,6 +28,7 @@ from .state import OrchestrationRuntimeState
 
 log = logging.getLogger("durable_ext.lifecycle")
 tracer = trace.get_tracer("durable_ext")
+_NO_SPAN = contextlib.nullcontext(trace.INVALID_SPAN)
 
 _SCHEDULED = {
     EventType.TaskScheduled: "scheduled activity",
@@ -32,6 +36,15 @@ _SCHEDULED = {
     EventType.TimerCreated: "created a timer",
     EventType.EventSent: "sent an event",
 }
+
+
+def _span(name: str, fields: Mapping[str, Any]) -> AbstractContextManager[trace.Span]:
+    """The span ``name`` with ``fields`` as attributes, made current. While no tracer provider is
+    configured there is none: the API's no-op tracer would only make the current span current again."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return _NO_SPAN
+    attributes = {f"durable.{key}": value for key, value in fields.items() if value is not None}
+    return tracer.start_as_current_span(name, attributes=attributes)
 
 
 def _episode(state: OrchestrationRuntimeState) -> int:
@@ -54,8 +67,7 @@ async def observe_orchestration(context: DispatchContext, call_next: Next) -> No
     entity = is_entity_instance(instance_id)  # its runner logs its batches as entity work
     if not entity and any(e.event_type == EventType.ExecutionStarted for e in state.new_events):
         log.info("Orchestration '%s' (%s) started", name, instance_id, extra=fields)
-    attributes = {f"durable.{key}": value for key, value in fields.items() if value is not None}
-    with tracer.start_as_current_span(f"orchestration {name}", attributes=attributes):
+    with _span(f"orchestration {name}", fields):
         await call_next()
     if entity:
         return
@@ -91,9 +103,8 @@ async def observe_activity(context: DispatchContext, call_next: Next) -> None:
         "function": scheduled.name,
         "task_id": scheduled.event_id,
     }
-    attributes = {f"durable.{key}": value for key, value in fields.items() if value is not None}
     began = time.perf_counter()
-    with tracer.start_as_current_span(f"activity {scheduled.name}", attributes=attributes) as span:
+    with _span(f"activity {scheduled.name}", fields) as span:
         await call_next()
         response = context.properties["response"].event
         elapsed_ms = (time.perf_counter() - began) * 1000

@@ -6,8 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 
 def format_dotnet(value: datetime) -> str:
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    if value.year < 1000:  # strftime writes such a year unpadded
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
+    return (
+        f"{value.year}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond:06d}0Z"
+    )
 
 
 def format_seconds(value: datetime) -> str:

@@ -17,6 +17,7 @@ from ..core.observability import orchestration_fields
 from ..core.replay import Completion, ReplayOutcome, compact_json, replay
 from ..core.state import OrchestrationRuntimeState
 from ..errors import ActivityFailedError, NonDeterminismError
+from . import sdk_timestamps
 from .failures import describe, input_hint, user_exc_info
 from .functions import FunctionRegistry
 from .http_activity import HttpActivity
@@ -32,6 +33,7 @@ class SdkOrchestrationRunner:
     def __init__(self, functions: FunctionRegistry, executor: Executor) -> None:
         self.functions = functions
         self.executor = executor
+        sdk_timestamps.install()
 
     async def run(self, state: OrchestrationRuntimeState, *, strict: bool = False) -> ReplayOutcome:
         """One episode. A divergence from the history fails the instance with its words; a moved timer is
