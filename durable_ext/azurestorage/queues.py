@@ -38,6 +38,8 @@ PUT_BACK_ATTEMPTS = 12
 CONNECT_RETRIES = 3
 VISIBLE_GRACE_S = 0.1
 """A delayed message's delay is rounded up to whole seconds by the queue: look just after that."""
+LOOK_AGAIN_S = 1.0
+"""After a delayed message's wake-up, the poller looks once more this much later."""
 
 Announce = Callable[[str, float], Awaitable[None]]
 """Told a queue's name and in how many seconds a message in it becomes visible (0: now)."""
@@ -106,6 +108,9 @@ class PollBackoff:
     def _armed_wake(self, slot: int) -> None:
         self._armed.discard(slot)
         self.wake()
+        # and once more a little later: the queue's clock and ours differ by a few tenths, and a loaded
+        # storage may make the message visible late; a poll that found nothing backs off for long
+        asyncio.get_running_loop().call_later(LOOK_AGAIN_S, self.wake)
 
     def reset(self) -> None:
         self._exponent = 0

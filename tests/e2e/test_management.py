@@ -21,13 +21,17 @@ TIMEOUT_S = 30.0
 
 @pytest.fixture(scope="module", params=PROVIDERS)
 async def host(
-    request: pytest.FixtureRequest, connection_string: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    connection_string: str,
+    postgres_dsn: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[RunningHost]:
-    """The management app on each provider in turn: every test here runs on both."""
+    """The management app on each provider in turn: every test here runs on each."""
     log_path = tmp_path_factory.mktemp("management") / "host.log"
     hub = "mgmt" + uuid.uuid4().hex[:10]
     extra = storage_args(request.param)
-    running = start_host(APP, connection_string, log_path, {"MANAGEMENT_HUB": hub}, extra)
+    env = {"MANAGEMENT_HUB": hub, "PostgresConnection": postgres_dsn}
+    running = start_host(APP, connection_string, log_path, env, extra)
     try:
         await wait_until_serving(running)
         yield running
