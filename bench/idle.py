@@ -153,9 +153,10 @@ partition, its intent and ownership leases renewed every 10 s and its control qu
 (Durable Functions extension 2.x) also reads each lease blob's properties: 13,344 and 33,312."""
 
 
-async def main(idle_s: float, starts: int, window_s: float, output: Path) -> str:
+async def main(idle_s: float, starts: int, window_s: float, output: Path | None) -> str:
     """The hubs run at once, each on its own Azurite (idle, they hardly compete for the cores); their
-    starts are spread over the idle time so that no two run together."""
+    starts are spread over the idle time so that no two run together. ``output``: where the figures
+    go (``None``: printed only)."""
     costs = await asyncio.gather(idle_cost(1, window_s), idle_cost(3, window_s)) if window_s > 0 else []
     spread = idle_s / 3
     latencies = list(
@@ -168,8 +169,9 @@ async def main(idle_s: float, starts: int, window_s: float, output: Path) -> str
         "latency_ms": {row.workers: row.milliseconds for row in latencies},
         "idle_per_hour": {cost.workers: round(cost.per_hour) for cost in costs},
     }
-    await asyncio.to_thread(output.write_text, text)
-    await asyncio.to_thread(output.with_suffix(".json").write_text, json.dumps(figures, indent=2))
+    if output is not None:
+        await asyncio.to_thread(output.write_text, text)
+        await asyncio.to_thread(output.with_suffix(".json").write_text, json.dumps(figures, indent=2))
     return text
 
 
@@ -182,6 +184,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--window-s", type=float, default=600.0, help="how long to count an idle hub's requests (0: skip)"
     )
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "idle_results.md")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the figures (default: bench/idle_results.md for a full run; a run that "
+        "skips the idle window only prints, so that it does not erase the idle-cost figures)",
+    )
     args = parser.parse_args()
-    print(asyncio.run(main(args.idle_s, args.starts, args.window_s, args.output)))
+    output = args.output or (BENCH_DIR / "idle_results.md" if args.window_s > 0 else None)
+    print(asyncio.run(main(args.idle_s, args.starts, args.window_s, output)))
