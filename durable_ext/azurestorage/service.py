@@ -9,12 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..core.clock import WALL_CLOCK, Clock
-from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
-from ..core.poison import PoisonMessage, poison_reason
+from ..core.poison import PoisonAction, PoisonMessage, judge_poison
 from ..core.queries import InstancePage, InstanceQuery
 from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
@@ -288,30 +287,27 @@ class AzureStorageOrchestrationService:
         return None
 
     async def _poison_check(self, session: OrchestrationSession) -> str | None:
-        """The reason to fail the instance when its messages keep failing; ``None`` to run it normally.
-
-        Storage outages are waited out, never poison. An entity is never failed: its poison messages
-        are moved aside and the rest run. If even failing the instance keeps failing, its status row is
-        marked failed directly and every message of the session is moved aside.
-        """
-        threshold = self.settings.poison_message_dequeue_count
-        worst = max(m.dequeue_count for m in session.messages)
+        """The shared poison rule (``judge_poison``) applied to this hub: the reason to fail the
+        instance, else ``None`` (storage outages are waited out, never poison)."""
         error = self._failures.get(session.instance_id)
-        if worst <= threshold or (error is not None and is_transient(error)):
+        if error is not None and is_transient(error):
             return None
         last = f"{type(error).__name__}: {error}" if error is not None else None
-        if is_entity_instance(session.instance_id):
-            reason = poison_reason(worst, "the entity's batches with it failed every time", last)
-            await self._quarantine(session, reason)
-            session.messages = [m for m in session.messages if m.dequeue_count <= threshold]
+        threshold = self.settings.poison_message_dequeue_count
+        counts = [m.dequeue_count for m in session.messages]
+        verdict = judge_poison(session.instance_id, counts, threshold, last)
+        if verdict is None:
             return None
-        reason = poison_reason(worst, "its episode failed every time", last)
-        if worst > 2 * threshold:
-            await self.instances.mark_failed(session.instance_id, reason)
-            await self._quarantine(session, reason, everything=True)
+        if verdict.action is PoisonAction.MOVE_POISON:
+            await self._quarantine(session, verdict.reason)
+            session.messages = [m for m in session.messages if not verdict.is_poison(m.dequeue_count)]
+            return None
+        if verdict.action is PoisonAction.FAIL_AND_MOVE_ALL:
+            await self.instances.mark_failed(session.instance_id, verdict.reason)
+            await self._quarantine(session, verdict.reason, everything=True)
             session.messages = []
             return None
-        return reason
+        return verdict.reason
 
     async def _quarantine(
         self, session: OrchestrationSession, reason: str, *, everything: bool = False

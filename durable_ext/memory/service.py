@@ -16,13 +16,12 @@ from typing import Any
 
 from ..core.admission import admit
 from ..core.clock import VirtualClock
-from ..core.entities import is_entity_instance
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.listing import entity_page, instance_page, matching
 from ..core.messages import TaskMessage
-from ..core.poison import PoisonMessage, poison_reason
+from ..core.poison import PoisonAction, PoisonMessage, judge_poison, poison_reason
 from ..core.projection import episode_state, finished_state, pending_again, pending_state
 from ..core.queries import InstancePage, InstanceQuery, purgeable_statuses
 from ..core.rewind import RewindPlan, apply_rewind, rewind_instances
@@ -199,32 +198,29 @@ class MemoryOrchestrationService:
         )
 
     def _poison_check(self, record: InstanceRecord, kept: list[WaitingMessage], now: datetime) -> str | None:
-        """As the Azure Storage provider's: the reason to fail the instance when its messages keep
-        failing, else ``None``. An entity is never failed: its poison messages are moved aside and the
-        rest run. Past twice the threshold the instance is marked failed and every message moved aside.
-        """
-        threshold = self.settings.poison_message_dequeue_count
-        worst = max(m.dequeue_count for m in kept)
+        """The shared poison rule (``judge_poison``) applied to this hub: the reason to fail the
+        instance, else ``None`` (storage outages are never poison)."""
         error = record.last_error
-        if worst <= threshold or isinstance(error, TransientStorageError):
+        if isinstance(error, TransientStorageError):
             return None
         last = f"{type(error).__name__}: {error}" if error is not None else None
-        instance_id = record.instance_id
-        if is_entity_instance(instance_id):
-            reason = poison_reason(
-                worst, "the entity's batches with it failed every time", last, kept_in=KEPT_IN
-            )
-            self._quarantine([m for m in kept if m.dequeue_count > threshold], reason, instance_id, now)
-            kept[:] = [m for m in kept if m.dequeue_count <= threshold]
+        threshold = self.settings.poison_message_dequeue_count
+        counts = [m.dequeue_count for m in kept]
+        verdict = judge_poison(record.instance_id, counts, threshold, last, kept_in=KEPT_IN)
+        if verdict is None:
             return None
-        reason = poison_reason(worst, "its episode failed every time", last, kept_in=KEPT_IN)
-        if worst > 2 * threshold:
+        if verdict.action is PoisonAction.MOVE_POISON:
+            poison = [m for m in kept if verdict.is_poison(m.dequeue_count)]
+            self._quarantine(poison, verdict.reason, record.instance_id, now)
+            kept[:] = [m for m in kept if not verdict.is_poison(m.dequeue_count)]
+            return None
+        if verdict.action is PoisonAction.FAIL_AND_MOVE_ALL:
             failed = OrchestrationStatus.Failed
-            record.state = finished_state(record.state, instance_id, failed, reason, now)
-            self._quarantine(kept, reason, instance_id, now)
+            record.state = finished_state(record.state, record.instance_id, failed, verdict.reason, now)
+            self._quarantine(kept, verdict.reason, record.instance_id, now)
             kept.clear()
             return None
-        return reason
+        return verdict.reason
 
     def _quarantine(
         self, messages: list[WaitingMessage], reason: str, instance_id: str, now: datetime

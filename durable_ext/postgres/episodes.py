@@ -14,16 +14,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import asyncpg
 
 from ..core.admission import admit
-from ..core.clock import current_clock
-from ..core.entities import is_entity_instance
 from ..core.history import OrchestrationStatus
 from ..core.messages import TaskMessage
-from ..core.poison import poison_reason
+from ..core.poison import PoisonAction, judge_poison
 from ..core.projection import episode_state, finished_state
 from ..core.service import EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
@@ -37,6 +34,7 @@ from .codec import (
     message_to_json,
     state_of,
     state_params,
+    wall_now,
 )
 from .outbox import Outbox
 
@@ -214,31 +212,26 @@ RETURNING SequenceNumber, Message, DequeueCount"""
         kept: list[Taken],
         last_errors: dict[str, str],
     ) -> str | None:
-        """As the other providers: an instance whose messages keep failing is failed with a reason (its
-        code not run); past twice the threshold its messages are moved aside. An entity is never
-        failed: its poison messages are moved aside and the rest run."""
-        threshold = self.poison_threshold
-        worst = max(t.dequeue_count for t in kept)
-        if worst <= threshold:
-            return None
+        """The shared poison rule (``judge_poison``) applied to this hub: the reason to fail the
+        instance, else ``None``."""
+        counts = [t.dequeue_count for t in kept]
         last = last_errors.get(instance_id)
-        if is_entity_instance(instance_id):
-            reason = poison_reason(
-                worst, "the entity's batches with it failed every time", last, kept_in=POISON_KEPT_IN
-            )
-            await self._quarantine(
-                conn, instance_id, [t for t in kept if t.dequeue_count > threshold], reason
-            )
-            kept[:] = [t for t in kept if t.dequeue_count <= threshold]
+        verdict = judge_poison(instance_id, counts, self.poison_threshold, last, kept_in=POISON_KEPT_IN)
+        if verdict is None:
             return None
-        reason = poison_reason(worst, "its episode failed every time", last, kept_in=POISON_KEPT_IN)
-        if worst > 2 * threshold:
-            failed = finished_state(status, instance_id, OrchestrationStatus.Failed, reason, _now())
+        if verdict.action is PoisonAction.MOVE_POISON:
+            poison = [t for t in kept if verdict.is_poison(t.dequeue_count)]
+            await self._quarantine(conn, instance_id, poison, verdict.reason)
+            kept[:] = [t for t in kept if not verdict.is_poison(t.dequeue_count)]
+            return None
+        if verdict.action is PoisonAction.FAIL_AND_MOVE_ALL:
+            failed_status = OrchestrationStatus.Failed
+            failed = finished_state(status, instance_id, failed_status, verdict.reason, wall_now())
             await conn.execute(self._state_sql, self.hub, *state_params(failed))
-            await self._quarantine(conn, instance_id, kept, reason)
+            await self._quarantine(conn, instance_id, kept, verdict.reason)
             kept.clear()
             return None
-        return reason
+        return verdict.reason
 
     async def _quarantine(
         self, conn: asyncpg.Connection, instance_id: str, taken: list[Taken], reason: str
@@ -283,7 +276,7 @@ RETURNING SequenceNumber, Message, DequeueCount"""
                 runtime,
                 result.custom_status,
                 keep_custom_status=result.keep_custom_status,
-                now=_now(),
+                now=wall_now(),
             )
             await conn.execute(self._state_sql, self.hub, *state_params(state))
             if item.poison_reason is not None:
@@ -311,7 +304,3 @@ RETURNING SequenceNumber, Message, DequeueCount"""
     async def renew(self, conn: asyncpg.Connection, tokens: list[uuid.UUID]) -> None:
         if tokens:
             await conn.execute(self._renew_sql, self.hub, tokens, self.lock_timeout_s)
-
-
-def _now() -> datetime:
-    return current_clock().now()
