@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from ..core.clock import WALL_CLOCK
 from ..core.history import HistoryEvent, OrchestrationStatus
 from ..core.history_json import event_from_json, event_to_json, format_time
 from ..core.messages import TaskMessage
@@ -16,6 +18,11 @@ STATE_COLUMNS = (
     "InstanceID, ExecutionID, Name, Version, RuntimeStatus, CreatedTime, LastUpdatedTime, CompletedTime, "
     "ScheduledStartTime, Generation, Input, Output, CustomStatus, Tags, ParentInstanceID"
 )
+
+
+def wall_now() -> datetime:
+    """The provider's time: the wall clock, as the database's ``now()`` that decides visibility."""
+    return WALL_CLOCK.now()
 
 
 INSERT_HISTORY = (

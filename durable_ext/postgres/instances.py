@@ -8,7 +8,6 @@ from datetime import datetime
 
 import asyncpg
 
-from ..core.clock import current_clock
 from ..core.continuation import decode_token, encode_token
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.history import HistoryEvent, OrchestrationStatus
@@ -19,7 +18,7 @@ from ..core.queries import InstancePage, InstanceQuery, purgeable_statuses
 from ..core.rewind import RewindPlan, apply_rewind
 from ..core.state import OrchestrationState
 from ..errors import InstanceAlreadyExistsError
-from .codec import INSERT_HISTORY, STATE_COLUMNS, event_of, history_rows, state_of, state_params
+from .codec import INSERT_HISTORY, STATE_COLUMNS, event_of, history_rows, state_of, state_params, wall_now
 from .outbox import Outbox
 
 _CLEARED = ", ".join(f"{c} = NULL" for c in STATE_COLUMNS.split(", ")[1:] if c not in ("Generation",))
@@ -64,7 +63,7 @@ class InstanceStore:
                 if not status.is_terminal:
                     raise InstanceAlreadyExistsError(instance_id, status.name)
                 started.event.props["Generation"] = int(row["generation"]) + 1
-            state = pending_state(started.event, instance_id, current_clock().now())
+            state = pending_state(started.event, instance_id, wall_now())
             await conn.execute(self._upsert_sql, self.hub, *state_params(state))
             await self.outbox.send(conn, [started])
 
@@ -142,7 +141,7 @@ class InstanceStore:
                 return False
             if execution_id is not None and state.execution_id != execution_id:
                 return False
-            now = current_clock().now()
+            now = wall_now()
             done = finished_state(state, instance_id, OrchestrationStatus.Terminated, reason, now)
             await conn.execute(self._upsert_sql, self.hub, *state_params(done))
             return True

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -28,6 +27,7 @@ from ..core.rewind import RewindPlan, rewind_instances
 from ..core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from ..core.state import OrchestrationState
 from ..errors import ConfigurationError, TransientStorageError
+from .codec import wall_now
 from .episodes import EpisodeLock, EpisodeStore
 from .faults import TRANSIENT, fault_of
 from .instances import InstanceStore
@@ -370,11 +370,7 @@ class _Rewind:
 
     async def mark_pending(self, instance_id: str) -> None:
         async with self.service.connection() as conn:
-            await self.service.instances.mark_pending(conn, instance_id, _now())
-
-
-def _now() -> datetime:
-    return WALL_CLOCK.now()
+            await self.service.instances.mark_pending(conn, instance_id, wall_now())
 
 
 def _server_of(dsn: str) -> str:
