@@ -113,7 +113,10 @@ class PeerWakeups:
         """Listen for signals (a worker); the address goes into the leases this worker takes."""
         secret = await self._secret(create=True)
         if secret is None:  # the hub was deleted under this worker
-            raise RuntimeError(f"the wake-up key '{SECRET_BLOB}' is missing from the task hub")
+            raise RuntimeError(
+                f"The wake-up key '{SECRET_BLOB}' was written and is gone: the task hub was deleted "
+                "while this worker started. Restart the worker to create the hub again."
+            )
         self.signer = WakeSigner(secret, self.hub)
         host, port = self._bind_address()
         self.close()
