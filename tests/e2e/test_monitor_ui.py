@@ -25,6 +25,7 @@ from durable_ext.host.child_process import free_ports
 
 from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
 from .polling import poll_status
+from .test_postgres_host import postgres_app
 
 WEBHOOKS = "/runtime/webhooks/durabletask"
 ARTIFACTS = Path(os.environ.get("DURABLE_EXT_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "monitor"
@@ -304,3 +305,58 @@ async def test_the_banner_says_when_storage_is_unavailable(
         await _screenshot(page, "storage-unavailable")
     finally:
         stop_host(down)
+
+
+@pytest.fixture(scope="module")
+async def pg_sample_host(
+    connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    """The sample app with its task hub in PostgreSQL (a schema of its own)."""
+    root = postgres_app(tmp_path_factory.mktemp("pg-monitor") / "app", schemaName="monitor")
+    host = start_host(root, connection_string, root / "host.log", {"PG": postgres_dsn})
+    try:
+        await wait_until_serving(host)
+        yield host
+    finally:
+        stop_host(host)
+
+
+async def test_the_monitor_reads_and_drives_a_postgres_hub(
+    page: Page, pg_sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    prefix = f"pg{uuid.uuid4().hex[:6]}-"
+    fan = await _start(http, pg_sample_host, "fan_out_fan_in", f"{prefix}fan", 4)
+    await _start(http, pg_sample_host, "approval_workflow", f"{prefix}approval", 300)
+    assert (await poll_status(http, fan))["runtimeStatus"] == "Completed"
+    counter = f"pg-{uuid.uuid4().hex[:6]}"
+    entity = f"{pg_sample_host.base_url}{WEBHOOKS}/entities/counter/{counter}"
+    async with http.post(f"{entity}?op=add", json=7) as response:
+        assert response.status == 202
+    for _ in range(100):
+        async with http.get(entity) as response:
+            if response.status == 200 and await response.json() == 7:
+                break
+        await asyncio.sleep(0.1)
+
+    await _open(page, pg_sample_host, f"/instances?instanceIdPrefix={prefix}")
+    rows = page.locator("#instances tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(page.locator(f'tr[data-instance-id="{prefix}approval"] .status')).to_have_text("Running")
+
+    await _open(page, pg_sample_host, f"/instances/{prefix}fan")
+    await expect(page.locator("#i-status")).to_have_text("Completed")
+    assert '"sum_of_squares": 30' in await page.locator("#i-output").inner_text()
+    await expect(page.locator("#timeline .bar.activity")).to_have_count(5)
+    await _screenshot(page, "postgres-instance-fan-out")
+
+    await _open(page, pg_sample_host, f"/instances/{prefix}approval")
+    await expect(page.locator("#i-custom")).to_have_text('"waiting for approval"')
+    await page.fill("#raise-form input[name=eventName]", "Approval")
+    await page.fill("#raise-form input[name=eventData]", '{"approved": true, "by": "postgres"}')
+    await page.click("#raise-form button")
+    await expect(page.locator("#i-status")).to_have_text("Completed", timeout=20_000)
+    await expect(page.locator("#i-output")).to_have_text('"approved by postgres"')
+
+    await _open(page, pg_sample_host, "/entities?entityName=counter")
+    row = page.locator(f'#entities tr[data-entity="counter@{counter}"]')
+    await expect(row.locator("td.state")).to_have_text("7")
