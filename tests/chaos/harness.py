@@ -5,10 +5,10 @@ at the end the counter must be exactly the number of slow chains plus the client
 acknowledged. A kill waits for the client request in flight to be answered, so every client signal is
 either acknowledged or refused (the entity's own episodes, on any worker, are killed mid-way as usual).
 
-Used by ``test_chaos.py`` in a short form and by hand in a long form:
+Used by ``test_chaos.py`` in a short form and by hand in a long form, on either store:
 
     .venv/bin/python -m tests.chaos.harness --chains 400 --fans 100 --counted 80 --kills 20 \\
-        [--restart-storage]
+        [--restart-storage] [--store postgres]
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from azure.data.tables.aio import TableClient
 
-from durable_ext.host.azurite import AzuriteProcess
+from tests.chaos.stores import TERMINAL, chaos_store
 from tests.e2e.hosting import RunningHost, start_host, stop_host, wait_until_serving
 
-APP = Path(__file__).resolve().parent / "app"
 API = "/runtime/webhooks/durabletask"
 
 
@@ -55,10 +53,12 @@ class ChaosConfig:
     restart_storage: bool = False
     timeout_s: float = 240.0
     seed: int = 7
+    store: str = "azurestorage"
 
 
 @dataclass
 class ChaosReport:
+    store: str = ""
     instances: int = 0
     completed: int = 0
     wrong_output: list[str] = field(default_factory=list)
@@ -95,11 +95,11 @@ class Chaos:
         self.rng = random.Random(config.seed)
         self.hub = f"Chaos{uuid.uuid4().hex[:8]}"
         self.run_log = workdir / "activity-runs.log"
-        self.azurite = AzuriteProcess(location=workdir / "azurite")
+        self.store = chaos_store(config.store, workdir)
         self.workers: list[RunningHost] = []
         self.spawned: list[RunningHost] = []
         self._kills: list[tuple[datetime, RunningHost]] = []
-        self.report = ChaosReport()
+        self.report = ChaosReport(store=config.store)
         self._starts = 0
         self._quiet = asyncio.Lock()
         """Held by a client request in flight and by a kill or a storage restart: they never overlap."""
@@ -108,12 +108,13 @@ class Chaos:
     @property
     def env(self) -> dict[str, str]:
         step = str(self.config.step_seconds)
-        return {"CHAOS_RUN_LOG": str(self.run_log), "CHAOS_HUB": self.hub, "CHAOS_STEP_SECONDS": step}
+        run = {"CHAOS_RUN_LOG": str(self.run_log), "CHAOS_HUB": self.hub, "CHAOS_STEP_SECONDS": step}
+        return run | self.store.worker_env()
 
     def _spawn(self) -> RunningHost:
         self._starts += 1
         log_path = self.workdir / f"worker-{self._starts}.log"
-        worker = start_host(APP, self.azurite.connection_string, log_path, self.env)
+        worker = start_host(self.store.app(), self.store.connection_string, log_path, self.env)
         self.spawned.append(worker)
         return worker
 
@@ -126,7 +127,7 @@ class Chaos:
 
     async def run(self) -> ChaosReport:
         began = time.monotonic()
-        await self.azurite.start()
+        await self.store.start()
         try:
             self.workers = [self._spawn() for _ in range(self.config.workers)]
             await asyncio.gather(*(wait_until_serving(w, 60) for w in self.workers))
@@ -142,7 +143,7 @@ class Chaos:
         finally:
             for worker in self.workers:
                 stop_host(worker)
-            await self.azurite.stop()
+            await self.store.stop()
         self.report.seconds = time.monotonic() - began
         return self.report
 
@@ -229,24 +230,15 @@ class Chaos:
         return takeovers
 
     async def _restart_storage(self) -> None:
-        ports, location = self.azurite.ports, self.azurite.location
-        await self.azurite.stop()
-        await asyncio.sleep(3)
-        self.azurite = AzuriteProcess(*ports, location=location)
-        await self.azurite.start()
+        await self.store.restart()
         self.report.storage_restarts += 1
-
-    async def _rows(self) -> list[dict[str, Any]]:
-        table = TableClient.from_connection_string(self.azurite.connection_string, f"{self.hub}Instances")
-        async with table:
-            return [dict(row) async for row in table.query_entities("RowKey eq ''")]
 
     async def _all_done(self) -> bool:
         try:
-            rows = await self._rows()
+            statuses = await self.store.statuses(self.hub)
         except Exception:
             return False  # storage is restarting
-        done = [r for r in rows if r.get("RuntimeStatus") in ("Completed", "Failed", "Terminated")]
+        done = [s for s, _ in statuses.values() if s in TERMINAL]
         return len(done) == self.report.instances
 
     async def _wait_for_all(self) -> None:
@@ -258,20 +250,19 @@ class Chaos:
 
     async def _check(self) -> None:
         expected = self.expected()
-        rows = {r["PartitionKey"]: r for r in await self._rows()}
+        statuses = await self.store.statuses(self.hub)
         for instance_id, output in expected.items():
-            row = rows.get(instance_id)
-            status = row.get("RuntimeStatus") if row else None
-            if status not in ("Completed", "Failed", "Terminated"):
+            status, found = statuses.get(instance_id, (None, None))
+            if status not in TERMINAL:
                 self.report.stuck.append(f"{instance_id}: {status}")
-            elif status != "Completed" or json.loads(row.get("Output") or "null") != output:
-                self.report.wrong_output.append(f"{instance_id}: {status} {row.get('Output')}")
+            elif status != "Completed" or found != output:
+                self.report.wrong_output.append(f"{instance_id}: {status} {json.dumps(found)}")
             else:
                 self.report.completed += 1
         runs = Counter(self.run_log.read_text().splitlines()) if self.run_log.exists() else Counter()
         self.report.activity_runs = sum(runs.values())
         self.report.duplicate_activity_runs = sum(n - 1 for n in runs.values() if n > 1)
-        await self._check_histories(list(expected))
+        self.report.tasks_scheduled_twice = await self.store.scheduled_twice(self.hub, list(expected))
         self.report.counter_expected = self.config.counted + self.report.client_signals_acknowledged
         self.report.counter = await self._settled_counter()
 
@@ -294,22 +285,6 @@ class Chaos:
                     break
                 await asyncio.sleep(0.5)
         return value
-
-    async def _check_histories(self, instance_ids: list[str]) -> None:
-        table = TableClient.from_connection_string(self.azurite.connection_string, f"{self.hub}History")
-        async with table:
-            for instance_id in instance_ids:
-                query = table.query_entities("PartitionKey eq @pk", parameters={"pk": instance_id})
-                rows = [dict(r) async for r in query]
-                sentinel = next((r for r in rows if r["RowKey"] == "sentinel"), {})
-                scheduled = Counter(
-                    r["EventId"]
-                    for r in rows
-                    if r.get("EventType") == "TaskScheduled"
-                    and r.get("ExecutionId") == sentinel.get("ExecutionId")
-                )
-                if any(n > 1 for n in scheduled.values()):
-                    self.report.tasks_scheduled_twice.append(instance_id)
 
 
 async def run_chaos(config: ChaosConfig, workdir: Path | None = None) -> ChaosReport:
@@ -334,6 +309,7 @@ def main() -> None:
     parser.add_argument("--restart-storage", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--store", choices=("azurestorage", "postgres"), default="azurestorage")
     args = parser.parse_args()
     config = ChaosConfig(
         chains=args.chains,
@@ -348,6 +324,7 @@ def main() -> None:
         restart_storage=args.restart_storage,
         timeout_s=args.timeout,
         seed=args.seed,
+        store=args.store,
     )
     print(asyncio.run(run_chaos(config)).summary())
 

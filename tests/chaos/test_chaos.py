@@ -1,4 +1,5 @@
-"""Chaos, short form: workers killed with SIGKILL mid-run (and, in the second run, storage restarted).
+"""Chaos, short form: workers killed with SIGKILL mid-run (and, in the second run, storage restarted), on
+Azure Storage and on PostgreSQL.
 
 Every accepted instance must complete with the right output; no history may schedule a task id twice;
 the counter entity fed by the slow chains and by clients must count each signal exactly once.
@@ -39,3 +40,15 @@ async def test_restarting_storage_mid_run_loses_nothing(tmp_path: Path) -> None:
     _assert_nothing_lost(report.summary(), report)
     assert report.storage_restarts == 1
     assert report.completed == report.instances == 35
+
+
+@pytest.mark.timeout(400)
+async def test_killing_workers_and_restarting_postgres_loses_nothing(tmp_path: Path) -> None:
+    """On PostgreSQL a killed worker's locks lapse (10 s here) and the others take its work up; the
+    database restart drops every worker's connections at once."""
+    config = ChaosConfig(chains=30, fans=8, counted=10, kills=3, restart_storage=True, store="postgres")
+    report = await run_chaos(config, tmp_path)
+    _assert_nothing_lost(report.summary(), report)
+    assert report.kills == 3 and report.kills_during_work >= 1
+    assert report.storage_restarts == 1
+    assert report.completed == report.instances == 48
