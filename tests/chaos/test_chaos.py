@@ -44,11 +44,21 @@ async def test_restarting_storage_mid_run_loses_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(400)
 async def test_killing_workers_and_restarting_postgres_loses_nothing(tmp_path: Path) -> None:
-    """On PostgreSQL a killed worker's locks lapse (10 s here) and the others take its work up; the
-    database restart drops every worker's connections at once."""
-    config = ChaosConfig(chains=30, fans=8, counted=10, kills=3, restart_storage=True, store="postgres")
+    """A few hundred orchestrations on PostgreSQL: a killed worker's locks lapse (10 s here) and the others
+    take its work up; the database restart drops every worker's connections at once."""
+    config = ChaosConfig(
+        chains=200,
+        chain_steps=3,
+        fans=50,
+        fan_width=4,
+        counted=10,
+        step_seconds=0.1,
+        kills=3,
+        restart_storage=True,
+        store="postgres",
+    )
     report = await run_chaos(config, tmp_path)
     _assert_nothing_lost(report.summary(), report)
     assert report.kills == 3 and report.kills_during_work >= 1
     assert report.storage_restarts == 1
-    assert report.completed == report.instances == 48
+    assert report.completed == report.instances == 260
