@@ -2,7 +2,8 @@
 itself can do on this machine in the same run (the episode-shaped transaction loop of
 :mod:`bench.pg_drivers`, through asyncpg, with no host at all).
 
-    python -m bench.postgres_scaling           # 300 chains per worker count
+    python -m bench.postgres_scaling           # 300 chains per worker count; writes
+                                               # bench/postgres_scaling_results.md
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ async def chains_with(
         stop_workers(running)
 
 
-async def main(total: int) -> str:
+async def main(total: int, output: Path | None = None) -> str:
     async with PostgresServer() as server:
         os.environ[PG_SETTING] = server.dsn
         with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
@@ -96,6 +97,10 @@ async def main(total: int) -> str:
             rows = [await chains_with(n, app, server.dsn, server.pid, total) for n in (1, 2, 3)]
         capacity = await database_capacity(server.dsn, 3000)
     lines = [
+        f"`python -m bench.postgres_scaling --chains {total}` on {os.cpu_count()} cores: every worker is a "
+        "`durable-ext start` process on one PostgreSQL server; chains started 50 at a time by a client in "
+        "the bench process.",
+        "",
         "| worker processes | chains of 3 per second | host CPU ms per chain | database CPU ms per chain |",
         "|---|---|---|---|",
     ]
@@ -109,7 +114,10 @@ async def main(total: int) -> str:
         "(take a message, read a history, insert two history rows and a message, update an instance, "
         "delete the message; 32 at a time). A chain of 3 needs 4 episodes and 3 activity transactions."
     )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if output is not None:
+        await asyncio.to_thread(output.write_text, text)
+    return text
 
 
 if __name__ == "__main__":
@@ -117,5 +125,8 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--chains", type=int, default=300)
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).resolve().parent / "postgres_scaling_results.md"
+    )
     args = parser.parse_args()
-    print(asyncio.run(main(args.chains)))
+    print(asyncio.run(main(args.chains, args.output)))

@@ -138,13 +138,17 @@ async def main(quick: bool, output: Path) -> str:
                     results["DBOS on the same PostgreSQL"] = await dbos_rows(
                         hosted.dsn, hosted.storage_pid, chains, runs
                     )
-    text = render(results)
+    text = render(results, quick)
     await asyncio.to_thread(output.write_text, text)
     return text
 
 
-def render(results: dict[str, list[Row]]) -> str:
+def render(results: dict[str, list[Row]], quick: bool = False) -> str:
+    command = "python -m bench.providers" + (" --quick" if quick else "")
     lines = [
+        f"`{command}` on {os.cpu_count()} cores: each provider's host in the bench process, on a fresh "
+        "Azurite or a fresh PostgreSQL server; DBOS in a process of its own on that server.",
+        "",
         "| provider | # | scenario | count | per second | p50 ms | p95 ms | host CPU ms | storage CPU ms |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
