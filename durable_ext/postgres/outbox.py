@@ -31,6 +31,8 @@ class Outbox:
             "VALUES ($1, $2, $3, $4, $5, $6)"
         )
 
+    _notify_sql = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
+
     async def send(
         self, conn: asyncpg.Connection, events: list[TaskMessage], tasks: list[TaskMessage] | None = None
     ) -> None:
@@ -67,8 +69,9 @@ class Outbox:
                     for m in tasks
                 ],
             )
-        for payload in _notices(events, tasks):
-            await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+        payloads = _notices(events, tasks)
+        if payloads:
+            await conn.execute(self._notify_sql, self.channel, payloads)
 
 
 def _notices(events: list[TaskMessage], tasks: list[TaskMessage]) -> list[str]:

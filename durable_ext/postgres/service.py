@@ -120,6 +120,7 @@ class PostgresOrchestrationService:
                         max_size=self.settings.pool_size,
                         timeout=CONNECT_TIMEOUT_S,
                         command_timeout=60,
+                        reset=_reset,
                     )
                 except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                     self._health.failed(fault_of(exc))
@@ -382,3 +383,11 @@ def _server_of(dsn: str) -> str:
         return f"{fields.get('host', 'localhost')}:{fields.get('port', '5432')}/{fields.get('dbname', '')}"
     parts = urlsplit(dsn)
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: nothing, unless a transaction was left
+    open. The provider keeps no session state on pooled connections (no LISTEN, no session advisory
+    locks, no cursors or temporary tables), so asyncpg's full reset would only cost a round trip per use."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
