@@ -50,7 +50,7 @@ typecheck: install
 	$(BIN)/mypy
 
 test: lint typecheck browser netns postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 bench: install
 	$(BIN)/python -m bench.run
