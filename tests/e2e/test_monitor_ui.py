@@ -25,7 +25,7 @@ from durable_ext.host.child_process import free_ports
 
 from .hosting import REPO_ROOT, RunningHost, start_host, stop_host, wait_until_serving
 from .polling import poll_status
-from .test_postgres_host import postgres_app
+from .test_postgres_host import postgres_app, serve_postgres_app
 
 WEBHOOKS = "/runtime/webhooks/durabletask"
 ARTIFACTS = Path(os.environ.get("DURABLE_EXT_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "monitor"
@@ -110,15 +110,21 @@ async def instances(sample_host: RunningHost) -> dict[str, str]:
         await _start(http, sample_host, "approval_workflow", ids["approval"], 300)
         assert (await poll_status(http, fan))["runtimeStatus"] == "Completed"
         assert (await poll_status(http, deploy, timeout_s=60))["runtimeStatus"] == "Completed"
-        entity = f"{sample_host.base_url}{WEBHOOKS}/entities/counter/{ids['counter']}"
-        async with http.post(f"{entity}?op=add", json=7) as response:
-            assert response.status == 202
-        for _ in range(100):
-            async with http.get(entity) as response:
-                if response.status == 200 and await response.json() == 7:
-                    break
-            await asyncio.sleep(0.1)
+        await _counter_at_7(http, sample_host, ids["counter"])
     return ids
+
+
+async def _counter_at_7(http: aiohttp.ClientSession, host: RunningHost, key: str) -> None:
+    """Signal the sample app's counter ``key`` to add 7, and wait until it reads 7."""
+    entity = f"{host.base_url}{WEBHOOKS}/entities/counter/{key}"
+    async with http.post(f"{entity}?op=add", json=7) as response:
+        assert response.status == 202
+    for _ in range(100):
+        async with http.get(entity) as response:
+            if response.status == 200 and await response.json() == 7:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the counter {key} never read 7")
 
 
 async def _open(page: Page, host: RunningHost, fragment: str) -> None:
@@ -313,12 +319,8 @@ async def pg_sample_host(
 ) -> AsyncIterator[RunningHost]:
     """The sample app with its task hub in PostgreSQL (a schema of its own)."""
     root = postgres_app(tmp_path_factory.mktemp("pg-monitor") / "app", schemaName="monitor")
-    host = start_host(root, connection_string, root / "host.log", {"PG": postgres_dsn})
-    try:
-        await wait_until_serving(host)
+    async for host in serve_postgres_app(root, connection_string, postgres_dsn):
         yield host
-    finally:
-        stop_host(host)
 
 
 async def test_the_monitor_reads_and_drives_a_postgres_hub(
@@ -329,14 +331,7 @@ async def test_the_monitor_reads_and_drives_a_postgres_hub(
     await _start(http, pg_sample_host, "approval_workflow", f"{prefix}approval", 300)
     assert (await poll_status(http, fan))["runtimeStatus"] == "Completed"
     counter = f"pg-{uuid.uuid4().hex[:6]}"
-    entity = f"{pg_sample_host.base_url}{WEBHOOKS}/entities/counter/{counter}"
-    async with http.post(f"{entity}?op=add", json=7) as response:
-        assert response.status == 202
-    for _ in range(100):
-        async with http.get(entity) as response:
-            if response.status == 200 and await response.json() == 7:
-                break
-        await asyncio.sleep(0.1)
+    await _counter_at_7(http, pg_sample_host, counter)
 
     await _open(page, pg_sample_host, f"/instances?instanceIdPrefix={prefix}")
     rows = page.locator("#instances tbody tr")

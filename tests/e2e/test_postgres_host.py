@@ -40,17 +40,23 @@ def postgres_app(root: Path, connection_name: str = "PG", **settings: object) ->
     return root
 
 
-@pytest.fixture(scope="module")
-async def pg_host(
-    connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[RunningHost]:
-    root = postgres_app(tmp_path_factory.mktemp("pg-app") / "app")
-    host = start_host(root, connection_string, root / "host.log", {"PG": postgres_dsn})
+async def serve_postgres_app(root: Path, connection_string: str, dsn: str) -> AsyncIterator[RunningHost]:
+    """`durable-ext start` on an app made by :func:`postgres_app`, its ``PG`` setting pointing at ``dsn``."""
+    host = start_host(root, connection_string, root / "host.log", {"PG": dsn})
     try:
         await wait_until_serving(host)
         yield host
     finally:
         stop_host(host)
+
+
+@pytest.fixture(scope="module")
+async def pg_host(
+    connection_string: str, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningHost]:
+    root = postgres_app(tmp_path_factory.mktemp("pg-app") / "app")
+    async for host in serve_postgres_app(root, connection_string, postgres_dsn):
+        yield host
 
 
 async def test_the_sample_app_runs_on_postgres(pg_host: RunningHost, postgres_dsn: str) -> None:
