@@ -116,14 +116,15 @@ async def test_a_long_activity_is_not_run_twice_while_it_runs(connection_string:
     class SlowActivities(SdkActivityRunner):
         async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
             runs.append(instance_id)
-            await asyncio.sleep(7)
+            await asyncio.sleep(11)
             return await super().run(name, input_json, instance_id)
 
     settings = AzureStorageSettings(
         hub_name=hub_name,
         connection_string=connection_string,
         max_queue_polling_interval_s=0.5,
-        work_item_queue_visibility_timeout_s=3,
+        # renewed every 1.7 s: a machine that stalls for 3 s still keeps the message hidden
+        work_item_queue_visibility_timeout_s=5,
     )
     service = AzureStorageOrchestrationService(settings)
     executor = ThreadPoolExecutor(2)
