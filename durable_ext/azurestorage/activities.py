@@ -40,13 +40,13 @@ class ActivityQueueReader:
         self.batch_size = max(1, min(32, settings.max_concurrent_activities))
         self.capacity = max(1, settings.max_concurrent_activities)
         self._buffer: deque[ReceivedMessage] = deque()
-        self._running = 0
+        self._running: dict[str, _Lock] = {}
         self._stopping = asyncio.Event()
         self._offered = asyncio.Event()
 
     def has_room(self) -> bool:
         """True while this worker would start one more activity at once (so it may keep it local)."""
-        return not self._stopping.is_set() and len(self._buffer) + self._running < self.capacity
+        return not self._stopping.is_set() and len(self._buffer) + len(self._running) < self.capacity
 
     def offer(self, received: ReceivedMessage) -> None:
         """Run an activity message this process sent and holds (see ``TaskHubQueue.send_held``)."""
@@ -79,16 +79,30 @@ class ActivityQueueReader:
                 continue
             if batch:
                 self.queue.backoff.reset()
-                self._buffer.extend(await decode_batch(self.queue, batch, self.unreadable))
+                decoded = await decode_batch(self.queue, batch, self.unreadable)
+                self._buffer.extend(r for r in decoded if not self._adopted(r))
             elif not self._buffer:
                 await self._idle()
         received = self._buffer.popleft()
-        self._running += 1
-        renewer = asyncio.create_task(self._keep_invisible(received))
-        item = ActivityWorkItem(received.id, received.message, _Lock(received, renewer))
+        lock = _Lock(received, asyncio.create_task(self._keep_invisible(received)))
+        self._running[received.id] = lock
+        item = ActivityWorkItem(received.id, received.message, lock)
         if received.dequeue_count > self.poison_after:
             item.poison_reason = poison_reason(received.dequeue_count, "the activity never completed")
         return item
+
+    def _adopted(self, received: ReceivedMessage) -> bool:
+        """A message this worker is running came back (a renewal was late: the machine stalled): it is
+        not run twice; the running activity takes its new pop receipt, to renew and delete it with."""
+        lock = self._running.get(received.id)
+        if lock is None:
+            return False
+        log.warning(
+            "Activity message %s became visible while it ran here (a late renewal); it keeps running once",
+            received.id,
+        )
+        lock.received.queue_message = received.queue_message
+        return True
 
     async def _idle(self) -> None:
         """Back off between empty polls; an offered message or a wake-up ends the wait at once."""
@@ -103,6 +117,7 @@ class ActivityQueueReader:
 
     async def _keep_invisible(self, received: ReceivedMessage) -> None:
         # Renewing at a third of the timeout leaves two thirds of it for a late or failed renewal.
+        # ``received.queue_message`` is read each time: an adopted re-delivery replaces it.
         interval_s = max(0.5, self.queue.visibility_timeout_s / 3)
         while True:
             await asyncio.sleep(interval_s)
@@ -112,8 +127,8 @@ class ActivityQueueReader:
                 log.warning("Renewing activity message %s failed: %s", received.id, exc)
 
     async def _unlock(self, item: ActivityWorkItem) -> ReceivedMessage:
-        self._running -= 1
         lock: _Lock = item.session
+        self._running.pop(item.id, None)
         lock.renewer.cancel()
         await asyncio.gather(lock.renewer, return_exceptions=True)
         return lock.received

@@ -177,3 +177,50 @@ async def test_a_completion_for_a_task_never_scheduled_is_dropped_and_the_instan
     assert json.loads(state.output or "") == {"got": "yes"}
     history = await engine.client.get_history(instance_id)
     assert not any(e.get("TaskScheduledId") == 42 for e in history)
+
+
+async def test_an_activity_message_that_comes_back_while_it_runs_is_not_run_again(
+    connection_string: str, hub_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stalled machine renews too late: the message is delivered again to the worker running it,
+    which keeps running it once and deletes it with the newest pop receipt when it is done."""
+    runs: list[str] = []
+
+    class SlowActivities(SdkActivityRunner):
+        async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+            runs.append(instance_id)
+            await asyncio.sleep(5)
+            return await super().run(name, input_json, instance_id)
+
+    settings = AzureStorageSettings(
+        hub_name=hub_name,
+        connection_string=connection_string,
+        max_queue_polling_interval_s=0.5,
+        work_item_queue_visibility_timeout_s=2,
+    )
+    service = AzureStorageOrchestrationService(settings)
+    executor = ThreadPoolExecutor(2)
+    async with running_worker(
+        service, executor, SdkOrchestrationRunner(REGISTRY, executor), SlowActivities(REGISTRY)
+    ):
+        queue = service.activity_reader.queue
+        renew = queue.renew
+        stalled = 0
+
+        async def late_renewal(message: object) -> None:  # the first renewals never reach storage
+            nonlocal stalled
+            if stalled < 4:
+                stalled += 1
+                return
+            await renew(message)  # type: ignore[arg-type]
+
+        queue.renew = late_renewal  # type: ignore[method-assign]
+        client = TaskHubClient(service)
+        instance_id = await client.start("chain", _sdk_input(["slow"]))
+        state = await client.wait_for_completion(instance_id, 30)
+        await asyncio.sleep(3)  # a message left behind would be visible again by now
+        left = await queue.client.peek_messages(max_messages=32)
+    assert state.status == OrchestrationStatus.Completed
+    assert runs == [instance_id]
+    assert "became visible while it ran here" in caplog.text
+    assert left == []  # deleted with the pop receipt of its last delivery

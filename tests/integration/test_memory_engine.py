@@ -180,13 +180,18 @@ def _input(value: Any) -> str:
 
 
 # ---- time skipping ----------------------------------------------------------------------------
+AT_ONCE_S = 15.0
+"""Wall time that counts as "at once" next to timers of days: generous for a loaded machine (the
+runs take well under a second on a quiet one), and still thousands of times short of the timers."""
+
+
 async def test_a_30_day_monitor_completes_at_once_under_time_skipping(engine: MemoryEngine) -> None:
     engine.service.time_skipping = True
     began = time.perf_counter()
     instance_id = await engine.client.start("monitor", _input(None))
     result = await engine.completed(instance_id)
     elapsed_s = time.perf_counter() - began
-    assert elapsed_s < 2.0, f"the 30-day monitor took {elapsed_s:.2f} s of wall time"
+    assert elapsed_s < AT_ONCE_S, f"the 30-day monitor took {elapsed_s:.2f} s of wall time"
     finished, started = datetime.fromisoformat(result["finished"]), datetime.fromisoformat(result["started"])
     assert finished - started >= CHECKS * CHECK_EVERY == timedelta(days=30)
     assert [p for p in PROBES if p.startswith(instance_id)] == [f"{instance_id}:{i}" for i in range(CHECKS)]
@@ -203,7 +208,7 @@ async def test_an_approval_times_out_at_once_under_time_skipping(engine: MemoryE
     began = time.perf_counter()
     instance_id = await engine.client.start("approval", _input(None))
     assert await engine.completed(instance_id) == "timed out"
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < AT_ONCE_S
     state = await engine.client.get_state(instance_id)
     assert state is not None and state.created_time is not None and state.completed_time is not None
     assert state.completed_time - state.created_time >= timedelta(days=3)
@@ -236,7 +241,7 @@ async def test_retry_back_off_passes_at_once_under_time_skipping(engine: MemoryE
     began = time.perf_counter()
     instance_id = await engine.client.start("patient", _input(uuid.uuid4().hex))
     assert await engine.completed(instance_id) == "finally"
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < AT_ONCE_S
     history = await engine.client.get_history(instance_id)
     fire_times = [e.get("FireAt") for e in history if e.event_type == EventType.TimerCreated]
     assert len(fire_times) == 3
