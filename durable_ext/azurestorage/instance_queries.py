@@ -4,17 +4,25 @@ The Instances table has one row per instance (``RowKey`` is empty) and the servi
 PartitionKey order, so the last PartitionKey of a page is an exact cursor: the next page is the same
 query with ``PartitionKey gt <cursor>``. The token handed to clients is that cursor, base64-encoded
 (:mod:`durable_ext.core.continuation`).
+
+The table has no other order and OData no text search, so what it cannot do is done here over the rows
+its filter returns, as the reference's tools do: the text filters test each row read, and the time
+orders and the counts per status read every row the other filters leave.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from azure.data.tables.aio import TableClient
 
 from ..core.continuation import decode_token, encode_token
-from ..core.queries import InstancePage, InstanceQuery
+from ..core.history import OrchestrationStatus
+from ..core.listing import count_by_status, instance_page, matches_text
+from ..core.queries import InstanceOrder, InstancePage, InstanceQuery
 from .clients import translated
 from .instance_store import state_from_row
 from .names import escape_key
@@ -87,26 +95,54 @@ def build_filter(query: InstanceQuery, after: str | None = None) -> tuple[str, d
 
 
 async def query_page(table: TableClient, query: InstanceQuery) -> InstancePage:
-    """One page of matching instances, and a token when more remain.
+    """One page of matching instances, and a token when more remain."""
+    if query.order is not InstanceOrder.ID:
+        return instance_page([state_from_row(row) async for row in _rows(table, query)], query)
+    return await _page_in_id_order(table, query)
 
-    Reads one row past the page to know whether another page exists, so the last page has no token.
-    """
+
+async def count_rows(table: TableClient, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+    """How many instances match per status, from every row the filter returns (its status column and
+    what the text filters test)."""
+    columns = ["PartitionKey", "RowKey", "RuntimeStatus", "Name", "CreatedTime"]
+    columns += ["CustomStatus"] * bool(query.custom_status_contains) + ["Input"] * bool(query.input_contains)
+    return count_by_status([state_from_row(row) async for row in _rows(table, query, columns)], query)
+
+
+async def _page_in_id_order(table: TableClient, query: InstanceQuery) -> InstancePage:
+    """Reads one match past the page to know whether another page exists, so the last page has no token."""
     after = decode_token(query.continuation_token) if query.continuation_token else None
+    states = []
+    async for row in _rows(table, query, after=after, page_hint=query.page_size + 1):
+        state = state_from_row(row)
+        if matches_text(state, query):
+            states.append(state)
+            if len(states) > query.page_size:
+                break
+    more = len(states) > query.page_size
+    states = states[: query.page_size]
+    if query.input_contains and not query.show_input:
+        states = [replace(s, input=None) for s in states]
+    token = encode_token(states[-1].instance_id) if more else None
+    return InstancePage(states, token)
+
+
+async def _rows(
+    table: TableClient,
+    query: InstanceQuery,
+    columns: list[str] | None = None,
+    *,
+    after: str | None = None,
+    page_hint: int = MAX_SERVICE_PAGE,
+) -> AsyncIterator[dict[str, Any]]:
+    """The rows the query's OData filter returns, in PartitionKey order (``columns``: the default is
+    every column but ``Input`` unless the query shows or searches inputs)."""
     query_filter, params = build_filter(query, after)
-    select = None if query.show_input else _COLUMNS_WITHOUT_INPUT
-    rows: list[dict[str, Any]] = []
+    if columns is None and not (query.show_input or query.input_contains):
+        columns = _COLUMNS_WITHOUT_INPUT
     async with translated("Querying the Instances table"):
         entities = table.query_entities(
-            query_filter,
-            parameters=params,
-            select=select,
-            results_per_page=min(query.page_size + 1, MAX_SERVICE_PAGE),
+            query_filter, parameters=params, select=columns, results_per_page=min(page_hint, MAX_SERVICE_PAGE)
         )
         async for entity in entities:
-            rows.append(dict(entity))
-            if len(rows) > query.page_size:
-                break
-    more = len(rows) > query.page_size
-    rows = rows[: query.page_size]
-    token = encode_token(str(rows[-1]["PartitionKey"])) if more else None
-    return InstancePage([state_from_row(row) for row in rows], token)
+            yield dict(entity)

@@ -28,7 +28,7 @@ from .delivery import MessageDelivery
 from .entity_listing import query_entity_page
 from .history_cache import HistoryCache
 from .history_store import HistoryStore, LoadedHistory
-from .instance_queries import query_page
+from .instance_queries import count_rows, query_page
 from .instance_store import InstanceStore, changes_status, state_from_row
 from .large_payloads import LargePayloads
 from .lease_blobs import LeaseBlobs
@@ -499,6 +499,10 @@ class AzureStorageOrchestrationService:
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         await self.ensure_task_hub()
         return await query_page(self.instances.table, query)
+
+    async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+        await self.ensure_task_hub()
+        return await count_rows(self.instances.table, query)
 
     async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
         await self.ensure_task_hub()

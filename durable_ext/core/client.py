@@ -102,6 +102,11 @@ class TaskHubClient:
         """One page of the orchestration instances that match (never entities)."""
         return await self.service.query_instances(query)
 
+    async def count(self, query: InstanceQuery | None = None) -> dict[OrchestrationStatus, int]:
+        """How many orchestration instances match, per runtime status (every status, zeros included)."""
+        counts = await self.service.count_instances(query or InstanceQuery())
+        return {status: counts.get(status, 0) for status in OrchestrationStatus}
+
     async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
         return await self.service.poison_messages(instance_id)
 

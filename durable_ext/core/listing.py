@@ -1,9 +1,10 @@
 """Listing instances and entities from their statuses, as the Azure Storage provider lists them (the memory
 provider lists its whole hub so; the PostgreSQL provider its entities, read in id order).
 
-Both listings go in instance id order (the order of the Instances table for every id an orchestration
-may have) and page with the same continuation token: the last id of a page, the next page starting
-after it. Entities are never listed among orchestrations; deleted entities only on request.
+Instances are listed in the query's order (:mod:`ordering`: instance id, or created time newest or
+oldest first) and entities in id order, each paging with a continuation token that holds the last key
+of a page, the next page starting after it. Entities are never listed among orchestrations; deleted
+entities only on request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import datetime
 from .continuation import decode_token, encode_token
 from .entities import is_entity_instance
 from .entity_queries import EntityPage, EntityQuery, entity_status
+from .history import OrchestrationStatus
+from .ordering import comes_after, in_order, order_key
 from .queries import InstancePage, InstanceQuery
 from .state import OrchestrationState
 
@@ -28,20 +31,48 @@ def matches(state: OrchestrationState, query: InstanceQuery) -> bool:
         return False
     if query.statuses and state.status not in query.statuses:
         return False
+    if not matches_text(state, query):
+        return False
     return _within(state.created_time, query.created_from, query.created_to)
 
 
+def matches_text(state: OrchestrationState, query: InstanceQuery) -> bool:
+    """The query's text filters: custom status and input contain their text, ignoring case."""
+    for wanted, text in (
+        (query.custom_status_contains, state.custom_status),
+        (query.input_contains, state.input),
+    ):
+        if wanted and wanted.casefold() not in (text or "").casefold():
+            return False
+    return True
+
+
 def matching(states: Iterable[OrchestrationState], query: InstanceQuery) -> list[OrchestrationState]:
-    """Every state the query matches (its continuation token aside), in id order."""
-    return sorted((s for s in states if matches(s, query)), key=lambda s: s.instance_id)
+    """Every state the query matches (its continuation token aside), in the query's order."""
+    return in_order((s for s in states if matches(s, query)), query.order)
 
 
 def instance_page(states: Iterable[OrchestrationState], query: InstanceQuery) -> InstancePage:
-    found = _after(matching(states, query), query.continuation_token)
+    found = matching(states, query)
+    if query.continuation_token:
+        cursor = decode_token(query.continuation_token, query.order.value)
+        found = [s for s in found if comes_after(order_key(s, query.order), cursor, query.order)]
     page = found[: query.page_size]
-    token = encode_token(page[-1].instance_id) if len(found) > query.page_size else None
+    more = len(found) > query.page_size
+    token = encode_token(order_key(page[-1], query.order), query.order.value) if more else None
     shown = [replace(s, input=None if not query.show_input else s.input) for s in page]
     return InstancePage(shown, token)
+
+
+def count_by_status(
+    states: Iterable[OrchestrationState], query: InstanceQuery
+) -> dict[OrchestrationStatus, int]:
+    """How many instances the query matches per runtime status (its paging and order aside)."""
+    counts: dict[OrchestrationStatus, int] = {}
+    for state in states:
+        if matches(state, query):
+            counts[state.status] = counts.get(state.status, 0) + 1
+    return counts
 
 
 def entity_page(states: Iterable[OrchestrationState], query: EntityQuery) -> EntityPage:
@@ -71,6 +102,7 @@ def entity_page(states: Iterable[OrchestrationState], query: EntityQuery) -> Ent
 
 
 def _after(states: list[OrchestrationState], token: str | None) -> list[OrchestrationState]:
+    """Entities after a page's last id (entities are listed in id order)."""
     if not token:
         return states
     cursor = decode_token(token)

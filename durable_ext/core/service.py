@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .entity_queries import EntityPage, EntityQuery
 from .health import StorageHealth
-from .history import HistoryEvent
+from .history import HistoryEvent, OrchestrationStatus
 from .messages import TaskMessage
 from .poison import PoisonMessage
 from .queries import InstancePage, InstanceQuery
@@ -116,6 +116,11 @@ class OrchestrationServiceClient(Protocol):
         ...
 
     async def query_instances(self, query: InstanceQuery) -> InstancePage: ...
+
+    async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+        """How many orchestration instances the query matches, per runtime status (statuses with none
+        are left out; the query's paging, order and ``show_input`` do not matter)."""
+        ...
 
     async def query_entities(self, query: EntityQuery) -> EntityPage: ...
 

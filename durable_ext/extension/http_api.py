@@ -52,6 +52,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/orchestrators/{functionName}/{instanceId}", "start"),
     ("GET", "/poison", "queries.list_poison"),
     ("GET", "/metrics", "queries.metrics"),
+    ("GET", "/counts", "queries.count_instances"),
     ("GET", "/instances", "queries.list_instances"),
     ("GET", "/instances/", "queries.list_instances"),
     ("DELETE", "/instances", "queries.purge_instances"),

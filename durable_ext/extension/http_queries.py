@@ -1,14 +1,27 @@
-"""Handlers over many instances: ``GET /instances`` (filters and paging) and ``DELETE /instances``."""
+"""Handlers over many instances: ``GET /instances`` (filters and paging), ``GET /counts`` (how many per
+status) and ``DELETE /instances``.
+
+Beside the reference's parameters, ``GET /instances`` takes durable-ext's own: ``order`` (``id``, the
+default and the reference's; ``newest`` or ``oldest``, by created time), ``customStatusContains`` and
+``inputContains`` (text the custom status or the input holds, ignoring case).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
 
 from ..core.clock import utc_now
 from ..core.history import TERMINAL_STATUSES
-from ..core.queries import CONTINUATION_HEADER, DEFAULT_PAGE_SIZE, InstanceQuery, purgeable_statuses
+from ..core.queries import (
+    CONTINUATION_HEADER,
+    DEFAULT_PAGE_SIZE,
+    InstanceOrder,
+    InstanceQuery,
+    purgeable_statuses,
+)
 from ..core.timefmt import format_dotnet
 from .http_common import ApiHandlers, api_errors, blame, date_time, flag, page_size, statuses
 from .request_limits import MAX_INSTANCE_ID_LOOKUP_LENGTH, RequestRejected, check_length
@@ -33,19 +46,38 @@ def _optional_text(request: web.Request, name: str) -> str | None:
     return None if value is None else check_length(value, MAX_INSTANCE_ID_LOOKUP_LENGTH, name, "filter")
 
 
-def list_query(request: web.Request) -> InstanceQuery:
+def _order(request: web.Request) -> InstanceOrder:
+    value = request.query.get("order")
+    if not value:
+        return InstanceOrder.ID
+    try:
+        return InstanceOrder.parse(value)
+    except ValueError as exc:
+        raise RequestRejected(f"The query parameter {exc}", parameter="order") from None
+
+
+def filter_query(request: web.Request) -> InstanceQuery:
+    """The filters ``GET /instances`` and ``GET /counts`` share."""
     created_from, created_to = _created_range(request)
-    token = request.headers.get(CONTINUATION_HEADER) or None
     return InstanceQuery(
         created_from=created_from,
         created_to=created_to,
         statuses=statuses(request),
         instance_id_prefix=_optional_text(request, "instanceIdPrefix"),
         name=_optional_text(request, "name"),
+        custom_status_contains=_optional_text(request, "customStatusContains"),
+        input_contains=_optional_text(request, "inputContains"),
+    )
+
+
+def list_query(request: web.Request) -> InstanceQuery:
+    return replace(
+        filter_query(request),
         show_input=flag(request, "showInput", True),
         page_size=page_size(request, DEFAULT_PAGE_SIZE),
-        continuation_token=token,
+        continuation_token=request.headers.get(CONTINUATION_HEADER) or None,
         include_entities=flag(request, "includeEntities", False),
+        order=_order(request),
     )
 
 
@@ -107,6 +139,14 @@ class QueryHandlers(ApiHandlers):
         body = [status_payload(state, show_input=query.show_input) for state in page.states]
         headers = {CONTINUATION_HEADER: page.continuation_token} if page.continuation_token else {}
         return web.json_response(body, headers=headers)
+
+    @api_errors
+    async def count_instances(self, request: web.Request) -> web.Response:
+        """``GET /counts``: how many instances match per runtime status (durable-ext's route)."""
+        counts = await self.client(request).count(filter_query(request))
+        body: dict[str, int] = {status.name: n for status, n in counts.items()}
+        body["total"] = sum(counts.values())
+        return web.json_response(body)
 
     @api_errors
     async def purge_instances(self, request: web.Request) -> web.Response:

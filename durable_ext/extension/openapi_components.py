@@ -113,6 +113,11 @@ SCHEMAS: Json = {
         {"id": STR, **{name: {**STR, "format": "uri"} for name in _LINK_NAMES}},
         ["id", *_LINK_NAMES],
     ),
+    "InstanceCounts": _object(
+        {status.name: {"type": "integer", "minimum": 0} for status in OrchestrationStatus}
+        | {"total": {"type": "integer", "minimum": 0}},
+        [*(status.name for status in OrchestrationStatus), "total"],
+    ),
     "PurgeResult": _object({"instancesDeleted": {"type": "integer", "minimum": 1}}, ["instancesDeleted"]),
     "PoisonMessage": _object(
         {

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 
 from ..core.history import OrchestrationStatus
+from ..core.queries import InstanceOrder
 from ..core.timefmt import parse_datetime
 from ..errors import ConfigurationError
 
@@ -41,6 +42,15 @@ def positive(text: str) -> int:
 
 def workers(text: str) -> int:
     return whole_number(text, 1, MAX_WORKERS)
+
+
+def listing_order(text: str) -> InstanceOrder:
+    """``newest``, ``oldest`` or ``id`` (any case)."""
+    try:
+        return InstanceOrder.parse(text)
+    except ValueError:
+        choices = ", ".join(o.value for o in InstanceOrder)
+        raise argparse.ArgumentTypeError(f"must be one of {choices}, not '{text}'") from None
 
 
 def log_level(text: str) -> str:

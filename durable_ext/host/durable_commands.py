@@ -20,13 +20,13 @@ from typing import Any
 
 from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
-from ..core.queries import InstanceQuery
+from ..core.queries import InstanceOrder, InstanceQuery
 from ..core.service import TaskHubService as Service
 from ..errors import ConfigurationError, InstanceNotFoundError, InstanceStateError
 from ..extension.extension import DurableTaskExtension
 from ..extension.options import MEMORY, DurableTaskOptions
 from ..extension.status_payload import history_payload, status_payload
-from .cli_arguments import iso_time, positive, runtime_statuses
+from .cli_arguments import iso_time, listing_order, positive, runtime_statuses
 from .settings import load_settings
 
 Args = argparse.Namespace
@@ -49,12 +49,21 @@ def add_durable_commands(commands: Any) -> None:
         parser.set_defaults(handler=handler)
         return parser
 
-    p = command("get-instances", get_instances, "list instances, newest first")
+    p = command("get-instances", get_instances, "list instances, newest first (or count them: --count)")
     p.add_argument("--runtime-status", nargs="*", default=[], help="e.g. Running Completed Failed")
     p.add_argument("--created-after", type=iso_time, help="ISO 8601 time")
     p.add_argument("--created-before", type=iso_time, help="ISO 8601 time")
     p.add_argument("--name", help="only instances of this orchestrator")
     p.add_argument("--id-prefix", help="only instances whose id starts with this")
+    p.add_argument("--custom-status-contains", help="only instances whose custom status holds this text")
+    p.add_argument("--input-contains", help="only instances whose input holds this text")
+    p.add_argument(
+        "--order",
+        type=listing_order,
+        default=InstanceOrder.NEWEST,
+        help="newest (default) or oldest first by created time, or id (the Instances table's order)",
+    )
+    p.add_argument("--count", action="store_true", help="print how many match per status instead")
     p.add_argument("--top", type=positive, default=100, help="page size (default: 100)")
     p.add_argument("--continuation-token", help="the token printed with the previous page")
     p = command("get-runtime-status", get_runtime_status, "the status of one instance")
@@ -132,10 +141,16 @@ async def get_instances(client: TaskHubClient, _: Service, args: argparse.Namesp
         statuses=runtime_statuses(args.runtime_status),
         name=args.name or None,
         instance_id_prefix=args.id_prefix or None,
+        custom_status_contains=args.custom_status_contains or None,
+        input_contains=args.input_contains or None,
         page_size=args.top,
         continuation_token=args.continuation_token,
         show_input=False,
+        order=args.order,
     )
+    if args.count:
+        counts = await client.count(query)
+        return {status.name: n for status, n in counts.items()} | {"total": sum(counts.values())}
     page = await client.query(query)
     rows = [status_payload(state, show_input=False) for state in page.states]
     return {"instances": rows, "continuationToken": page.continuation_token}

@@ -19,7 +19,7 @@ from ..core.clock import VirtualClock
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.health import StorageHealth
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
-from ..core.listing import entity_page, instance_page, matching
+from ..core.listing import count_by_status, entity_page, instance_page, matching
 from ..core.messages import TaskMessage
 from ..core.poison import PoisonAction, PoisonMessage, judge_poison, poison_reason
 from ..core.projection import episode_state, finished_state, pending_again, pending_state
@@ -363,6 +363,9 @@ class MemoryOrchestrationService:
 
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         return instance_page(self._states(), query)
+
+    async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+        return count_by_status(self._states(), query)
 
     async def query_entities(self, query: EntityQuery) -> EntityPage:
         return entity_page(self._states(), query)

@@ -13,14 +13,20 @@ from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.history import HistoryEvent, OrchestrationStatus
 from ..core.listing import entity_page
 from ..core.messages import TaskMessage
+from ..core.ordering import order_key, parse_time_key
 from ..core.projection import finished_state, pending_again, pending_state
-from ..core.queries import InstancePage, InstanceQuery, purgeable_statuses
+from ..core.queries import InstanceOrder, InstancePage, InstanceQuery, purgeable_statuses
 from ..core.rewind import RewindPlan, apply_rewind
 from ..core.state import OrchestrationState
 from ..errors import InstanceAlreadyExistsError
 from .codec import INSERT_HISTORY, STATE_COLUMNS, event_of, history_rows, state_of, state_params, wall_now
 from .outbox import Outbox
 
+_ORDER_BY = {
+    InstanceOrder.ID: "InstanceID",
+    InstanceOrder.NEWEST: "CreatedTime DESC, InstanceID DESC",  # every listed row has a created time
+    InstanceOrder.OLDEST: "CreatedTime, InstanceID",
+}
 _CLEARED = ", ".join(f"{c} = NULL" for c in STATE_COLUMNS.split(", ")[1:] if c not in ("Generation",))
 
 
@@ -81,18 +87,36 @@ class InstanceStore:
 
     async def query(self, conn: asyncpg.Connection, query: InstanceQuery) -> InstancePage:
         where, params = self._filter(query)
+        order = query.order
         if query.continuation_token:
-            params.append(decode_token(query.continuation_token))
-            where.append(f"InstanceID > ${len(params)}")
+            cursor = decode_token(query.continuation_token, order.value)
+            if order is InstanceOrder.ID:
+                params.append(cursor)
+                where.append(f"InstanceID > ${len(params)}")
+            else:
+                params.extend(parse_time_key(cursor))
+                compare = "<" if order is InstanceOrder.NEWEST else ">"
+                first, second = f"${len(params) - 1}", f"${len(params)}"
+                where.append(f"(CreatedTime, InstanceID) {compare} ({first}, {second})")
         params.append(query.page_size + 1)
         rows = await conn.fetch(
             f"SELECT * FROM {self.schema}.Instances WHERE {' AND '.join(where)} "
-            f"ORDER BY InstanceID LIMIT ${len(params)}",
+            f"ORDER BY {_ORDER_BY[order]} LIMIT ${len(params)}",
             *params,
         )
         states = [state_of(r, with_input=query.show_input) for r in rows[: query.page_size]]
-        more = len(rows) > query.page_size
-        return InstancePage(states, encode_token(states[-1].instance_id) if more and states else None)
+        more = len(rows) > query.page_size and states
+        token = encode_token(order_key(states[-1], order), order.value) if more else None
+        return InstancePage(states, token)
+
+    async def count(self, conn: asyncpg.Connection, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+        where, params = self._filter(query)
+        rows = await conn.fetch(
+            f"SELECT RuntimeStatus, count(*) AS n FROM {self.schema}.Instances WHERE {' AND '.join(where)} "
+            "GROUP BY RuntimeStatus",
+            *params,
+        )
+        return {OrchestrationStatus[r["runtimestatus"]]: int(r["n"]) for r in rows}
 
     def _filter(self, query: InstanceQuery) -> tuple[list[str], list[object]]:
         where = ["TaskHub = $1", "RuntimeStatus IS NOT NULL"]
@@ -114,6 +138,9 @@ class InstanceStore:
             add("CreatedTime >= {}", query.created_from)
         if query.created_to is not None:
             add("CreatedTime <= {}", query.created_to)
+        for column, text in (("CustomStatus", query.custom_status_contains), ("Input", query.input_contains)):
+            if text:  # strpos of lower-cased text: no LIKE wildcards to escape
+                add(f"strpos(lower(COALESCE({column}, '')), {{}}) > 0", text.lower())
         return where, params
 
     async def entities(self, conn: asyncpg.Connection, query: EntityQuery) -> EntityPage:

@@ -113,6 +113,18 @@ CREATE TABLE IF NOT EXISTS {s}.PoisonMessages (
 );
 """,
     ),
+    Migration(
+        2,
+        "indexes for listings by created time and counts per status",
+        """
+DROP INDEX IF EXISTS {s}.IX_Instances_CreatedTime;
+DROP INDEX IF EXISTS {s}.IX_Instances_RuntimeStatus;
+CREATE INDEX IF NOT EXISTS IX_Instances_Created ON {s}.Instances (TaskHub, CreatedTime, InstanceID);
+CREATE INDEX IF NOT EXISTS IX_Instances_StatusCreated
+    ON {s}.Instances (TaskHub, RuntimeStatus, CreatedTime, InstanceID);
+CREATE INDEX IF NOT EXISTS IX_Instances_NameCreated ON {s}.Instances (TaskHub, Name, CreatedTime, InstanceID);
+""",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

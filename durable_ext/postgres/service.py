@@ -19,7 +19,7 @@ import asyncpg
 from ..core.clock import WALL_CLOCK, Clock
 from ..core.entity_queries import EntityPage, EntityQuery
 from ..core.health import StorageHealth
-from ..core.history import EventType, HistoryEvent, event
+from ..core.history import EventType, HistoryEvent, OrchestrationStatus, event
 from ..core.messages import TaskMessage
 from ..core.poison import PoisonMessage
 from ..core.queries import InstancePage, InstanceQuery
@@ -327,6 +327,10 @@ class PostgresOrchestrationService:
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         async with self.connection() as conn:
             return await self.instances.query(conn, query)
+
+    async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+        async with self.connection() as conn:
+            return await self.instances.count(conn, query)
 
     async def query_entities(self, query: EntityQuery) -> EntityPage:
         async with self.connection() as conn:

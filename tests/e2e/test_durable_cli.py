@@ -88,6 +88,42 @@ async def test_start_status_history_and_listing(features_host: RunningHost, conn
     assert any(line.startswith(instance_id) and "Completed" in line for line in table.stdout.splitlines())
 
 
+async def test_listing_is_newest_first_by_default_and_counts_per_status(
+    features_host: RunningHost, connection_string: str
+) -> None:
+    prefix = f"cliorder-{uuid.uuid4().hex[:6]}-"
+    ids = [prefix + label for label in ("b", "c", "a")]  # started in this order, not in id order
+    for instance_id in ids:
+        cli_json(
+            connection_string,
+            "start-new",
+            "--function-name",
+            "echo_input",
+            "--input",
+            '"x"',
+            "--id",
+            instance_id,
+        )
+        await until_status(connection_string, instance_id, "Completed")
+    newest = cli_json(connection_string, "get-instances", "--id-prefix", prefix)
+    assert [row["instanceId"] for row in newest["instances"]] == ids[::-1]
+    oldest = cli_json(
+        connection_string, "get-instances", "--id-prefix", prefix, "--order", "oldest", "--top", "2"
+    )
+    assert [row["instanceId"] for row in oldest["instances"]] == ids[:2] and oldest["continuationToken"]
+    by_id = cli_json(connection_string, "get-instances", "--id-prefix", prefix, "--order", "id")
+    assert [row["instanceId"] for row in by_id["instances"]] == sorted(ids)
+    counts = cli_json(connection_string, "get-instances", "--id-prefix", prefix, "--count")
+    assert (counts["Completed"], counts["Running"], counts["total"]) == (3, 0, 3)
+    table = cli(
+        connection_string, "get-instances", "--script-root", str(APP), "--id-prefix", prefix, "--count"
+    )
+    assert table.returncode == 0
+    assert dict(line.split() for line in table.stdout.splitlines())["Completed"] == "3"
+    bad = cli(connection_string, "get-instances", "--script-root", str(APP), "--order", "sideways")
+    assert bad.returncode == 2 and "--order: must be one of id, newest, oldest, not 'sideways'" in bad.stderr
+
+
 async def test_input_from_a_file_events_suspend_resume_and_terminate(
     features_host: RunningHost, connection_string: str, tmp_path: Path
 ) -> None:

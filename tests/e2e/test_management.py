@@ -369,9 +369,47 @@ async def test_list_instances_filters_and_pages(host: RunningHost, http: aiohttp
     assert {*ids, running} <= {item["instanceId"] for item in everything}
 
 
+async def test_newest_first_counts_and_text_filters_on_the_api(
+    host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    prefix = _id("order") + "-"
+    ids = [f"{prefix}{label}" for label in ("c", "a", "b")]  # started in this order, not in id order
+    for i, instance_id in enumerate(ids):
+        await start(http, host, "quick", instance_id, i)
+        await wait_for(http, host, instance_id, "Completed")
+    waiting = prefix + "w"
+    await start(http, host, "waiter", waiting)
+    await wait_for(http, host, waiting, "Running")
+
+    pages: list[list[str]] = []
+    headers: dict[str, str] = {}
+    while True:
+        code, body, response_headers = await api(
+            http, host, "GET", f"instances?instanceIdPrefix={prefix}&order=newest&top=3", headers=headers
+        )
+        assert code == 200
+        pages.append([item["instanceId"] for item in body])
+        token = response_headers.get("x-ms-continuation-token")
+        if token is None:
+            break
+        headers = {"x-ms-continuation-token": token}
+    assert pages == [[waiting, ids[2], ids[1]], [ids[0]]]
+    code, body, _ = await api(http, host, "GET", f"instances?instanceIdPrefix={prefix}&order=oldest&top=1")
+    assert [item["instanceId"] for item in body] == [ids[0]]
+
+    code, counts, _ = await api(http, host, "GET", f"counts?instanceIdPrefix={prefix}")
+    assert code == 200
+    assert (counts["Completed"], counts["Running"], counts["Failed"], counts["total"]) == (3, 1, 0, 4)
+    code, counts, _ = await api(http, host, "GET", f"counts?instanceIdPrefix={prefix}&name=waiter")
+    assert counts["total"] == 1 and counts["Running"] == 1
+    code, body, _ = await api(http, host, "GET", f"instances?instanceIdPrefix={prefix}&inputContains=2")
+    assert [item["instanceId"] for item in body] == [ids[2]]  # the input is the JSON text "2"
+
+
 @pytest.mark.parametrize(
     ("query", "headers", "named"),
     [
+        ("order=sideways", {}, "order"),
         ("top=0", {}, "top"),
         ("top=ten", {}, "top"),
         ("createdTimeFrom=yesterday", {}, "createdTimeFrom"),

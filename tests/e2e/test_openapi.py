@@ -380,6 +380,18 @@ async def test_listing_answers_as_documented(api: Conformance) -> None:
         assert error["parameter"] == parameter, error
         if parameter == "top":
             assert error["limit"] == MAX_PAGE_SIZE
+    _, headers = await api.call("GET", INSTANCES, 200, params={"top": "1", "order": "newest"})
+    await api.call(
+        "GET",
+        INSTANCES,
+        400,
+        params={"order": "oldest"},
+        headers={"x-ms-continuation-token": headers["x-ms-continuation-token"]},
+    )
+    counts, _ = await api.call("GET", f"{P}/counts", 200, params={"customStatusContains": "x"})
+    assert counts["total"] == sum(n for status, n in counts.items() if status != "total")
+    error, _ = await api.call("GET", f"{P}/counts", 400, params={"runtimeStatus": "Sleeping"})
+    assert error["parameter"] == "runtimeStatus"
 
 
 async def test_instance_operations_answer_as_documented(api: Conformance) -> None:

@@ -93,6 +93,8 @@
       instanceIdPrefix: params.get("instanceIdPrefix") || "",
       createdTimeFrom: params.get("createdTimeFrom") || "",
       createdTimeTo: params.get("createdTimeTo") || "",
+      customStatusContains: params.get("customStatusContains") || "",
+      order: params.get("order") || "newest",
       top: params.get("top") || "25",
     };
   }
@@ -102,13 +104,16 @@
     form.instanceIdPrefix.value = filters.instanceIdPrefix;
     form.createdTimeFrom.value = isoToLocal(filters.createdTimeFrom);
     form.createdTimeTo.value = isoToLocal(filters.createdTimeTo);
+    form.customStatusContains.value = filters.customStatusContains;
+    form.order.value = filters.order;
     form.top.value = filters.top;
   }
   function hashOfFilters(form) {
     const params = new URLSearchParams();
     for (const box of form.querySelectorAll("input[name=runtimeStatus]:checked")) params.append("runtimeStatus", box.value);
-    for (const name of ["name", "instanceIdPrefix"]) if (form[name].value.trim()) params.set(name, form[name].value.trim());
+    for (const name of ["name", "instanceIdPrefix", "customStatusContains"]) if (form[name].value.trim()) params.set(name, form[name].value.trim());
     for (const name of ["createdTimeFrom", "createdTimeTo"]) if (form[name].value) params.set(name, localToIso(form[name].value));
+    if (form.order.value !== "newest") params.set("order", form.order.value);
     if (form.top.value !== "25") params.set("top", form.top.value);
     const text = params.toString();
     return text ? `#/instances?${text}` : "#/instances";
@@ -133,12 +138,25 @@
     await loadInstancePage();
   }
 
+  // The counts per status of the other filters, shown on each status chip (what ticking it would list).
+  async function loadCounts() {
+    const { runtimeStatus, top, order, ...rest } = list.filters;
+    const { data } = await api("GET", "/counts", { query: rest });
+    for (const label of document.querySelectorAll("#filters .statuses label")) {
+      const status = label.querySelector("input").value;
+      label.querySelector(".count").textContent = String((data || {})[status] ?? 0);
+    }
+    $("#total-count").textContent = `${(data || {}).total ?? 0} in all`;
+  }
+
   async function loadInstancePage() {
     const { runtimeStatus, top, ...rest } = list.filters;
     const token = list.tokens[list.page];
     const query = { ...rest, top, showInput: "false" };
     if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
+    const counted = loadCounts();
     const { data, headers } = await api("GET", "/instances", { query, headers: token ? { [CONTINUATION]: token } : {} });
+    await counted;
     const next = headers.get(CONTINUATION);
     list.tokens[list.page + 1] = next;
     list.tokens.length = list.page + 2;
