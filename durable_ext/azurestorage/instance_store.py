@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from azure.data.tables.aio import TableClient
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus
 from ..core.state import OrchestrationRuntimeState, OrchestrationState
 from .clients import translated
+from .instance_index import InstanceIndex, Listed
 from .large_payloads import LargePayloads, property_blob_name, property_too_large
 from .lean_table import lean_table
 from .names import escape_key, unescape_key
@@ -52,8 +54,16 @@ LARGE_COLUMNS = ("Input", "Output", "CustomStatus")
 
 
 class InstanceStore:
-    def __init__(self, table: TableClient, hub_name: str, payloads: LargePayloads | None = None) -> None:
+    def __init__(
+        self,
+        table: TableClient,
+        hub_name: str,
+        payloads: LargePayloads | None = None,
+        index: InstanceIndex | None = None,
+    ) -> None:
         self.table = table
+        self.index = index
+        """Follows every change of a row's created time, name or status (``None``: no index)."""
         self.lean = lean_table(table)
         """The table's lean request path; ``None``: the SDK client's."""
         self.hub_name = hub_name
@@ -138,18 +148,35 @@ class InstanceStore:
                     await self.table.create_entity(row)
             except ResourceExistsError:
                 return False
+        await self._listed(instance_id, row)
         return True
 
-    async def write_pending(self, started: HistoryEvent, instance_id: str, existing_etag: str) -> bool:
-        """Replace an older generation's row by the client's row for a new start; False if another
-        start changed the row first (its row stands, as in the reference)."""
+    async def write_pending(self, started: HistoryEvent, instance_id: str, existing: dict[str, Any]) -> bool:
+        """Replace an older generation's row (``existing``, as :meth:`get_row` read it) by the client's
+        row for a new start; False if another start changed the row first (its row stands, as in the
+        reference)."""
         row = await self._offload(self._pending_row(started, instance_id))
         async with translated(f"Writing the status of new instance '{instance_id}'"):
             try:
-                await self._write(row, merge=False, etag=existing_etag)
+                await self._write(row, merge=False, etag=str(existing["etag"]))
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False
+        await self._listed(instance_id, row, existing.get("CreatedTime"))
         return True
+
+    def _listed(
+        self, instance_id: str, row: dict[str, Any] | None, *previous_created: Any
+    ) -> Awaitable[None]:
+        """Tell the index the instance's row is now ``row`` (``None``: gone); what the index's future
+        ends with (it never raises)."""
+        created = _dt(row.get("CreatedTime")) if row is not None else None
+        if self.index is None or (row is not None and created is None):
+            return _done()
+        target = None
+        if row is not None and created is not None:
+            status = str(row.get("RuntimeStatus") or OrchestrationStatus.Pending.name)
+            target = Listed(created, str(row.get("Name") or ""), status)
+        return self.index.record(instance_id, target, [_dt(t) for t in previous_created])
 
     async def update_from_episode(
         self,
@@ -157,8 +184,10 @@ class InstanceStore:
         custom_status: str | None,
         *,
         keep_custom_status: bool = False,
+        previous_created: datetime | None = None,
     ) -> None:
-        """Merge what this episode changed into the row (a projection of the history)."""
+        """Merge what this episode changed into the row (a projection of the history);
+        ``previous_created``: the created time the row had before (a new execution changes it)."""
         instance_id = runtime_state.instance_id or ""
         now = datetime.now(UTC)
         row: dict[str, Any] = {
@@ -173,15 +202,22 @@ class InstanceStore:
             del row["CustomStatus"]
         for event in runtime_state.new_events:
             row.update(_fields_for(event, now))
+        listed: Awaitable[None] = _done()
+        started = runtime_state.execution_started
+        if "RuntimeStatus" in row and started is not None:  # written with the row, not after it
+            whole = {"CreatedTime": started.timestamp, "Name": runtime_state.name, **row}
+            listed = self._listed(instance_id, whole, previous_created)
         async with translated(f"Updating the status of instance '{instance_id}'"):
-            await self._write(await self._offload(row), merge=True)
+            await asyncio.gather(self._write(await self._offload(row), merge=True), listed)
 
-    async def delete(self, instance_id: str) -> bool:
+    async def delete(self, instance_id: str, created: datetime | None = None) -> bool:
+        """Delete the row (``created``: its created time, where the index lists it)."""
         async with translated(f"Deleting the status of instance '{instance_id}'"):
             try:
                 await self.table.delete_entity(escape_key(instance_id), "")
             except ResourceNotFoundError:
                 return False
+        await self._listed(instance_id, None, created)
         return True
 
     async def query(self, query_filter: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -205,6 +241,7 @@ class InstanceStore:
                 await self._write(fields, merge=True, etag=row["etag"])
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False  # the worker started it (or it was purged) in the meantime
+        await self._listed(instance_id, row | fields)
         return True
 
     async def mark_failed(self, instance_id: str, reason: str) -> None:
@@ -212,6 +249,7 @@ class InstanceStore:
         fields = _finished(instance_id, OrchestrationStatus.Failed, reason)
         async with translated(f"Marking instance '{instance_id}' failed"):
             await self._write(fields, merge=True)
+        await self._relist(instance_id)
 
     async def mark_pending(self, instance_id: str) -> None:
         """``Pending`` again, for a rewound instance (``UpdateStatusForRewindAsync``)."""
@@ -223,6 +261,18 @@ class InstanceStore:
         }
         async with translated(f"Marking instance '{instance_id}' pending for its rewind"):
             await self.table.update_entity(fields, mode=UpdateMode.MERGE)
+        await self._relist(instance_id)
+
+    async def _relist(self, instance_id: str) -> None:
+        """Tell the index what the row holds now (after a write that did not read it first)."""
+        if self.index is not None:
+            await self._listed(instance_id, await self.get_row(instance_id))
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
 
 
 def _finished(instance_id: str, status: OrchestrationStatus, output: str | None) -> dict[str, Any]:

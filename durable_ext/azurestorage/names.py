@@ -25,6 +25,11 @@ class TaskHubNames:
         return f"{self.hub}Instances"
 
     @property
+    def instance_index_table(self) -> str:
+        """durable-ext's own: instances by created time, and counts per status (``instance_index``)."""
+        return f"{self.hub}InstanceIndex"
+
+    @property
     def poison_table(self) -> str:
         return f"{self.hub}Poison"
 

@@ -42,10 +42,11 @@ class InstancePurger:
 
         The Instances row goes last, so a purge that fails half-way can simply be repeated.
         """
-        if await self.instances.get_row(instance_id) is None:
+        row = await self.instances.get_row(instance_id)
+        if row is None:
             return 0
         await asyncio.gather(self.history.delete_instance(instance_id), self.delete_blobs(instance_id))
-        return 1 if await self.instances.delete(instance_id) else 0
+        return 1 if await self.instances.delete(instance_id, row.get("CreatedTime")) else 0
 
     async def purge_many(self, query: InstanceQuery) -> int:
         """Purge every finished instance the query matches; non-terminal statuses are never purged."""

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ..core.clock import WALL_CLOCK, Clock
@@ -28,9 +29,12 @@ from .delivery import MessageDelivery
 from .entity_listing import query_entity_page
 from .history_cache import HistoryCache
 from .history_store import HistoryStore, LoadedHistory
+from .index_queries import counts_served, index_counts, index_page, index_serves
+from .instance_index import InstanceIndex
 from .instance_queries import count_rows, query_page
 from .instance_store import InstanceStore, changes_status, state_from_row
 from .large_payloads import LargePayloads
+from .lean_table import lean_table
 from .lease_blobs import LeaseBlobs
 from .message_filter import MessageFilter
 from .names import TaskHubNames
@@ -83,8 +87,13 @@ class AzureStorageOrchestrationService:
         self.history = HistoryStore(
             self.clients.tables.get_table_client(self.names.history_table), self.payloads
         )
+        index_table = self.clients.tables.get_table_client(self.names.instance_index_table)
+        self.index = InstanceIndex(index_table, settings.worker_id, lean_table(index_table))
         self.instances = InstanceStore(
-            self.clients.tables.get_table_client(self.names.instances_table), settings.hub_name, self.payloads
+            self.clients.tables.get_table_client(self.names.instances_table),
+            settings.hub_name,
+            self.payloads,
+            self.index,
         )
         self.resources = TaskHubResources(
             self.clients, self.names, [*self.control_queues, self.work_item_queue]
@@ -149,6 +158,9 @@ class AzureStorageOrchestrationService:
         async with self._hub_ready:
             if not self._hub_created:
                 await self.resources.ensure()
+                await retry_transient(
+                    lambda: self.index.open(self.instances.table), "Opening the instance index"
+                )
                 self._hub_created = True
 
     async def start(self) -> None:
@@ -222,6 +234,7 @@ class AzureStorageOrchestrationService:
 
     async def close(self) -> None:
         self.wakeups.close()
+        await self.index.close()
         await self.clients.close()
 
     # ---- what the extension and the host show about the hub ------------------------------------
@@ -354,7 +367,10 @@ class AzureStorageOrchestrationService:
             ),
             f"Committing the history of '{item.instance_id}'",
         )
-        written = await self._update_status(item.instance_id, result, session.history.status_written)
+        before = OrchestrationRuntimeState(past_events=session.history.events).execution_started
+        written = await self._update_status(
+            item.instance_id, result, session.history.status_written, before.timestamp if before else None
+        )
         self._remember(
             item.instance_id,
             LoadedHistory(
@@ -370,7 +386,11 @@ class AzureStorageOrchestrationService:
         self.sessions.release(session)
 
     async def _update_status(
-        self, instance_id: str, result: EpisodeResult, written: tuple[str | None, str] | None
+        self,
+        instance_id: str,
+        result: EpisodeResult,
+        written: tuple[str | None, str] | None,
+        previous_created: datetime | None,
     ) -> tuple[str | None, str] | None:
         """Update the Instances row unless this episode changes nothing there but ``LastUpdatedTime``;
         return what the row now holds, as far as this worker knows."""
@@ -382,7 +402,10 @@ class AzureStorageOrchestrationService:
             return written
         await _retried(
             lambda: self.instances.update_from_episode(
-                state, result.custom_status, keep_custom_status=result.keep_custom_status
+                state,
+                result.custom_status,
+                keep_custom_status=result.keep_custom_status,
+                previous_created=previous_created,
             ),
             f"Updating the status of '{instance_id}'",
         )
@@ -461,7 +484,7 @@ class AzureStorageOrchestrationService:
     async def _write_pending(self, started: TaskMessage, row: dict[str, Any] | None) -> bool:
         if row is None:
             return await self.instances.create_pending(started.event, started.instance_id)
-        return await self.instances.write_pending(started.event, started.instance_id, str(row["etag"]))
+        return await self.instances.write_pending(started.event, started.instance_id, row)
 
     async def send_message(self, message: TaskMessage) -> None:
         """A client's message (event, signal, terminate, ...): put once, even when storage fails in a
@@ -498,10 +521,14 @@ class AzureStorageOrchestrationService:
 
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         await self.ensure_task_hub()
+        if index_serves(self.index, query):
+            return await index_page(self.index, self.instances, query)
         return await query_page(self.instances.table, query)
 
     async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
         await self.ensure_task_hub()
+        if counts_served(self.index, query):
+            return await index_counts(self.index, query)
         return await count_rows(self.instances.table, query)
 
     async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:

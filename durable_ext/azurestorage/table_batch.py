@@ -32,7 +32,8 @@ _ETAG = re.compile(rb"^ETag: ?(.+?)\r?$", re.MULTILINE | re.IGNORECASE)
 
 @dataclass(frozen=True)
 class BatchOperation:
-    """``upsert`` (replace), ``create``, or ``merge`` (conditional on ``etag`` when given)."""
+    """``upsert`` (insert or replace), ``create``, ``merge`` (conditional on ``etag`` when given),
+    ``replace`` (an existing row, conditional on ``etag``) or ``delete`` (``etag``, or ``*`` for any)."""
 
     kind: str
     entity: dict[str, Any]
@@ -52,12 +53,19 @@ def _entity_url(base: str, table: str, entity: dict[str, Any]) -> str:
     return f"{base}/{table}(PartitionKey='{next(keys)}',RowKey='{next(keys)}')"
 
 
+_VERBS = {"upsert": "PUT", "replace": "PUT", "merge": "PATCH", "delete": "DELETE"}
+
+
 def _part(index: int, base: str, table: str, operation: BatchOperation) -> str:
-    body = json.dumps(entity_properties(operation.entity), separators=(",", ":"))
+    body = (
+        ""
+        if operation.kind == "delete"
+        else json.dumps(entity_properties(operation.entity), separators=(",", ":"))
+    )
     if operation.kind == "create":
         line, accept = f"POST {base}/{table} HTTP/1.1", "application/json;odata=minimalmetadata"
     else:
-        verb = "PUT" if operation.kind == "upsert" else "PATCH"
+        verb = _VERBS[operation.kind]
         line, accept = f"{verb} {_entity_url(base, table, operation.entity)} HTTP/1.1", "application/json"
     headers = [
         "Content-Type: application/json",
@@ -66,8 +74,8 @@ def _part(index: int, base: str, table: str, operation: BatchOperation) -> str:
         "DataServiceVersion: 3.0",
         f"Accept: {accept}",
     ]
-    if operation.etag is not None:
-        headers.append(f"If-Match: {operation.etag}")
+    if operation.etag is not None or operation.kind == "delete":
+        headers.append(f"If-Match: {operation.etag or '*'}")
     return (
         "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
         f"Content-ID: {index}\r\n\r\n{line}\r\n" + "\r\n".join(headers) + f"\r\n\r\n{body}"

@@ -31,6 +31,7 @@ class TaskHubResources:
         await asyncio.gather(
             self._create_table(self.names.history_table),
             self._create_table(self.names.instances_table),
+            self._create_table(self.names.instance_index_table),
             *(queue.create() for queue in self.queues),
         )
 
@@ -38,7 +39,7 @@ class TaskHubResources:
         """Delete every queue, table and container of the hub (``func durable delete-task-hub``); return
         the names of those that existed."""
         names = self.names
-        tables = [names.history_table, names.instances_table, names.poison_table]
+        tables = [names.history_table, names.instances_table, names.instance_index_table, names.poison_table]
         containers = [names.leases_container, names.app_lease_container, names.large_messages_container]
         queues = [*names.control_queues, names.work_item_queue]
         deleted = await asyncio.gather(

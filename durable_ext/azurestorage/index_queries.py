@@ -1,0 +1,146 @@
+"""Listings by created time and counts per status, read from the instance index (``instance_index``).
+
+A page is one range query over the index's ``d|`` (newest first) or ``a|`` (oldest first) rows, with
+the name, status and id-prefix filters in the query. Each instance found is then read from the
+Instances table, which is the truth: what it shows is the row, the filters are tested on the row, and
+index rows the row disagrees with (left under an old created time) are dropped from the page and
+removed. The continuation token is the last index row key of the page.
+
+Counts read the ``~t|`` count rows (a few per status and name) when the query has no time range and
+no id prefix; with either, the index rows of the range are read (only their status), never the
+Instances table. The text filters need each row's values, so those counts and pages read rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from ..core.continuation import decode_token, encode_token
+from ..core.history import OrchestrationStatus
+from ..core.listing import matches
+from ..core.queries import InstanceOrder, InstancePage, InstanceQuery
+from ..core.state import OrchestrationState
+from .clients import translated
+from .instance_index import PARTITION, TOTAL_PREFIX, InstanceIndex, newest_bounds, oldest_bounds, ticks
+from .instance_store import InstanceStore, state_from_row
+from .names import escape_key
+
+MAX_READS_AT_ONCE = 50
+"""Instances rows read at once to check a page's candidates."""
+
+
+def index_serves(index: InstanceIndex, query: InstanceQuery) -> bool:
+    """Whether the index can answer ``query`` (a time order, orchestrations only, an index that lists
+    the whole hub)."""
+    return index.built and query.order is not InstanceOrder.ID and not query.include_entities
+
+
+def counts_served(index: InstanceIndex, query: InstanceQuery) -> bool:
+    return index.built and not query.include_entities and not query.text_filters
+
+
+async def index_page(index: InstanceIndex, instances: InstanceStore, query: InstanceQuery) -> InstancePage:
+    after = decode_token(query.continuation_token, query.order.value) if query.continuation_token else None
+    found: list[tuple[str, OrchestrationState]] = []
+    candidates: list[dict[str, Any]] = []
+    columns = ["RowKey", "InstanceId", "CreatedTime"]
+    async for row in _index_rows(index, query, columns, after, 4 * (query.page_size + 1)):
+        candidates.append(row)
+        if len(candidates) >= min(MAX_READS_AT_ONCE, query.page_size + 1 - len(found)):
+            found += await _checked(index, instances, candidates, query)
+            candidates = []
+            if len(found) > query.page_size:
+                break
+    if candidates and len(found) <= query.page_size:
+        found += await _checked(index, instances, candidates, query)
+    page = found[: query.page_size]
+    more = len(found) > query.page_size
+    token = encode_token(page[-1][0], query.order.value) if more else None
+    return InstancePage([state for _, state in page], token)
+
+
+async def _checked(
+    index: InstanceIndex, instances: InstanceStore, candidates: list[dict[str, Any]], query: InstanceQuery
+) -> list[tuple[str, OrchestrationState]]:
+    """The candidates whose Instances row agrees with the index and matches the query, each with its
+    index row key, in the candidates' order."""
+    rows = await asyncio.gather(*(instances.get_row(str(c["InstanceId"])) for c in candidates))
+    kept: list[tuple[str, OrchestrationState]] = []
+    for candidate, row in zip(candidates, rows, strict=True):
+        instance_id, listed_at = str(candidate["InstanceId"]), candidate["CreatedTime"]
+        state = state_from_row(row) if row is not None else None
+        if state is None or state.created_time is None or ticks(state.created_time) != ticks(listed_at):
+            index.discard_stale(instance_id, listed_at)  # purged, or created again since
+            continue
+        if not matches(state, query):
+            continue
+        kept.append((str(candidate["RowKey"]), state if query.show_input else replace(state, input=None)))
+    return kept
+
+
+async def index_counts(index: InstanceIndex, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
+    counts: dict[OrchestrationStatus, int] = {}
+    if query.created_from is None and query.created_to is None and not query.instance_id_prefix:
+        params = {"pk": PARTITION, "low": TOTAL_PREFIX, "high": TOTAL_PREFIX + "~"}
+        rows = _query(
+            index, "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high", params, ["RowKey", "Count"]
+        )
+        wanted_name = escape_key(query.name) if query.name else None
+        async for row in rows:
+            status_name, rest = str(row["RowKey"])[len(TOTAL_PREFIX) :].split("|", 1)
+            name = rest.rsplit("|", 1)[0]  # a name may hold '|'; the shard after it does not
+            if wanted_name is not None and name != wanted_name:
+                continue
+            status = OrchestrationStatus[status_name]
+            counts[status] = counts.get(status, 0) + int(row.get("Count") or 0)
+    else:
+        async for row in _index_rows(index, query, ["RuntimeStatus"]):
+            status = OrchestrationStatus[str(row["RuntimeStatus"])]
+            counts[status] = counts.get(status, 0) + 1
+    return {s: n for s, n in counts.items() if n and (not query.statuses or s in query.statuses)}
+
+
+def _index_rows(
+    index: InstanceIndex,
+    query: InstanceQuery,
+    columns: list[str],
+    after: str | None = None,
+    per_request: int = 1000,
+) -> AsyncIterator[dict[str, Any]]:
+    """The ``d|`` (newest first; counts too) or ``a|`` rows the query's filters leave."""
+    bounds = oldest_bounds if query.order is InstanceOrder.OLDEST else newest_bounds
+    low, high = bounds(query.created_from, query.created_to)
+    clauses = ["PartitionKey eq @pk", "RowKey ge @low", "RowKey lt @high"]
+    params: dict[str, Any] = {"pk": PARTITION, "low": low, "high": high}
+    if after is not None:
+        clauses.append("RowKey gt @after")
+        params["after"] = after
+    if query.name:
+        clauses.append("Name eq @name")
+        params["name"] = query.name
+    if query.instance_id_prefix:
+        prefix = query.instance_id_prefix
+        clauses.append("InstanceId ge @prefixLow and InstanceId lt @prefixHigh")
+        params.update(prefixLow=prefix, prefixHigh=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    if query.statuses:
+        names = sorted(status.name for status in query.statuses)
+        params.update({f"status{i}": name for i, name in enumerate(names)})
+        clauses.append("( " + " or ".join(f"RuntimeStatus eq @status{i}" for i in range(len(names))) + " )")
+    return _query(index, " and ".join(clauses), params, columns, per_request)
+
+
+async def _query(
+    index: InstanceIndex,
+    query_filter: str,
+    params: dict[str, Any],
+    columns: list[str],
+    per_request: int = 1000,
+) -> AsyncIterator[dict[str, Any]]:
+    async with translated("Querying the instance index"):
+        async for entity in index.table.query_entities(
+            query_filter, parameters=params, select=columns, results_per_page=min(per_request, 1000)
+        ):
+            yield dict(entity)

@@ -1,0 +1,163 @@
+"""The instance index beside the Azure Storage tables: rows and counts that follow every change of an
+instance, listings read from it, and the Instances table as the truth when the two disagree."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.data.tables import UpdateMode
+
+from durable_ext.azurestorage.index_queries import index_serves
+from durable_ext.azurestorage.instance_index import PARTITION, TOTAL_PREFIX, newest_key, oldest_key
+from durable_ext.azurestorage.instance_queries import count_rows
+from durable_ext.azurestorage.names import escape_key
+from durable_ext.azurestorage.service import AzureStorageOrchestrationService
+from durable_ext.core.client import TaskHubClient
+from durable_ext.core.history import OrchestrationStatus
+from durable_ext.core.queries import InstanceOrder, InstanceQuery
+from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
+
+from ..providers import azure_service
+from .test_engine import REGISTRY, _sdk_input
+from .workers import running_worker
+
+S = OrchestrationStatus
+NEWEST = InstanceQuery(order=InstanceOrder.NEWEST)
+
+
+@pytest.fixture
+async def service(connection_string: str, hub_name: str) -> AsyncIterator[AzureStorageOrchestrationService]:
+    svc = azure_service(connection_string, hub_name)
+    await svc.ensure_task_hub()
+    try:
+        yield svc
+    finally:
+        await svc.close()
+
+
+async def _index_rows(service: AzureStorageOrchestrationService) -> list[dict[str, Any]]:
+    rows = service.index.table.query_entities("PartitionKey eq @pk", parameters={"pk": PARTITION})
+    return [dict(row) async for row in rows]
+
+
+async def _totals(service: AzureStorageOrchestrationService) -> dict[str, int]:
+    """The count rows summed per status (what ``GET /counts`` reads), zeros left out."""
+    totals: dict[str, int] = {}
+    for row in await _index_rows(service):
+        if str(row["RowKey"]).startswith(TOTAL_PREFIX):
+            status = str(row["RowKey"])[len(TOTAL_PREFIX) :].split("|")[0]
+            totals[status] = totals.get(status, 0) + int(row["Count"])
+    return {status: n for status, n in totals.items() if n}
+
+
+async def _scanned(service: AzureStorageOrchestrationService) -> dict[str, int]:
+    """The same counts from every Instances row, as the reference would have to."""
+    return {s.name: n for s, n in (await count_rows(service.instances.table, InstanceQuery())).items()}
+
+
+async def _start(client: TaskHubClient, instance_id: str, name: str = "chain") -> None:
+    await client.start(name, _sdk_input(["x"]), instance_id)
+    await asyncio.sleep(0.005)  # a created time of its own
+
+
+async def test_a_new_hub_lists_from_the_index_and_every_start_has_two_rows(
+    service: AzureStorageOrchestrationService,
+) -> None:
+    assert service.index.built and index_serves(service.index, NEWEST)
+    client = TaskHubClient(service)
+    for instance_id in ("i-2", "i/3", "i-1"):  # a '/' is escaped in the row key
+        await _start(client, instance_id)
+    rows = await _index_rows(service)
+    keys = sorted(str(r["RowKey"]) for r in rows)
+    assert [k[:2] for k in keys].count("d|") == 3 and [k[:2] for k in keys].count("a|") == 3
+    assert any(escape_key("i/3") in k for k in keys)
+    assert [s.instance_id for s in (await client.query(NEWEST)).states] == ["i-1", "i/3", "i-2"]
+    assert await _totals(service) == {"Pending": 3}
+
+
+async def test_counts_stay_exact_through_runs_terminations_restarts_and_purges(
+    service: AzureStorageOrchestrationService,
+) -> None:
+    executor = ThreadPoolExecutor(2)
+    orchestrations, activities = SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY)
+    async with running_worker(service, executor, orchestrations, activities):
+        client = TaskHubClient(service)
+        for i in range(6):
+            await _start(client, f"c-{i}")
+        await _start(client, "w-1", "waiter")
+        for i in range(6):
+            assert (await client.wait_for_completion(f"c-{i}", 30)).status == S.Completed
+        await client.terminate("w-1", "enough")
+        assert (await client.wait_for_completion("w-1", 30)).status == S.Terminated
+        await client.start("chain", _sdk_input(["again"]), "c-0")  # a finished id started again
+        assert (await client.wait_for_completion("c-0", 30)).status == S.Completed
+        assert await client.purge("c-1") == 1
+        assert await client.purge_by(InstanceQuery(statuses=frozenset({S.Terminated}))) == 1
+    assert await _totals(service) == await _scanned(service) == {"Completed": 5}
+    newest = [s.instance_id for s in (await TaskHubClient(service).query(NEWEST)).states]
+    assert newest == ["c-0", "c-5", "c-4", "c-3", "c-2"]  # c-0 moved up: its created time is new
+    keys = [str(r["RowKey"]) for r in await _index_rows(service) if str(r["RowKey"])[:2] in ("d|", "a|")]
+    assert len(keys) == 10  # two rows an instance: none left behind by the restart or the purges
+
+
+async def test_a_second_writer_with_its_own_cache_keeps_the_counts_exact(
+    connection_string: str, hub_name: str, service: AzureStorageOrchestrationService
+) -> None:
+    other = azure_service(connection_string, hub_name)
+    await other.ensure_task_hub()
+    try:
+        first, second = TaskHubClient(service), TaskHubClient(other)
+        await _start(first, "x-1")
+        await second.terminate("x-1", "from another process")  # its cache has never seen x-1
+        assert await _totals(service) == {"Terminated": 1}
+        assert await first.purge("x-1") == 1  # first's cache still says Pending: its ETag is stale
+        assert await _totals(service) == {}
+        assert await _index_rows(service) == [r for r in await _index_rows(service) if r["RowKey"][0] == "~"]
+    finally:
+        await other.close()
+
+
+async def test_index_rows_the_instances_table_disagrees_with_are_skipped_and_removed(
+    service: AzureStorageOrchestrationService,
+) -> None:
+    client = TaskHubClient(service)
+    await _start(client, "real-1")
+    ghost_time = datetime.now(UTC)
+    ghost = {"PartitionKey": PARTITION, "RowKey": newest_key(ghost_time, "ghost")}
+    ghost |= {"InstanceId": "ghost", "Name": "chain", "RuntimeStatus": "Pending", "CreatedTime": ghost_time}
+    for row_key in (ghost["RowKey"], oldest_key(ghost_time, "ghost")):  # as a purge elsewhere left them
+        await service.index.table.upsert_entity(ghost | {"RowKey": row_key}, mode=UpdateMode.REPLACE)
+    assert [s.instance_id for s in (await client.query(NEWEST)).states] == ["real-1"]
+    for _ in range(50):
+        if not any("ghost" in r["RowKey"] for r in await _index_rows(service)):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the stale index row was never removed")
+
+
+async def test_a_hub_from_before_the_index_is_listed_from_the_instances_table(
+    connection_string: str, hub_name: str
+) -> None:
+    seed = azure_service(connection_string, hub_name)
+    await seed.resources.ensure()  # the tables, but no index state: as a hub made before it
+    for i, created in enumerate([datetime(2024, 1, d, tzinfo=UTC) for d in (3, 1, 2)]):
+        row = {"PartitionKey": f"old-{i}", "RowKey": "", "Name": "chain", "RuntimeStatus": "Completed"}
+        row |= {"CreatedTime": created, "LastUpdatedTime": created, "Input": json.dumps("x")}
+        await seed.instances.table.upsert_entity(row, mode=UpdateMode.REPLACE)
+    await seed.close()
+    service = azure_service(connection_string, hub_name)
+    try:
+        await service.ensure_task_hub()
+        assert not service.index.built and not index_serves(service.index, NEWEST)
+        client = TaskHubClient(service)
+        assert [s.instance_id for s in (await client.query(NEWEST)).states] == ["old-0", "old-2", "old-1"]
+        assert (await client.count())[S.Completed] == 3
+    finally:
+        await service.close()
