@@ -1,10 +1,11 @@
 """Listings by created time and counts per status, read from the instance index (``instance_index``).
 
-A page is one range query over the index's ``d|`` (newest first) or ``a|`` (oldest first) rows, with
-the name, status and id-prefix filters in the query. Each instance found is then read from the
-Instances table, which is the truth: what it shows is the row, the filters are tested on the row, and
-index rows the row disagrees with (left under an old created time) are dropped from the page and
-removed. The continuation token is the last index row key of the page.
+A page is one range query over the index's ``d|`` rows (newest first), ``s|<status>|`` rows (newest
+first, of one status) or ``a|`` rows (oldest first), with the name, status and id-prefix filters in
+the query. Each instance found is then read from the Instances table, which is the truth: what it
+shows is the row, the filters are tested on the row, and index rows the row disagrees with (left under
+an old created time) are dropped from the page and removed. The continuation token is the last index
+row key of the page.
 
 Counts read the ``~t|`` count rows (a few per status and name) when the query has no time range and
 no id prefix; with either, the index rows of the range are read (only their status), never the
@@ -111,8 +112,11 @@ def _index_rows(
     per_request: int = 1000,
 ) -> AsyncIterator[dict[str, Any]]:
     """The ``d|`` (newest first; counts too) or ``a|`` rows the query's filters leave."""
-    bounds = oldest_bounds if query.order is InstanceOrder.OLDEST else newest_bounds
-    low, high = bounds(query.created_from, query.created_to)
+    one_status = next(iter(query.statuses)).name if len(query.statuses) == 1 else None
+    if query.order is InstanceOrder.OLDEST:
+        low, high = oldest_bounds(query.created_from, query.created_to)
+    else:  # newest first, and counts: the one status's own rows when only one is asked for
+        low, high = newest_bounds(query.created_from, query.created_to, one_status)
     clauses = ["PartitionKey eq @pk", "RowKey ge @low", "RowKey lt @high"]
     params: dict[str, Any] = {"pk": PARTITION, "low": low, "high": high}
     if after is not None:

@@ -1,9 +1,10 @@
 """The instance index: durable-ext's table beside the reference's, for listings by created time and counts.
 
 The Instances table is keyed by instance id and can only be read in that order. ``<hub>InstanceIndex``
-holds, in one partition, two rows per orchestration instance keyed by created time (``d|`` rows in
-newest-first order, ``a|`` rows oldest-first; a range of either is one range query) with its name and
-status, and one count per status and orchestrator name per writer shard (``~t|`` rows). A change moves an
+holds, in one partition, three rows per orchestration instance keyed by created time (``d|`` rows in
+newest-first order, ``a|`` rows oldest-first, ``s|<status>|`` rows newest first within a status; a
+range of any is one range query) with its name and status, and one count per status and orchestrator
+name per writer shard (``~t|`` rows). A change moves an
 instance's rows and its counts in one entity group transaction, conditional on the ETag of its ``d|``
 row, so the counts are always exactly the rows' statuses.
 
@@ -44,7 +45,7 @@ TOTAL_PREFIX = "~t|"
 SHARDS = 8
 """Writers spread their counts over this many rows per status and name, so that workers seldom write
 the same count row at once (a conflict is retried)."""
-CHANGES_PER_TRANSACTION = 10  # at most 4 row operations and 4 counts each: within the 100 of a batch
+CHANGES_PER_TRANSACTION = 10  # at most 6 row operations and 2 counts each: within the 100 of a batch
 ENTRY_CACHE_SIZE = 20_000
 ATTEMPTS = 5
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
@@ -65,10 +66,16 @@ def oldest_key(created: datetime, instance_id: str) -> str:
     return f"a|{ticks(created):019d}|{escape_key(instance_id)}"
 
 
-def newest_bounds(start: datetime | None, end: datetime | None) -> tuple[str, str]:
-    """The ``d|`` RowKey range ``[low, high)`` of instances created from ``start`` to ``end`` (inclusive)."""
-    low = f"d|{_MAX_TICKS - ticks(end):019d}|" if end is not None else "d|"
-    high = f"d|{_MAX_TICKS - ticks(start):019d}|~" if start is not None else "d|~"
+def status_key(status: str, created: datetime, instance_id: str) -> str:
+    return f"s|{status}|{_MAX_TICKS - ticks(created):019d}|{escape_key(instance_id)}"
+
+
+def newest_bounds(start: datetime | None, end: datetime | None, status: str | None = None) -> tuple[str, str]:
+    """The RowKey range ``[low, high)`` of instances created from ``start`` to ``end`` (inclusive),
+    newest first: of the ``d|`` rows, or of one status's ``s|`` rows."""
+    head = "d|" if status is None else f"s|{status}|"
+    low = f"{head}{_MAX_TICKS - ticks(end):019d}|" if end is not None else head
+    high = f"{head}{_MAX_TICKS - ticks(start):019d}|~" if start is not None else head + "~"
     return low, high
 
 
@@ -162,11 +169,16 @@ class InstanceIndex:
         instance_id: str,
         target: Listed | None,
         previous_created: Iterable[datetime | None] = (),
+        *,
+        new: bool = False,
     ) -> asyncio.Future[None]:
         """Follow a change of the instance's row: listed as ``target`` now (``None``: purged). The
         future ends when the index holds it; it never raises (a change that cannot be written is
-        logged). ``previous_created``: created times the instance had (its rows may be there)."""
+        logged). ``previous_created``: created times the instance had (its rows may be there); ``new``:
+        the instance had no row, so it has no index rows either (none are looked for)."""
         hints = {t for t in previous_created if t is not None} | ({target.created} if target else set())
+        if new and instance_id not in self._entries:
+            self._remember(instance_id, None)
         return self._queue(_Change(instance_id, target, hints))
 
     def discard_stale(self, instance_id: str, created: datetime) -> asyncio.Future[None]:
@@ -336,9 +348,13 @@ def _plan_rows(
     ``d|`` row's operation (-1 when it is no longer listed)."""
     before = entry.listed if entry is not None else None
     moved = entry is not None and before is not None and (target is None or target.created != before.created)
-    if moved and entry is not None and before is not None:
-        ops.append(BatchOperation("delete", _keys(newest_key(before.created, instance_id)), entry.etag))
-        ops.append(BatchOperation("delete", _keys(oldest_key(before.created, instance_id)), "*"))
+    if entry is not None and before is not None:
+        if moved:
+            ops.append(BatchOperation("delete", _keys(newest_key(before.created, instance_id)), entry.etag))
+            ops.append(BatchOperation("delete", _keys(oldest_key(before.created, instance_id)), "*"))
+        if moved or target is None or target.status != before.status:
+            old_status = status_key(before.status, before.created, instance_id)
+            ops.append(BatchOperation("delete", _keys(old_status), "*"))
     if target is None:
         return -1
     row = _row(instance_id, target)
@@ -349,6 +365,9 @@ def _plan_rows(
         ops.append(BatchOperation("create", newest))
     at = len(ops) - 1
     ops.append(BatchOperation("upsert", {**row, "RowKey": oldest_key(target.created, instance_id)}))
+    ops.append(
+        BatchOperation("upsert", {**row, "RowKey": status_key(target.status, target.created, instance_id)})
+    )
     return at
 
 

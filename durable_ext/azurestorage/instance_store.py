@@ -148,7 +148,7 @@ class InstanceStore:
                     await self.table.create_entity(row)
             except ResourceExistsError:
                 return False
-        await self._listed(instance_id, row)
+        await self._listed(instance_id, row, new=True)
         return True
 
     async def write_pending(self, started: HistoryEvent, instance_id: str, existing: dict[str, Any]) -> bool:
@@ -165,7 +165,7 @@ class InstanceStore:
         return True
 
     def _listed(
-        self, instance_id: str, row: dict[str, Any] | None, *previous_created: Any
+        self, instance_id: str, row: dict[str, Any] | None, *previous_created: Any, new: bool = False
     ) -> Awaitable[None]:
         """Tell the index the instance's row is now ``row`` (``None``: gone); what the index's future
         ends with (it never raises)."""
@@ -176,7 +176,7 @@ class InstanceStore:
         if row is not None and created is not None:
             status = str(row.get("RuntimeStatus") or OrchestrationStatus.Pending.name)
             target = Listed(created, str(row.get("Name") or ""), status)
-        return self.index.record(instance_id, target, [_dt(t) for t in previous_created])
+        return self.index.record(instance_id, target, [_dt(t) for t in previous_created], new=new)
 
     async def update_from_episode(
         self,

@@ -64,7 +64,7 @@ def _expected(hub: str) -> Inventory:
     low = hub.lower()
     controls = [f"{low}-control-{i:02d}" for i in range(4)]
     return Inventory(
-        tables={f"{hub}History", f"{hub}Instances"},
+        tables={f"{hub}History", f"{hub}Instances", f"{hub}InstanceIndex"},  # the last one is ours
         queues={f"{low}-workitems", *controls},
         blobs={
             f"{low}-applease": {f"{low}-appleaseinfo"},
@@ -77,7 +77,9 @@ def _expected(hub: str) -> Inventory:
     )
 
 
-async def test_ensure_creates_exactly_the_reference_names(connection_string: str, hub: str) -> None:
+async def test_ensure_creates_the_reference_names_and_our_instance_index(
+    connection_string: str, hub: str
+) -> None:
     await _ensure(connection_string, hub)
     found = await _inventory(connection_string, hub)
     expected = _expected(hub)
