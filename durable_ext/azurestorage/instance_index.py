@@ -34,7 +34,7 @@ from ..errors import StorageError
 from . import table_batch
 from .clients import is_transient, translated
 from .lean_table import LeanTable
-from .names import escape_key
+from .names import escape_key, unescape_key
 from .table_batch import BatchOperation
 
 log = logging.getLogger("durable_ext.index")
@@ -48,6 +48,9 @@ the same count row at once (a conflict is retried)."""
 CHANGES_PER_TRANSACTION = 10  # at most 6 row operations and 2 counts each: within the 100 of a batch
 ENTRY_CACHE_SIZE = 20_000
 ATTEMPTS = 5
+"""Transactions another writer's change got in the way of, before a change is given up (logged)."""
+OUTAGE_ATTEMPTS = 12
+"""Tries while storage fails (about a minute and a half), as a message is put back."""
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _MAX_TICKS = 10**19 - 1
 
@@ -118,6 +121,8 @@ class _Change:
     done: list[asyncio.Future[None]] = field(default_factory=list)
     stale_at: datetime | None = None
     """Set for rows left under an old created time: only those go (the cache is not consulted)."""
+    only_if_absent: bool = False
+    """A backfill's: the instance is listed only if nothing lists it yet (a writer's change is newer)."""
 
 
 class IndexConflict(Exception):
@@ -181,6 +186,33 @@ class InstanceIndex:
             self._remember(instance_id, None)
         return self._queue(_Change(instance_id, target, hints))
 
+    async def backfill(self, instances: TableClient) -> int:
+        """List every instance of the Instances table that the index does not list yet, then mark the
+        index complete; how many were added. Safe beside writers (theirs is the newer change) and beside
+        another worker's backfill."""
+        added = 0
+        columns = ["PartitionKey", "Name", "RuntimeStatus", "CreatedTime"]
+        async with translated("Reading the Instances table to fill the instance index"):
+            rows = instances.query_entities("RowKey eq ''", select=columns, results_per_page=1000)
+            batch: list[asyncio.Future[None]] = []
+            async for row in rows:
+                instance_id, created = unescape_key(str(row["PartitionKey"])), row.get("CreatedTime")
+                if not isinstance(created, datetime) or is_entity_instance(instance_id):
+                    continue
+                listed = Listed(
+                    created, str(row.get("Name") or ""), str(row.get("RuntimeStatus") or "Pending")
+                )
+                batch.append(self._queue(_Change(instance_id, listed, {created}, only_if_absent=True)))
+                added += 1
+                if len(batch) >= 1000:
+                    await asyncio.gather(*batch)
+                    batch = []
+            await asyncio.gather(*batch)
+        async with translated("Marking the instance index complete"):
+            await self.table.upsert_entity({"PartitionKey": PARTITION, "RowKey": META_KEY, "Built": True})
+        self.built = True
+        return added
+
     def discard_stale(self, instance_id: str, created: datetime) -> asyncio.Future[None]:
         """Remove rows of the instance under ``created``, which is no longer its created time (a
         listing found them: a move whose old rows were not known to the writer)."""
@@ -194,7 +226,8 @@ class InstanceIndex:
         key = (change.instance_id, change.stale_at)
         queued = self._pending.setdefault(key, change)
         if queued is not change:
-            queued.target = change.target
+            if not change.only_if_absent:  # a backfill's guess never replaces a writer's change
+                queued.target, queued.only_if_absent = change.target, False
             queued.hints |= change.hints
         queued.done.append(future)
         self._wake.set()
@@ -213,7 +246,8 @@ class InstanceIndex:
 
     async def _write(self, changes: list[_Change]) -> None:
         error: BaseException | None = None
-        for attempt in range(ATTEMPTS):
+        conflicts = outages = 0
+        while conflicts < ATTEMPTS and outages < OUTAGE_ATTEMPTS:
             try:
                 await self._transact(changes)
                 error = None
@@ -221,14 +255,14 @@ class InstanceIndex:
             except asyncio.CancelledError:
                 raise
             except IndexConflict as exc:
-                error = exc
+                error, conflicts = exc, conflicts + 1
                 self._forget(changes)
             except Exception as exc:
-                error = exc
+                error, outages = exc, outages + 1
                 self._forget(changes)
                 if not is_transient(exc):
                     break
-                await asyncio.sleep(0.2 * 2**attempt)
+                await asyncio.sleep(min(0.2 * 2**outages, 10.0))  # storage is down: wait it out a while
         if error is not None:
             names = ", ".join(f"'{c.instance_id}'" for c in changes)
             log.warning("The instance index does not follow %s yet: %s", names, error)
@@ -249,7 +283,7 @@ class InstanceIndex:
         planned: list[tuple[str, _Entry | None, int]] = []  # id, what it is listed as, its d| op
         for change, entry in zip(changes, entries, strict=True):
             before = entry.listed if entry is not None else None
-            if before == change.target:
+            if before == change.target or (change.only_if_absent and entry is not None):
                 continue
             for listed, step in ((before, -1), (change.target, 1)):
                 if listed is not None:

@@ -149,6 +149,7 @@ class AzureStorageOrchestrationService:
             self._partitions_start,
             self.partitions.stop,
         )
+        self._backfill: asyncio.Task[None] | None = None
         self._hub_ready = asyncio.Lock()
         self._hub_created = False
         self._stopping = False
@@ -165,6 +166,8 @@ class AzureStorageOrchestrationService:
 
     async def start(self) -> None:
         await self.ensure_task_hub()
+        if not self.index.built and self._backfill is None:
+            self._backfill = asyncio.create_task(self._fill_index(), name="instance-index-backfill")
         if self.settings.wake_peers:
             await self._listen_for_signals()
         if self.settings.use_app_lease:
@@ -172,6 +175,18 @@ class AzureStorageOrchestrationService:
         else:
             self.partitions.start()
         self.activity_reader.start()
+
+    async def _fill_index(self) -> None:
+        """A hub from before the instance index: list its instances there (listings read the Instances
+        table until this is done)."""
+        try:
+            added = await self.index.backfill(self.instances.table)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("Filling the instance index failed; the next start tries again: %s", exc)
+            return
+        log.info("The instance index now lists the %d instances from before it", added)
 
     async def _listen_for_signals(self) -> None:
         try:
@@ -234,6 +249,9 @@ class AzureStorageOrchestrationService:
 
     async def close(self) -> None:
         self.wakeups.close()
+        if self._backfill is not None:
+            self._backfill.cancel()
+            await asyncio.gather(self._backfill, return_exceptions=True)
         await self.index.close()
         await self.clients.close()
 

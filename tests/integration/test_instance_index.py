@@ -151,7 +151,7 @@ async def test_index_rows_the_instances_table_disagrees_with_are_skipped_and_rem
         raise AssertionError("the stale index row was never removed")
 
 
-async def test_a_hub_from_before_the_index_is_listed_from_the_instances_table(
+async def test_a_hub_from_before_the_index_is_listed_from_the_instances_table_until_filled(
     connection_string: str, hub_name: str
 ) -> None:
     seed = azure_service(connection_string, hub_name)
@@ -168,5 +168,17 @@ async def test_a_hub_from_before_the_index_is_listed_from_the_instances_table(
         client = TaskHubClient(service)
         assert [s.instance_id for s in (await client.query(NEWEST)).states] == ["old-0", "old-2", "old-1"]
         assert (await client.count())[S.Completed] == 3
+        await _start(client, "new-1")  # a writer beside the backfill: its change stands
+        assert await service.index.backfill(service.instances.table) == 4
+        assert service.index.built and index_serves(service.index, NEWEST)
+        newest = [s.instance_id for s in (await client.query(NEWEST)).states]
+        assert newest == ["new-1", "old-0", "old-2", "old-1"]
+        assert await _totals(service) == await _scanned(service) == {"Completed": 3, "Pending": 1}
     finally:
         await service.close()
+    again = azure_service(connection_string, hub_name)
+    try:
+        await again.ensure_task_hub()
+        assert again.index.built  # the next worker reads that the index is complete
+    finally:
+        await again.close()
