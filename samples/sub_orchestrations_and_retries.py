@@ -2,12 +2,16 @@
 
     curl -i -X POST http://localhost:7071/api/orchestrators/deploy_everywhere \\
         -H 'Content-Type: application/json' -d '["eu", "us", "asia"]'
+
+A region that is not one of ``REGIONS`` fails every attempt, so its child and then the parent fail:
+try ``'["eu", "mars"]'`` to see a failed instance.
 """
 
 import azure.durable_functions as df
 
 bp = df.Blueprint()
 
+REGIONS = {"eu", "us", "asia"}
 _failures_left: dict[str, int] = {}
 
 
@@ -32,7 +36,9 @@ def deploy_region(context: df.DurableOrchestrationContext):
 
 @bp.activity_trigger(input_name="region")
 def flaky_deploy(region: str) -> str:
-    """Fails the first time for each region, to show the retry."""
+    """Fails the first time for each region, to show the retry (and every time for an unknown one)."""
+    if region not in REGIONS:
+        raise ValueError(f"there is no region '{region}' to deploy to")
     left = _failures_left.setdefault(region, 1)
     if left > 0:
         _failures_left[region] = left - 1

@@ -25,6 +25,7 @@ from .http_common import (
     WaitOptions,
     api_errors,
     blame,
+    error_response,
     flag,
     hub_of,
     instance_id_of,
@@ -33,6 +34,7 @@ from .http_common import (
 from .http_entities import EntityHandlers
 from .http_instances import InstanceHandlers
 from .http_queries import QueryHandlers
+from .monitor import MONITOR_HEADER, READ_ONLY_SETTING, monitor_read_only
 from .openapi import openapi_document
 from .request_limits import MAX_NAME_LENGTH, RequestRejected, check_length
 from .status_payload import status_payload
@@ -77,6 +79,23 @@ ROUTES: list[tuple[str, str, str]] = [
 """Every route of the API: method, path under each base, and the handler (an attribute path)."""
 
 
+def _monitor_read_only(handler: Any, read_only: bool, method: str) -> Any:
+    """With the monitor read-only, a change asked for by the monitor is refused (403, naming the setting)."""
+    if not read_only or method == "GET":
+        return handler
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if request.headers.get(MONITOR_HEADER):
+            message = (
+                f"The monitor is read-only ({READ_ONLY_SETTING} is true): it shows the task hub but does "
+                "not change it. Set the app setting to false to act from the monitor."
+            )
+            return error_response(403, message, MONITOR_HEADER)
+        return await handler(request)
+
+    return guarded
+
+
 class ManagementApi(ApiHandlers):
     def __init__(self, extension: DurableTaskExtension) -> None:
         super().__init__(extension)
@@ -87,8 +106,9 @@ class ManagementApi(ApiHandlers):
     def routes(self) -> list[web.RouteDef]:
         """Each route of :data:`ROUTES` under the public base and the SDK's two private ones."""
         route = {"GET": web.get, "POST": web.post, "DELETE": web.delete}  # web.get also answers HEAD
+        read_only = monitor_read_only(self.extension)
         return [
-            route[method](base + path, attrgetter(handler)(self))
+            route[method](base + path, _monitor_read_only(attrgetter(handler)(self), read_only, method))
             for base in (WEBHOOK_BASE, RPC_BASE, SCOPED_RPC_BASE)
             for method, path, handler in ROUTES
         ]

@@ -13,20 +13,33 @@ from importlib import resources
 
 from aiohttp import web
 
+from ..errors import ConfigurationError
 from .extension import DurableTaskExtension
 from .http_common import WEBHOOK_BASE
 
 MONITOR_PATH = WEBHOOK_BASE + "/monitor"
 _PACKAGE = "durable_ext.extension.monitor_static"
+READ_ONLY_SETTING = "DURABLE_EXT_MONITOR_READ_ONLY"
+MONITOR_HEADER = "x-durable-ext-monitor"
+"""Sent by the monitor with each API call, so that a read-only host can refuse the monitor's actions."""
+
+
+def monitor_read_only(extension: DurableTaskExtension) -> bool:
+    """The ``DURABLE_EXT_MONITOR_READ_ONLY`` app setting: ``true`` or ``false`` (the default)."""
+    value = (extension.get_setting(READ_ONLY_SETTING) or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigurationError(f"{READ_ONLY_SETTING} is '{value}': set it to true or false.")
+    return value == "true"
 
 
 def _asset(name: str) -> str:
     return resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
-def render_page(hub_name: str, api_base: str) -> str:
+def render_page(hub_name: str, api_base: str, *, read_only: bool = False) -> str:
     """The page with its style and script inlined and the hub and API base in its ``data-`` attributes."""
-    config = html.escape(json.dumps({"hub": hub_name, "api": api_base}), quote=True)
+    settings = {"hub": hub_name, "api": api_base, "readOnly": read_only, "header": MONITOR_HEADER}
+    config = html.escape(json.dumps(settings), quote=True)
     return (
         _asset("index.html")
         .replace("/*STYLE*/", _asset("monitor.css"))
@@ -38,7 +51,7 @@ def render_page(hub_name: str, api_base: str) -> str:
 
 class MonitorPage:
     def __init__(self, extension: DurableTaskExtension) -> None:
-        self.body = render_page(extension.hub_name, WEBHOOK_BASE)
+        self.body = render_page(extension.hub_name, WEBHOOK_BASE, read_only=monitor_read_only(extension))
         """Rendered once: the hub and the assets do not change while the host runs."""
 
     def routes(self) -> list[web.RouteDef]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -103,6 +104,7 @@ async def instances(sample_host: RunningHost) -> dict[str, str]:
         "approval": f"{prefix}approval",
         "prefix": prefix,
         "counter": f"ui-{uuid.uuid4().hex[:6]}",
+        "failed": f"uifail-{uuid.uuid4().hex[:6]}",
     }
     async with aiohttp.ClientSession() as http:
         fan = await _start(http, sample_host, "fan_out_fan_in", ids["fan"], 4)
@@ -110,7 +112,9 @@ async def instances(sample_host: RunningHost) -> dict[str, str]:
         await _start(http, sample_host, "approval_workflow", ids["approval"], 300)
         assert (await poll_status(http, fan))["runtimeStatus"] == "Completed"
         assert (await poll_status(http, deploy, timeout_s=60))["runtimeStatus"] == "Completed"
+        failed = await _start(http, sample_host, "deploy_everywhere", ids["failed"], ["mars"])
         await _counter_at_7(http, sample_host, ids["counter"])
+        assert (await poll_status(http, failed, timeout_s=60))["runtimeStatus"] == "Failed"
     return ids
 
 
@@ -161,6 +165,38 @@ async def test_the_list_filters_by_prefix_status_and_name(
     await expect(rows.first).to_have_attribute("data-instance-id", instances["approval"])
 
 
+async def test_the_list_is_newest_first_with_the_counts_on_the_status_chips(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, f"/instances?instanceIdPrefix={instances['prefix']}")
+    rows = page.locator("#instances tbody tr")
+    await expect(rows).to_have_count(5)
+    created = await rows.evaluate_all("rows => rows.map(r => r.children[3].textContent)")
+    assert created == sorted(created, reverse=True), "newest first by default"
+    chip = 'label:has(input[value="{}"]) .count'
+    await expect(page.locator(chip.format("Completed"))).to_have_text("4")
+    await expect(page.locator(chip.format("Running"))).to_have_text("1")
+    await expect(page.locator(chip.format("Failed"))).to_have_text("0")
+    await expect(page.locator("#total-count")).to_have_text("5 in all")
+    await _screenshot(page, "instance-list-counts")
+    await page.select_option("#filters select[name=order]", "oldest")
+    await page.click("#filters button[type=submit]")
+    await expect(page.locator("body")).to_have_attribute("data-ready", re.compile("order=oldest"))
+    oldest = await rows.evaluate_all("rows => rows.map(r => r.children[3].textContent)")
+    assert oldest == sorted(created)
+
+
+async def test_a_failed_instance_is_drawn_red_with_its_input_decoded(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, f"/instances/{instances['failed']}")
+    await expect(page.locator("#i-status")).to_have_text("Failed")
+    await expect(page.locator("#timeline .bar.orchestration.failed")).to_have_count(1)
+    await expect(page.locator("#timeline .bar.suborchestration.failed")).to_have_count(1)
+    await expect(page.locator("#i-input")).to_have_text('[\n  "mars"\n]')  # not "[\"mars\"]"
+    await _screenshot(page, "instance-failed")
+
+
 async def test_paging_walks_the_list_with_the_continuation_token(
     page: Page, sample_host: RunningHost, instances: dict[str, str]
 ) -> None:
@@ -191,7 +227,8 @@ async def test_an_instance_page_shows_its_data_and_a_timeline(
     await page.click(f'a[href="#/instances/{instances["fan"]}"]')
     await expect(page.locator("#i-status")).to_have_text("Completed")
     await expect(page.locator("#i-name")).to_have_text("fan_out_fan_in")
-    await expect(page.locator("#i-input")).to_have_text('"4"')
+    await expect(page.locator("#i-input")).to_have_text("4")  # the SDK's JSON text "4", decoded
+    await expect(page.locator("#i-input")).to_have_class("json decoded")
     assert '"sum_of_squares": 30' in await page.locator("#i-output").inner_text()
     timeline = page.locator("#timeline")
     await expect(timeline.locator(".bar.orchestration")).to_have_count(1)
@@ -278,6 +315,31 @@ async def test_terminate_and_purge_from_the_page(
     await expect(page.locator("#nav-instances")).to_have_class("active")
     await _open(page, sample_host, f"/instances/{instance_id}")
     await expect(page.locator("#banner")).to_contain_text(f"No instance '{instance_id}'")
+
+
+async def test_a_read_only_monitor_hides_actions_and_the_api_refuses_them(
+    page: Page, connection_string: str, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    env = {"DURABLE_EXT_MONITOR_READ_ONLY": "true"}
+    host = start_host(REPO_ROOT, connection_string, tmp_path / "host.log", env)
+    try:
+        await wait_until_serving(host)
+        instance_id = f"ui-ro-{uuid.uuid4().hex[:6]}"
+        await _start(http, host, "approval_workflow", instance_id, 300)
+        await _open(page, host, f"/instances/{instance_id}")
+        await expect(page.locator("#i-status")).to_have_text(re.compile("Running|Pending"))
+        await expect(page.locator(".read-only-badge")).to_be_visible()
+        await expect(page.locator('[data-action="terminate"]')).to_be_hidden()
+        await expect(page.locator("#raise-form")).to_be_hidden()
+        await _screenshot(page, "read-only")
+        terminate = f"{host.base_url}{WEBHOOKS}/instances/{instance_id}/terminate"
+        async with http.post(terminate, headers={"x-durable-ext-monitor": "1"}) as response:
+            body = await response.json()
+            assert response.status == 403 and "DURABLE_EXT_MONITOR_READ_ONLY" in body["Message"]
+        async with http.get(f"{host.base_url}{WEBHOOKS}/instances/{instance_id}") as response:
+            assert response.status == 202 and (await response.json())["runtimeStatus"] != "Terminated"
+    finally:
+        stop_host(host)
 
 
 async def test_entities_are_listed_with_their_state(

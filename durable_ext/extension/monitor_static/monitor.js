@@ -2,6 +2,7 @@
 // The monitor: hash routes #/instances, #/instances/<id> and #/entities over the management API.
 (() => {
   const config = JSON.parse(document.body.dataset.config);
+  if (config.readOnly) document.body.classList.add("read-only"); // actions hidden, and refused by the API
   const key = new URLSearchParams(location.search).get("code");
   const CONTINUATION = "x-ms-continuation-token";
   const view = document.getElementById("view");
@@ -13,7 +14,7 @@
     for (const [name, value] of Object.entries(query)) {
       for (const item of [].concat(value)) if (item !== "" && item != null) url.searchParams.append(name, item);
     }
-    const sent = { ...headers };
+    const sent = { ...headers, [config.header]: "1" };
     if (key) sent["x-functions-key"] = key;
     if (body !== undefined) sent["Content-Type"] = "application/json";
     const response = await fetch(url, { method, headers: sent, body });
@@ -63,6 +64,18 @@
   function pretty(value) {
     if (value === null || value === undefined) return "null";
     return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value, null, 2);
+  }
+  // The Python SDK stores inputs and outputs as JSON text inside a JSON string ("[\"eu\", \"us\"]"):
+  // such a string is shown as the value it holds, and the element says so.
+  function showValue(element, value) {
+    let shownValue = value;
+    let decoded = false;
+    if (typeof value === "string" && /^\s*[[{"\d-]|^\s*(true|false|null)\s*$/.test(value)) {
+      try { shownValue = JSON.parse(value); decoded = true; } catch { decoded = false; }
+    }
+    element.textContent = pretty(shownValue);
+    element.classList.toggle("decoded", decoded);
+    element.title = decoded ? `decoded from the JSON text ${JSON.stringify(value)}` : "";
   }
   function duration(ms) {
     if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -154,7 +167,10 @@
     const token = list.tokens[list.page];
     const query = { ...rest, top, showInput: "false" };
     if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
-    const counted = loadCounts();
+    const counted = loadCounts().catch(() => { // the list says what went wrong; the chips just go blank
+      for (const count of document.querySelectorAll("#filters .statuses .count")) count.textContent = "";
+      $("#total-count").textContent = "";
+    });
     const { data, headers } = await api("GET", "/instances", { query, headers: token ? { [CONTINUATION]: token } : {} });
     await counted;
     const next = headers.get(CONTINUATION);
@@ -215,9 +231,9 @@
     $("#i-id").textContent = data.instanceId;
     $("#i-created").textContent = shown(data.createdTime);
     $("#i-updated").textContent = shown(data.lastUpdatedTime);
-    $("#i-input").textContent = pretty(data.input);
-    $("#i-output").textContent = pretty(data.output);
-    $("#i-custom").textContent = pretty(data.customStatus);
+    showValue($("#i-input"), data.input);
+    showValue($("#i-output"), data.output);
+    showValue($("#i-custom"), data.customStatus);
     const history = data.historyEvents || [];
     renderTimeline($("#timeline"), data, history);
     renderHistory($("#history tbody"), history);
@@ -274,7 +290,8 @@
     const running = ["Running", "Pending", "Suspended", "ContinuedAsNew"].includes(data.runtimeStatus);
     const lastEvent = Math.max(start, ...history.map((e) => time(e.Timestamp) ?? start));
     const end = finished ? time(finished.Timestamp) : running ? Math.max(Date.now(), lastEvent) : lastEvent;
-    const items = [{ kind: "orchestration", label: data.name, from: start, to: end, pending: running && !finished }];
+    const failed = data.runtimeStatus === "Failed";
+    const items = [{ kind: "orchestration", label: data.name, from: start, to: end, pending: running && !finished, failed }];
     const fired = new Set(history.filter((e) => e.EventType === "TimerFired").map((e) => e.FireAt));
     for (const event of history) {
       const at = time(event.Timestamp);
