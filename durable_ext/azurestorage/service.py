@@ -33,6 +33,7 @@ from .index_queries import counts_served, index_counts, index_page, index_serves
 from .instance_index import InstanceIndex
 from .instance_queries import count_rows, query_page
 from .instance_store import InstanceStore, changes_status, state_from_row
+from .jobs import AzureJobStore
 from .large_payloads import LargePayloads
 from .lean_table import lean_table
 from .lease_blobs import LeaseBlobs
@@ -89,6 +90,7 @@ class AzureStorageOrchestrationService:
         )
         index_table = self.clients.tables.get_table_client(self.names.instance_index_table)
         self.index = InstanceIndex(index_table, settings.worker_id, lean_table(index_table))
+        self.jobs = AzureJobStore(index_table)
         self.instances = InstanceStore(
             self.clients.tables.get_table_client(self.names.instances_table),
             settings.hub_name,

@@ -84,10 +84,13 @@ class TaskHubClient:
             raise InstanceStateError(instance_id, state.status.name, "only failed instances can be rewound.")
         await self.service.rewind(instance_id, reason)
 
-    async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
-        """Start the instance's orchestrator again with its original input; return the id it runs under."""
+    async def restart(
+        self, instance_id: str, *, new_instance_id: bool = True, target_id: str | None = None
+    ) -> str:
+        """Start the instance's orchestrator again with its original input; return the id it runs under
+        (``target_id``, else a new one, or the same with ``new_instance_id=False``)."""
         state = await self._existing_state(instance_id)
-        target = uuid.uuid4().hex if new_instance_id else instance_id
+        target = target_id or (uuid.uuid4().hex if new_instance_id else instance_id)
         return await self.start(state.name, state.input, target, version=state.version)
 
     async def purge(self, instance_id: str) -> int:

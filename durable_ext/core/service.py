@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import Clock
 from .entity_queries import EntityPage, EntityQuery
@@ -13,6 +13,9 @@ from .messages import TaskMessage
 from .poison import PoisonMessage
 from .queries import InstancePage, InstanceQuery
 from .state import OrchestrationRuntimeState, OrchestrationState
+
+if TYPE_CHECKING:
+    from .jobs import JobStore
 
 
 @dataclass
@@ -148,6 +151,11 @@ class TaskHubService(OrchestrationService, OrchestrationServiceClient, Protocol)
     @property
     def clock(self) -> Clock:
         """Durable time for this hub (the wall clock, or the memory provider's virtual clock)."""
+        ...
+
+    @property
+    def jobs(self) -> JobStore:
+        """Where the hub keeps its bulk jobs (``core.jobs``)."""
         ...
 
     def metrics(self) -> dict[str, Any]:

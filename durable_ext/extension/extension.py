@@ -10,8 +10,11 @@ from datetime import timedelta
 
 from ..core.client import TaskHubClient
 from ..core.health import StorageHealth
+from ..core.jobs import JobRunner
+from ..core.retention import Retention
 from ..core.service import TaskHubService
 from ..core.worker import TaskHubWorker
+from ..core.worker_id import default_worker_id
 from ..errors import ConfigurationError
 from .entity_runner import SdkEntityRunner
 from .functions import FunctionRegistry
@@ -59,14 +62,27 @@ class DurableTaskExtension:
                 reorder_window=timedelta(minutes=options.entity_message_reorder_window_minutes),
             ),
         )
+        self.jobs = JobRunner(self.service.jobs, self.client, default_worker_id())
+        """Runs the hub's bulk jobs (``core.jobs``) beside the worker."""
+        self.retention = (
+            Retention(self.jobs, options.hub_name, options.retention_days, options.retention_check_interval_s)
+            if options.retention_days
+            else None
+        )
         self._start_lock = asyncio.Lock()
         self.storage_watch = StorageWatch(self.service.health)
-        self.starter = WorkerStarter(self.worker.start, self.storage_watch)
+        self.starter = WorkerStarter(self._start_worker, self.storage_watch)
         self._other_hubs: dict[tuple[str, str], tuple[TaskHubService, TaskHubClient]] = {}
 
     @property
     def hub_name(self) -> str:
         return self.options.hub_name
+
+    async def _start_worker(self) -> None:
+        await self.worker.start()
+        self.jobs.start()
+        if self.retention is not None:
+            self.retention.start()
 
     def connection_string(self, connection_name: str | None) -> str:
         """The connection string behind an app setting name (``Storage`` means ``AzureWebJobsStorage``)."""
@@ -136,6 +152,9 @@ class DurableTaskExtension:
     async def stop(self) -> None:
         await self.starter.stop()
         await self.storage_watch.stop()
+        if self.retention is not None:
+            await self.retention.stop()
+        await self.jobs.stop()
         await self.worker.stop()
         await self.http_activity.close()
         await self.service.close()

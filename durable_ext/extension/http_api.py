@@ -33,6 +33,7 @@ from .http_common import (
 )
 from .http_entities import EntityHandlers
 from .http_instances import InstanceHandlers
+from .http_jobs import JobHandlers
 from .http_queries import QueryHandlers
 from .monitor import MONITOR_HEADER, READ_ONLY_SETTING, monitor_read_only
 from .openapi import openapi_document
@@ -55,6 +56,10 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/poison", "queries.list_poison"),
     ("GET", "/metrics", "queries.metrics"),
     ("GET", "/counts", "queries.count_instances"),
+    ("POST", "/jobs", "jobs.create"),
+    ("GET", "/jobs", "jobs.list"),
+    ("GET", "/jobs/{jobId}", "jobs.get"),
+    ("POST", "/jobs/{jobId}/cancel", "jobs.cancel"),
     ("GET", "/instances", "queries.list_instances"),
     ("GET", "/instances/", "queries.list_instances"),
     ("DELETE", "/instances", "queries.purge_instances"),
@@ -102,6 +107,7 @@ class ManagementApi(ApiHandlers):
         self.instances = InstanceHandlers(extension)
         self.queries = QueryHandlers(extension)
         self.entities = EntityHandlers(extension)
+        self.jobs = JobHandlers(extension)
 
     def routes(self) -> list[web.RouteDef]:
         """Each route of :data:`ROUTES` under the public base and the SDK's two private ones."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
@@ -130,8 +131,16 @@ def page_size(request: web.Request, default: int, name: str = "top") -> int:
     return check_page_size(request.query.get(name), default, name)
 
 
-def date_time(request: web.Request, name: str) -> datetime | None:
-    value = request.query.get(name)
+Params = web.Request | MultiMapping[str]
+"""Where query parameters come from: a request, or a query string parsed elsewhere (the CLI's --query)."""
+
+
+def query_params(source: Params) -> MultiMapping[str]:
+    return source.query if isinstance(source, web.Request) else source
+
+
+def date_time(source: Params, name: str) -> datetime | None:
+    value = query_params(source).get(name)
     if value is None or not value.strip():
         return None
     try:
@@ -144,11 +153,11 @@ def date_time(request: web.Request, name: str) -> datetime | None:
         ) from None
 
 
-def statuses(request: web.Request, name: str = "runtimeStatus") -> frozenset[OrchestrationStatus]:
+def statuses(source: Params, name: str = "runtimeStatus") -> frozenset[OrchestrationStatus]:
     """A comma-separated list of runtime status names (case-insensitive)."""
     by_name = {status.name.lower(): status for status in OrchestrationStatus}
     found: set[OrchestrationStatus] = set()
-    for raw in request.query.getall(name, []):
+    for raw in query_params(source).getall(name, []):
         for part in raw.split(","):
             if not part.strip():
                 continue

@@ -23,12 +23,22 @@ from ..core.queries import (
     purgeable_statuses,
 )
 from ..core.timefmt import format_dotnet
-from .http_common import ApiHandlers, api_errors, blame, date_time, flag, page_size, statuses
+from .http_common import (
+    ApiHandlers,
+    Params,
+    api_errors,
+    blame,
+    date_time,
+    flag,
+    page_size,
+    query_params,
+    statuses,
+)
 from .request_limits import MAX_INSTANCE_ID_LOOKUP_LENGTH, RequestRejected, check_length
 from .status_payload import status_payload
 
 
-def _created_range(request: web.Request) -> tuple[datetime | None, datetime | None]:
+def _created_range(request: Params) -> tuple[datetime | None, datetime | None]:
     created_from = date_time(request, "createdTimeFrom")
     created_to = date_time(request, "createdTimeTo")
     if created_from and created_to and created_to < created_from:
@@ -40,9 +50,9 @@ def _created_range(request: web.Request) -> tuple[datetime | None, datetime | No
     return created_from, created_to
 
 
-def _optional_text(request: web.Request, name: str) -> str | None:
+def _optional_text(request: Params, name: str) -> str | None:
     """A query parameter that filters by an instance id or a name: at most as long as an id can be."""
-    value = request.query.get(name) or None
+    value = query_params(request).get(name) or None
     return None if value is None else check_length(value, MAX_INSTANCE_ID_LOOKUP_LENGTH, name, "filter")
 
 
@@ -56,8 +66,9 @@ def _order(request: web.Request) -> InstanceOrder:
         raise RequestRejected(f"The query parameter {exc}", parameter="order") from None
 
 
-def filter_query(request: web.Request) -> InstanceQuery:
-    """The filters ``GET /instances`` and ``GET /counts`` share."""
+def filter_query(request: Params) -> InstanceQuery:
+    """The filters ``GET /instances``, ``GET /counts`` and ``POST /jobs`` share (also parsed from the
+    CLI's ``--query``)."""
     created_from, created_to = _created_range(request)
     return InstanceQuery(
         created_from=created_from,

@@ -40,6 +40,7 @@ from .openapi_components import (
     responses_with,
     text_schema,
 )
+from .openapi_jobs import JOB_SCHEMAS, job_paths
 from .request_limits import (
     MAX_BODY_BYTES,
     MAX_ENTITY_ID_LENGTH,
@@ -356,9 +357,14 @@ def _document() -> Json:
     return {
         "openapi": "3.1.0",
         "info": {"title": "durable-ext management API", "version": "1", "description": _DESCRIPTION},
-        "paths": {**_instance_paths(), **_entity_paths(), **_host_paths()},
+        "paths": {
+            **_instance_paths(),
+            **_entity_paths(),
+            **job_paths(BASE, instance_filters()),
+            **_host_paths(),
+        },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | JOB_SCHEMAS,
             "parameters": PARAMETERS,
             "responses": RESPONSES,
             "securitySchemes": {

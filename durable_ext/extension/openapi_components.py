@@ -31,7 +31,7 @@ def ref(kind: str, name: str) -> Json:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _object(properties: Json, required: list[str] | None = None) -> Json:
+def object_schema(properties: Json, required: list[str] | None = None) -> Json:
     schema: Json = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
@@ -43,7 +43,7 @@ _LINK_NAMES = list(MANAGEMENT_LINK_NAMES)
 _STORAGE_KINDS = list(FAULT_KINDS)
 
 SCHEMAS: Json = {
-    "Error": _object(
+    "Error": object_schema(
         {
             "Message": {**STR, "description": "What is wrong and what to do."},
             "ExceptionMessage": {**STR, "description": "The same text (the SDK's client reads this one)."},
@@ -55,14 +55,14 @@ SCHEMAS: Json = {
         },
         ["Message", "ExceptionMessage", "parameter"],
     ),
-    "KeyRefused": _object(
+    "KeyRefused": object_schema(
         {"error": {**STR, "description": "Which key the route needs and how to pass it."}}, ["error"]
     ),
-    "StorageUnavailable": _object(
+    "StorageUnavailable": object_schema(
         {
             "Message": STR,
             "ExceptionMessage": STR,
-            "storage": _object(
+            "storage": object_schema(
                 {
                     "endpoint": STR,
                     "setting": {**STR, "description": "The app setting the endpoint came from."},
@@ -82,7 +82,7 @@ SCHEMAS: Json = {
         "properties": {"EventType": STR, "Timestamp": DATE_TIME},
         "description": "One event of the history, as the Durable Functions extension shapes it.",
     },
-    "OrchestrationStatus": _object(
+    "OrchestrationStatus": object_schema(
         {
             "name": {"type": ["string", "null"]},
             "instanceId": STR,
@@ -109,17 +109,19 @@ SCHEMAS: Json = {
             "lastUpdatedTime",
         ],
     ),
-    "ManagementLinks": _object(
+    "ManagementLinks": object_schema(
         {"id": STR, **{name: {**STR, "format": "uri"} for name in _LINK_NAMES}},
         ["id", *_LINK_NAMES],
     ),
-    "InstanceCounts": _object(
+    "InstanceCounts": object_schema(
         {status.name: {"type": "integer", "minimum": 0} for status in OrchestrationStatus}
         | {"total": {"type": "integer", "minimum": 0}},
         [*(status.name for status in OrchestrationStatus), "total"],
     ),
-    "PurgeResult": _object({"instancesDeleted": {"type": "integer", "minimum": 1}}, ["instancesDeleted"]),
-    "PoisonMessage": _object(
+    "PurgeResult": object_schema(
+        {"instancesDeleted": {"type": "integer", "minimum": 1}}, ["instancesDeleted"]
+    ),
+    "PoisonMessage": object_schema(
         {
             "instanceId": {"type": ["string", "null"]},
             "queue": STR,
@@ -131,11 +133,11 @@ SCHEMAS: Json = {
         },
         ["instanceId", "queue", "messageId", "reason", "dequeueCount", "movedOn", "body"],
     ),
-    "Metrics": _object(
+    "Metrics": object_schema(
         {
             "storageOperations": {"type": "object", "additionalProperties": {"type": "integer"}},
             "storageOperationsTotal": {"type": "integer"},
-            "historyCache": _object(
+            "historyCache": object_schema(
                 {"entries": {"type": "integer"}, "hits": {"type": "integer"}, "misses": {"type": "integer"}},
                 ["entries", "hits", "misses"],
             ),
@@ -144,15 +146,15 @@ SCHEMAS: Json = {
         },
         ["storageOperations", "storageOperationsTotal", "historyCache"],
     ),
-    "EntityListItem": _object(
+    "EntityListItem": object_schema(
         {
-            "entityId": _object({"key": STR, "name": STR}, ["key", "name"]),
+            "entityId": object_schema({"key": STR, "name": STR}, ["key", "name"]),
             "lastOperationTime": _NULLABLE_TIME,
             "state": {**ANY_JSON, "description": "With fetchState=true only."},
         },
         ["entityId", "lastOperationTime"],
     ),
-    "HostStatus": _object(
+    "HostStatus": object_schema(
         {
             "id": STR,
             "state": {"enum": ["Running", "Initialized", "Error", "Offline", "Default"]},
@@ -160,12 +162,12 @@ SCHEMAS: Json = {
             "versionDetails": STR,
             "processUptime": {"type": "integer", "description": "Milliseconds since the host started."},
             "errors": {"type": "array", "items": STR, "description": "Only when state is Error."},
-            "durableTask": _object(
+            "durableTask": object_schema(
                 {
                     "hubName": STR,
                     "workerStarted": {"type": "boolean"},
                     "ownedPartitions": {"type": "array", "items": STR},
-                    "storage": _object(
+                    "storage": object_schema(
                         {
                             "endpoint": STR,
                             "setting": STR,
@@ -182,7 +184,7 @@ SCHEMAS: Json = {
         },
         ["id", "state", "version", "versionDetails", "processUptime", "durableTask"],
     ),
-    "OpenApiDocument": _object({"openapi": {"const": "3.1.0"}}, ["openapi", "info", "paths"]),
+    "OpenApiDocument": object_schema({"openapi": {"const": "3.1.0"}}, ["openapi", "info", "paths"]),
 }
 
 

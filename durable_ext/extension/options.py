@@ -104,6 +104,9 @@ class DurableTaskOptions:
     max_concurrent_entity_functions: int = field(default_factory=default_concurrency)
     max_entity_operation_batch_size: int = 5000
     entity_message_reorder_window_minutes: int = 30
+    retention_days: int | None = None
+    """``retention.purgeFinishedAfterDays``: finished instances created longer ago are purged."""
+    retention_check_interval_s: float = 3600
     poison_message_dequeue_count: int = 10
     fetch_large_messages_automatically: bool = True
     use_app_lease: bool = True
@@ -145,6 +148,9 @@ class DurableTaskOptions:
         storage = _storage_reader(top)
         hub_name, hub_name_source = _hub_name(top, settings)
         leases = _lease_intervals(storage)
+        retention = _Reader(
+            _object(section, "retention", f"{label}.retention"), f"{label}.retention", settings
+        )
         storage_type = storage_type_of(storage.text(AZURE_STORAGE, "type"), f"{storage.label}.type")
         return cls(
             hub_name=hub_name,
@@ -183,6 +189,8 @@ class DurableTaskOptions:
             entity_message_reorder_window_minutes=top.integer(
                 "entityMessageReorderWindowInMinutes", 30, 0, None
             ),
+            retention_days=retention.integer("purgeFinishedAfterDays", 0, 0, None) or None,
+            retention_check_interval_s=retention.integer("checkIntervalMinutes", 60, 1, None) * 60.0,
             poison_message_dequeue_count=storage.integer("poisonMessageDequeueCount", 10, 1, 1000),
             fetch_large_messages_automatically=storage.boolean("FetchLargeMessagesAutomatically", True),
             use_app_lease=top.boolean("useAppLease", True),

@@ -20,12 +20,15 @@ from typing import Any
 
 from ..core.client import TaskHubClient
 from ..core.history import OrchestrationStatus
+from ..core.jobs import Operation
 from ..core.queries import InstanceOrder, InstanceQuery
 from ..core.service import TaskHubService as Service
 from ..errors import ConfigurationError, InstanceNotFoundError, InstanceStateError
 from ..extension.extension import DurableTaskExtension
 from ..extension.options import MEMORY, DurableTaskOptions
 from ..extension.status_payload import history_payload, status_payload
+from .bulk_commands import add_query_options, bulk
+from .bulk_commands import jobs as bulk_jobs
 from .cli_arguments import iso_time, listing_order, positive, runtime_statuses
 from .settings import load_settings
 
@@ -81,14 +84,20 @@ def add_durable_commands(commands: Any) -> None:
     p.add_argument("--event-name", required=True, help="the event name")
     p.add_argument("--event-data", help="JSON data, or @file.json")
     for name, handler, text in (
-        ("terminate", terminate, "terminate an instance"),
-        ("suspend", suspend, "suspend an instance"),
-        ("resume", resume, "resume a suspended instance"),
-        ("rewind", rewind, "rewind a failed instance"),
+        ("terminate", terminate, "terminate an instance (or every one --query matches)"),
+        ("suspend", suspend, "suspend an instance (or every one --query matches)"),
+        ("resume", resume, "resume a suspended instance (or every one --query matches)"),
+        ("rewind", rewind, "rewind a failed instance (or every one --query matches)"),
+        ("restart", restart, "start an instance again under a new id (or every one --query matches)"),
     ):
         p = command(name, handler, text)
-        p.add_argument("--id", required=True, help="the instance id")
-        p.add_argument("--reason", help="why (recorded with the instance)")
+        p.add_argument("--id", help="the instance id")
+        if name != "restart":
+            p.add_argument("--reason", help="why (recorded with the instance)")
+        add_query_options(p)
+    p = command("jobs", bulk_jobs, "the hub's bulk jobs: their progress, or cancel one")
+    p.add_argument("--id", help="one job")
+    p.add_argument("--cancel", action="store_true", help="with --id: stop the job")
     p = command(
         "purge-history", purge_history, "delete finished instances (one by --id, or by time and status)"
     )
@@ -96,6 +105,7 @@ def add_durable_commands(commands: Any) -> None:
     p.add_argument("--created-after", type=iso_time, help="ISO 8601 time")
     p.add_argument("--created-before", type=iso_time, help="ISO 8601 time")
     p.add_argument("--runtime-status", nargs="*", default=[], help="default: Completed Failed Terminated")
+    add_query_options(p)
     command("delete-task-hub", delete_task_hub, "delete every queue, table and container of the task hub")
     from .history_commands import add_history_commands  # it imports this module's helpers
 
@@ -201,11 +211,22 @@ async def raise_event(client: TaskHubClient, _: Service, args: argparse.Namespac
 
 
 def _operation(verb: str, done: str) -> Handler:
-    async def handler(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+    async def handler(client: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
+        if _one_or_many(args, verb):
+            return await bulk(Operation(verb), client, service, args)
         await getattr(client, verb)(args.id, args.reason)
         return {"instanceId": args.id, "message": f"{done} '{args.id}'."}
 
     return handler
+
+
+def _one_or_many(args: argparse.Namespace, verb: str) -> bool:
+    """True for ``--query`` (a bulk job), False for ``--id``; a clear error for neither or both."""
+    if bool(args.id) == bool(args.query):
+        raise ConfigurationError(f"{verb}: pass --id for one instance or --query for every one it matches.")
+    if args.dry_run and not args.query:
+        raise ConfigurationError(f"{verb}: --dry-run goes with --query.")
+    return bool(args.query)
 
 
 terminate = _operation("terminate", "Terminated")
@@ -214,7 +235,18 @@ resume = _operation("resume", "Resumed")
 rewind = _operation("rewind", "Rewound")
 
 
-async def purge_history(client: TaskHubClient, _: Service, args: argparse.Namespace) -> Any:
+async def restart(client: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
+    if _one_or_many(args, "restart"):
+        return await bulk(Operation.RESTART, client, service, args)
+    new_id = await client.restart(args.id)
+    return {"instanceId": new_id, "message": f"Restarted '{args.id}' as '{new_id}'."}
+
+
+async def purge_history(client: TaskHubClient, service: Service, args: argparse.Namespace) -> Any:
+    if args.query:
+        if args.id or args.created_after or args.created_before or args.runtime_status:
+            raise ConfigurationError("purge-history: --query holds every filter; leave out the others.")
+        return await bulk(Operation.PURGE, client, service, args)
     if args.id:
         deleted = await client.purge(args.id)
         if deleted == 0:
@@ -265,6 +297,11 @@ def _json_argument(value: str | None, option: str) -> str | None:
 
 
 def _readable(result: Any) -> str:
+    if isinstance(result, dict) and "operation" in result and "matched" in result and "id" not in result:
+        return "\n".join([str(result["message"]), *result["instances"]])  # a dry run
+    if isinstance(result, dict) and "jobs" in result:
+        columns = ["id", "operation", "status", "matched", "done", "failed", "createdTime"]
+        return "\n".join(_table(result["jobs"], columns))
     if isinstance(result, dict) and "instances" in result:
         lines = _table(
             result["instances"], ["instanceId", "name", "runtimeStatus", "createdTime", "lastUpdatedTime"]

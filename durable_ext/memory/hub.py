@@ -17,6 +17,7 @@ from ..core.clock import VirtualClock
 from ..core.messages import TaskMessage
 from .activity_queue import ActivityQueue
 from .due_times import DueTimes
+from .jobs import MemoryJobStore
 from .poison import PoisonList
 from .records import InstanceRecord, OrchestrationLease, WaitingMessage
 from .settings import MemorySettings
@@ -35,6 +36,7 @@ class MemoryTaskHub:
         """Ids of the instances with messages in their inbox, in the order they got them."""
         self.activities = ActivityQueue()
         self.poison = PoisonList()
+        self.jobs = MemoryJobStore()
         self.leases: dict[str, OrchestrationLease] = {}
         """The orchestration work items handed out, by instance id."""
         self.due = DueTimes()

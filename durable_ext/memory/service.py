@@ -45,6 +45,7 @@ class MemoryOrchestrationService:
         self.settings = settings
         self._clock = clock or VirtualClock()
         self.hub = MemoryTaskHub(settings, self._clock)
+        self.jobs = self.hub.jobs
         self._health = StorageHealth(PARTITION, "storageProvider.type")
         self._health.succeeded()  # always reachable
         self._receiving = False

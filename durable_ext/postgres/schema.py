@@ -125,6 +125,19 @@ CREATE INDEX IF NOT EXISTS IX_Instances_StatusCreated
 CREATE INDEX IF NOT EXISTS IX_Instances_NameCreated ON {s}.Instances (TaskHub, Name, CreatedTime, InstanceID);
 """,
     ),
+    Migration(
+        3,
+        "bulk jobs",
+        """
+CREATE TABLE IF NOT EXISTS {s}.Jobs (
+    TaskHub text NOT NULL,
+    JobID text NOT NULL,
+    Body text NOT NULL,
+    Version bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (TaskHub, JobID)
+);
+""",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -162,7 +175,7 @@ async def drop_hub(conn: asyncpg.Connection, schema: str, hub: str) -> int:
     """Delete every row of one task hub (the tables stay: other hubs share them)."""
     deleted = 0
     async with conn.transaction():
-        for table in ("NewEvents", "NewTasks", "History", "PoisonMessages", "Instances"):
+        for table in ("NewEvents", "NewTasks", "History", "PoisonMessages", "Instances", "Jobs"):
             status = await conn.execute(f"DELETE FROM {schema}.{table} WHERE TaskHub = $1", hub)
             deleted += int(status.split()[-1])
     return deleted

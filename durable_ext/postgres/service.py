@@ -31,6 +31,7 @@ from .codec import wall_now
 from .episodes import EpisodeLock, EpisodeStore
 from .faults import TRANSIENT, fault_of
 from .instances import InstanceStore
+from .jobs import PostgresJobStore
 from .schema import drop_hub, migrate
 from .settings import PostgresSettings
 from .tasks import TaskLock, TaskStore
@@ -64,6 +65,7 @@ class PostgresOrchestrationService:
             settings.poison_message_dequeue_count,
         )
         self.instances = InstanceStore(schema, self.hub)
+        self.jobs = PostgresJobStore(self.connection, schema, self.hub)
         self.wakeups = Wakeups(settings.dsn, channel_of(schema, self.hub))
         self._health = StorageHealth(_server_of(settings.dsn), settings.connection_name)
         self._pool: asyncpg.Pool | None = None

@@ -124,6 +124,34 @@ async def test_listing_is_newest_first_by_default_and_counts_per_status(
     assert bad.returncode == 2 and "--order: must be one of id, newest, oldest, not 'sideways'" in bad.stderr
 
 
+async def test_terminate_by_query_with_a_dry_run_first(
+    features_host: RunningHost, connection_string: str
+) -> None:
+    prefix = f"clibulk-{uuid.uuid4().hex[:6]}-"
+    ids = [prefix + label for label in ("a", "b")]
+    for instance_id in ids:
+        cli_json(connection_string, "start-new", "--function-name", "two_events", "--id", instance_id)
+        await until_status(connection_string, instance_id, "Running")
+    query = f"instanceIdPrefix={prefix}&runtimeStatus=Running"
+    dry = cli(connection_string, "terminate", "--script-root", str(APP), "--query", query, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0] == "Would terminate 2 instance(s); nothing was changed."
+    assert sorted(dry.stdout.splitlines()[1:]) == ids
+    await until_status(connection_string, ids[0], "Running")  # untouched
+    done = cli_json(connection_string, "terminate", "--query", query, "--reason", "bulk from the cli")
+    assert (done["status"], done["done"], done["failed"]) == ("Completed", 2, 0)
+    for instance_id in ids:
+        assert (await until_status(connection_string, instance_id, "Terminated"))[
+            "output"
+        ] == "bulk from the cli"
+    listed = cli_json(connection_string, "jobs")
+    assert done["id"] in [job["id"] for job in listed["jobs"]]
+    bad = cli(connection_string, "terminate", "--script-root", str(APP), "--query", "colour=red")
+    assert bad.returncode == 2 and "--query: unknown filter 'colour'" in bad.stderr
+    both = cli(connection_string, "terminate", "--script-root", str(APP), "--query", query, "--id", ids[0])
+    assert both.returncode == 2 and "pass --id for one instance or --query" in both.stderr
+
+
 async def test_input_from_a_file_events_suspend_resume_and_terminate(
     features_host: RunningHost, connection_string: str, tmp_path: Path
 ) -> None:

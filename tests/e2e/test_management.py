@@ -406,6 +406,41 @@ async def test_newest_first_counts_and_text_filters_on_the_api(
     assert [item["instanceId"] for item in body] == [ids[2]]  # the input is the JSON text "2"
 
 
+async def test_a_job_terminates_what_a_query_matches_and_reports_its_progress(
+    host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    prefix = _id("bulk") + "-"
+    ids = [f"{prefix}{i}" for i in range(3)]
+    for instance_id in ids:
+        await start(http, host, "waiter", instance_id)
+    for instance_id in ids:
+        await wait_for(http, host, instance_id, "Running")
+    query = f"operation=terminate&instanceIdPrefix={prefix}"
+    code, dry, _ = await api(http, host, "POST", f"jobs?{query}&dryRun=true")
+    assert code == 200 and dry["matched"] == 3 and sorted(dry["instances"]) == ids
+    for instance_id in ids:  # a dry run changes nothing
+        assert (await status_of(http, host, instance_id))["runtimeStatus"] == "Running"
+    code, job, headers = await api(http, host, "POST", f"jobs?{query}&reason=bulk")
+    assert code == 202 and job["matched"] == 3 and str(headers["Location"]).endswith(f"/jobs/{job['id']}")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT_S
+    while job["status"] != "Completed":
+        assert loop.time() < deadline, f"the job never completed: {job}"
+        await asyncio.sleep(0.2)
+        code, job, _ = await api(http, host, "GET", f"jobs/{job['id']}")
+    assert (job["done"], job["failed"], job["failures"]) == (3, 0, [])
+    for instance_id in ids:
+        await wait_for(http, host, instance_id, "Terminated", output="bulk")
+    code, listed, _ = await api(http, host, "GET", "jobs")
+    assert code == 200 and job["id"] in [j["id"] for j in listed]
+    code, again, _ = await api(http, host, "POST", f"jobs/{job['id']}/cancel")
+    assert code == 202 and again["status"] == "Completed"  # a finished job stays as it ended
+    code, missing, _ = await api(http, host, "GET", "jobs/00000000000000000000000000000000")
+    assert code == 404 and missing["parameter"] == "jobId"
+    code, bad, _ = await api(http, host, "POST", "jobs?operation=explode")
+    assert code == 400 and bad["parameter"] == "operation"
+
+
 @pytest.mark.parametrize(
     ("query", "headers", "named"),
     [

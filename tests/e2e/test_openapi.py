@@ -394,6 +394,28 @@ async def test_listing_answers_as_documented(api: Conformance) -> None:
     assert error["parameter"] == "runtimeStatus"
 
 
+async def test_jobs_answer_as_documented(api: Conformance) -> None:
+    jobs, job_path = f"{P}/jobs", f"{P}/jobs/{{jobId}}"
+    none = {"operation": "suspend", "instanceIdPrefix": new_id("nothing")}
+    dry, _ = await api.call("POST", jobs, 200, params={**none, "dryRun": "true"})
+    assert dry == {"operation": "suspend", "matched": 0, "instances": []}
+    job, headers = await api.call("POST", jobs, 202, params={**none, "reason": "conformance"})
+    assert headers["Location"].endswith(f"/jobs/{job['id']}")
+    error, _ = await api.call("POST", jobs, 400, params={"operation": "explode"})
+    assert error["parameter"] == "operation"
+    listed, _ = await api.call("GET", jobs, 200)
+    assert job["id"] in [j["id"] for j in listed]
+    error, _ = await api.call("GET", jobs, 400, params={"taskHub": "OtherHub"})
+    assert error["parameter"] == "taskHub"
+    await api.call("GET", job_path, 200, {"jobId": job["id"]})
+    await api.call("GET", job_path, 404, {"jobId": "no-such-job"})
+    await api.call("GET", job_path, 400, {"jobId": job["id"]}, params={"taskHub": "OtherHub"})
+    cancel = f"{job_path}/cancel"
+    await api.call("POST", cancel, 202, {"jobId": job["id"]})
+    await api.call("POST", cancel, 404, {"jobId": "no-such-job"})
+    await api.call("POST", cancel, 400, {"jobId": job["id"]}, params={"taskHub": "OtherHub"})
+
+
 async def test_instance_operations_answer_as_documented(api: Conformance) -> None:
     waiting, done, failed = await _waiting_done_and_failed(api)
     unknown, entity = new_id("unknown"), "@counter@k"

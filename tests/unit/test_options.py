@@ -253,3 +253,14 @@ def test_a_bad_wake_address_stops_start_up_naming_the_key() -> None:
         ConfigurationError, match=r"storageProvider\.wakeAddress '10\.0\.0\.4' is not host:port"
     ):
         create_service(o, "MyHub", None, lambda _: "UseDevelopmentStorage=true")
+
+
+def test_the_retention_rule_is_off_unless_set_and_names_a_bad_value() -> None:
+    assert options().retention_days is None
+    rule = options({"retention": {"purgeFinishedAfterDays": 30, "checkIntervalMinutes": 15}})
+    assert (rule.retention_days, rule.retention_check_interval_s) == (30, 900)
+    assert options({"retention": {"purgeFinishedAfterDays": 7}}).retention_check_interval_s == 3600
+    with pytest.raises(ConfigurationError, match=r"retention\.purgeFinishedAfterDays"):
+        options({"retention": {"purgeFinishedAfterDays": "soon"}})
+    with pytest.raises(ConfigurationError, match="retention"):
+        options({"retention": 30})
