@@ -38,7 +38,9 @@ log = logging.getLogger("durable_ext.jobs")
 PAGE_SIZE = 100
 LEASE = timedelta(seconds=60)
 MAX_FAILURES_KEPT = 50
-POLL_S = 5.0
+POLL_S = 60.0
+"""How often an idle worker looks for jobs another process wrote (one read; the API that writes a job
+wakes its own worker at once, and the CLI runs its job itself)."""
 KEPT = timedelta(days=7)
 """How long a job that ended stays listed."""
 S = OrchestrationStatus

@@ -131,6 +131,15 @@ async def _counter_at_7(http: aiohttp.ClientSession, host: RunningHost, key: str
     raise AssertionError(f"the counter {key} never read 7")
 
 
+async def _status_becomes(http: aiohttp.ClientSession, status_url: str, status: str) -> None:
+    for _ in range(300):
+        async with http.get(status_url) as response:
+            if (await response.json(content_type=None) or {}).get("runtimeStatus") == status:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{status_url} never became {status}")
+
+
 async def _open(page: Page, host: RunningHost, fragment: str) -> None:
     await page.goto(f"{host.base_url}{WEBHOOKS}/monitor#{fragment}")
     # the page sets data-ready to the route it has shown (no script evaluation: the page's CSP forbids it)
@@ -171,7 +180,7 @@ async def test_the_list_is_newest_first_with_the_counts_on_the_status_chips(
     await _open(page, sample_host, f"/instances?instanceIdPrefix={instances['prefix']}")
     rows = page.locator("#instances tbody tr")
     await expect(rows).to_have_count(5)
-    created = await rows.evaluate_all("rows => rows.map(r => r.children[3].textContent)")
+    created = await rows.evaluate_all("rows => rows.map(r => r.querySelector('td.created').textContent)")
     assert created == sorted(created, reverse=True), "newest first by default"
     chip = 'label:has(input[value="{}"]) .count'
     await expect(page.locator(chip.format("Completed"))).to_have_text("4")
@@ -182,8 +191,36 @@ async def test_the_list_is_newest_first_with_the_counts_on_the_status_chips(
     await page.select_option("#filters select[name=order]", "oldest")
     await page.click("#filters button[type=submit]")
     await expect(page.locator("body")).to_have_attribute("data-ready", re.compile("order=oldest"))
-    oldest = await rows.evaluate_all("rows => rows.map(r => r.children[3].textContent)")
+    oldest = await rows.evaluate_all("rows => rows.map(r => r.querySelector('td.created').textContent)")
     assert oldest == sorted(created)
+
+
+async def test_selected_rows_and_every_match_are_acted_on_from_the_list(
+    page: Page, sample_host: RunningHost, http: aiohttp.ClientSession
+) -> None:
+    prefix = f"uibulk{uuid.uuid4().hex[:6]}-"
+    urls = [await _start(http, sample_host, "approval_workflow", f"{prefix}{i}", 300) for i in range(3)]
+    for url in urls:
+        await _status_becomes(http, url, "Running")
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await _open(page, sample_host, f"/instances?instanceIdPrefix={prefix}")
+    rows = page.locator("#instances tbody tr")
+    await expect(rows).to_have_count(3)
+    for i in (0, 1):
+        await page.check(f'tr[data-instance-id="{prefix}{i}"] .pick-one')
+    await expect(page.locator("#selected-count")).to_have_text("2 selected")
+    await page.select_option("#bulk-operation", "suspend")
+    await page.click("#act-selected")
+    await expect(page.locator("#banner")).to_contain_text("suspend sent to 2 of 2")
+    for i in (0, 1):
+        await _status_becomes(http, urls[i], "Suspended")
+    await page.select_option("#bulk-operation", "terminate")
+    await page.click("#act-all")
+    await expect(page.locator("#job-progress")).to_have_attribute("data-status", "Completed", timeout=30_000)
+    await expect(page.locator("#job-progress")).to_contain_text("3 done, 0 failed")
+    for url in urls:
+        assert (await poll_status(http, url))["runtimeStatus"] == "Terminated"
+    await _screenshot(page, "bulk-terminated")
 
 
 async def test_a_failed_instance_is_drawn_red_with_its_input_decoded(

@@ -148,6 +148,61 @@
     $("#next-page").addEventListener("click", () => { list.page += 1; loadInstancePage(); });
     $("#prev-page").addEventListener("click", () => { list.page -= 1; loadInstancePage(); });
     $("#refresh").addEventListener("click", () => loadInstancePage());
+    wireBulkActions();
+    await loadInstancePage();
+  }
+
+  // ---- acting on many: the selected rows one by one, or every match as a job ------------------
+  function selectedIds() {
+    return [...document.querySelectorAll("#instances tbody tr")].filter((row) => row.querySelector(".pick-one").checked).map((row) => row.dataset.instanceId);
+  }
+  function updateSelection() {
+    const count = selectedIds().length;
+    $("#selected-count").textContent = `${count} selected`;
+    $("#act-selected").disabled = count === 0;
+  }
+  function wireBulkActions() {
+    $("#select-all").addEventListener("change", (event) => {
+      for (const box of document.querySelectorAll("#instances tbody .pick-one")) box.checked = event.target.checked;
+      updateSelection();
+    });
+    $("#instances tbody").addEventListener("change", updateSelection);
+    $("#act-selected").addEventListener("click", () => actOnSelected().catch((error) => show(error.message)));
+    $("#act-all").addEventListener("click", () => actOnQuery().catch((error) => show(error.message)));
+  }
+  async function actOnSelected() {
+    const operation = $("#bulk-operation").value;
+    const ids = selectedIds();
+    const reason = $("#bulk-reason").value.trim() || "from the monitor";
+    if (operation === "purge" && !confirm(`Purge ${ids.length} instance(s) and their history? This cannot be undone.`)) return;
+    let failed = 0;
+    for (const id of ids) {
+      const path = `/instances/${encodeURIComponent(id)}`;
+      const call = operation === "purge" ? api("DELETE", path) : api("POST", `${path}/${operation}`, { query: operation === "restart" ? {} : { reason } });
+      await call.catch(() => { failed += 1; });
+    }
+    show(`${operation} sent to ${ids.length - failed} of ${ids.length} selected instance(s).`, failed === 0);
+    await loadInstancePage();
+  }
+  async function actOnQuery() {
+    const operation = $("#bulk-operation").value;
+    const { runtimeStatus, top, order, ...rest } = list.filters;
+    const query = { ...rest, operation };
+    if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
+    const { data: dry } = await api("POST", "/jobs", { query: { ...query, dryRun: "true" } });
+    if (!confirm(`${operation} every instance these filters match: ${dry.matched} now?`)) return;
+    const reason = $("#bulk-reason").value.trim() || "from the monitor";
+    const { data: job } = await api("POST", "/jobs", { query: { ...query, reason } });
+    const progress = $("#job-progress");
+    progress.hidden = false;
+    let current = job;
+    while (!["Completed", "Canceled"].includes(current.status)) {
+      progress.textContent = `Job ${current.id}: ${current.status}, ${current.done} of ${current.matched} done, ${current.failed} failed`;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      ({ data: current } = await api("GET", `/jobs/${current.id}`));
+    }
+    progress.textContent = `Job ${current.id} ${current.status.toLowerCase()}: ${current.done} done, ${current.failed} failed`;
+    progress.dataset.status = current.status;
     await loadInstancePage();
   }
 
@@ -178,12 +233,15 @@
     list.tokens.length = list.page + 2;
     const rows = (data || []).map((item) =>
       el("tr", { dataset: { instanceId: item.instanceId } },
+        el("td", { class: "pick" }, el("input", { type: "checkbox", class: "pick-one", "aria-label": `select ${item.instanceId}` })),
         el("td", { class: "id" }, el("a", { href: `#/instances/${encodeURIComponent(item.instanceId)}` }, item.instanceId)),
         el("td", {}, item.name),
         el("td", {}, statusBadge(item.runtimeStatus)),
-        el("td", {}, shown(item.createdTime)),
+        el("td", { class: "created" }, shown(item.createdTime)),
         el("td", {}, shown(item.lastUpdatedTime))));
     $("#instances tbody").replaceChildren(...rows);
+    $("#select-all").checked = false;
+    updateSelection();
     $("#no-instances").hidden = rows.length > 0;
     $("#prev-page").disabled = list.page === 0;
     $("#next-page").disabled = !next;
