@@ -148,7 +148,7 @@ class InstanceStore:
                     await self.table.create_entity(row)
             except ResourceExistsError:
                 return False
-        await self._listed(instance_id, row, new=True)
+        await _briefly(self._listed(instance_id, row, new=True))
         return True
 
     async def write_pending(self, started: HistoryEvent, instance_id: str, existing: dict[str, Any]) -> bool:
@@ -161,7 +161,7 @@ class InstanceStore:
                 await self._write(row, merge=False, etag=str(existing["etag"]))
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False
-        await self._listed(instance_id, row, existing.get("CreatedTime"))
+        await _briefly(self._listed(instance_id, row, existing.get("CreatedTime")))
         return True
 
     def _listed(
@@ -217,7 +217,7 @@ class InstanceStore:
                 await self.table.delete_entity(escape_key(instance_id), "")
             except ResourceNotFoundError:
                 return False
-        await self._listed(instance_id, None, created)
+        await _briefly(self._listed(instance_id, None, created))
         return True
 
     async def query(self, query_filter: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -241,7 +241,7 @@ class InstanceStore:
                 await self._write(fields, merge=True, etag=row["etag"])
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False  # the worker started it (or it was purged) in the meantime
-        await self._listed(instance_id, row | fields)
+        await _briefly(self._listed(instance_id, row | fields))
         return True
 
     async def mark_failed(self, instance_id: str, reason: str) -> None:
@@ -267,6 +267,15 @@ class InstanceStore:
         """Tell the index what the row holds now (after a write that did not read it first)."""
         if self.index is not None:
             await self._listed(instance_id, await self.get_row(instance_id))
+
+
+CLIENT_INDEX_WAIT_S = 1.0
+"""How long a client's write waits for the instance index: it is written in milliseconds, so a listing
+right after shows the change; when storage falters the index goes on trying, and the client answers."""
+
+
+async def _briefly(listed: Awaitable[None]) -> None:
+    await asyncio.wait([asyncio.ensure_future(listed)], timeout=CLIENT_INDEX_WAIT_S)
 
 
 def _done() -> asyncio.Future[None]:

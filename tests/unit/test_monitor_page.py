@@ -19,7 +19,11 @@ def test_assets_are_inlined_and_the_hub_is_escaped() -> None:
     assert json.loads(html.unescape(found.group(1))) == {
         "hub": 'Hub"<script>',
         "api": "/runtime/webhooks/durabletask",
+        "readOnly": False,
+        "header": "x-durable-ext-monitor",
     }
+    read_only = re.search(r'data-config="([^"]*)"', render_page("Hub", "/x", read_only=True))
+    assert read_only is not None and json.loads(html.unescape(read_only.group(1)))["readOnly"] is True
 
 
 def test_the_script_never_closes_its_own_tag_early() -> None:
