@@ -71,6 +71,8 @@ class ChaosReport:
     activity_runs: int = 0
     duplicate_activity_runs: int = 0
     tasks_scheduled_twice: list[str] = field(default_factory=list)
+    listing_differs: list[str] = field(default_factory=list)
+    """Where the listings by created time or the counts disagree with the instances' rows."""
     client_signals_acknowledged: int = 0
     client_signals_refused: int = 0
     counter_expected: int = 0
@@ -85,6 +87,7 @@ class ChaosReport:
         data = asdict(self) | {"lost": self.lost}
         data["wrong_output"], data["stuck"] = data["wrong_output"][:5], data["stuck"][:5]
         data["tasks_scheduled_twice"] = data["tasks_scheduled_twice"][:5]
+        data["listing_differs"] = data["listing_differs"][:5]
         return json.dumps(data)
 
 
@@ -263,6 +266,11 @@ class Chaos:
         self.report.activity_runs = sum(runs.values())
         self.report.duplicate_activity_runs = sum(n - 1 for n in runs.values() if n > 1)
         self.report.tasks_scheduled_twice = await self.store.scheduled_twice(self.hub, list(expected))
+        for _ in range(5):  # an index write may still be on its way beside the last status write
+            self.report.listing_differs = await self.store.listing_differs(self.hub)
+            if not self.report.listing_differs:
+                break
+            await asyncio.sleep(1.0)
         self.report.counter_expected = self.config.counted + self.report.client_signals_acknowledged
         self.report.counter = await self._settled_counter()
 

@@ -51,6 +51,9 @@ class ChaosStore(Protocol):
     async def scheduled_twice(self, hub: str, instance_ids: list[str]) -> list[str]:
         """The instances whose current execution's history schedules one task id more than once."""
 
+    async def listing_differs(self, hub: str) -> list[str]:
+        """Where the store's listings by created time and counts disagree with the instances' rows."""
+
 
 class AzureChaosStore:
     name = "azurestorage"
@@ -88,6 +91,29 @@ class AzureChaosStore:
         return {
             r["PartitionKey"]: (r.get("RuntimeStatus"), json.loads(r.get("Output") or "null")) for r in rows
         }
+
+    async def listing_differs(self, hub: str) -> list[str]:
+        """The instance index against the Instances table: one ``d|`` row per orchestration with its
+        status, and count rows that add up to the statuses."""
+        rows = {k: (s, _) for k, (s, _) in (await self.statuses(hub)).items() if not k.startswith("@")}
+        truth = Counter(status for status, _ in rows.values())
+        table = TableClient.from_connection_string(self.connection_string, f"{hub}InstanceIndex")
+        async with table:
+            index = [dict(r) async for r in table.query_entities("PartitionKey eq 'index'")]
+        listed = {
+            str(r["InstanceId"]): str(r["RuntimeStatus"]) for r in index if r["RowKey"].startswith("d|")
+        }
+        counted: Counter[str] = Counter()
+        for r in index:
+            if r["RowKey"].startswith("~t|"):
+                counted[r["RowKey"].split("|")[1]] += int(r["Count"])
+        differs = [
+            f"{i}: listed {listed.get(i)}, row {s}" for i, (s, _) in rows.items() if listed.get(i) != s
+        ]
+        differs += [f"{i}: listed, but has no row" for i in listed if i not in rows]
+        if +counted != +truth:
+            differs.append(f"counts {dict(+counted)} != rows {dict(truth)}")
+        return differs
 
     async def scheduled_twice(self, hub: str, instance_ids: list[str]) -> list[str]:
         twice = []
@@ -164,6 +190,9 @@ class PostgresChaosStore:
             hub.lower(),
         )
         return {r["instanceid"]: (r["runtimestatus"], json.loads(r["output"] or "null")) for r in rows}
+
+    async def listing_differs(self, hub: str) -> list[str]:
+        return []  # listings and counts are queries of the Instances table itself
 
     async def scheduled_twice(self, hub: str, instance_ids: list[str]) -> list[str]:
         rows = await self._fetch(

@@ -20,6 +20,7 @@ def _assert_nothing_lost(summary: str, report: object) -> None:
     assert report.stuck == [], summary  # type: ignore[attr-defined]
     assert report.wrong_output == [], summary  # type: ignore[attr-defined]
     assert report.tasks_scheduled_twice == [], summary  # type: ignore[attr-defined]
+    assert report.listing_differs == [], summary  # type: ignore[attr-defined]
     assert report.counter == report.counter_expected, summary  # type: ignore[attr-defined]
     assert report.client_signals_acknowledged > 0, summary  # type: ignore[attr-defined]
 
