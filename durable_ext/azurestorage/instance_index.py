@@ -409,6 +409,18 @@ def _keys(row_key: str) -> dict[str, Any]:
     return {"PartitionKey": PARTITION, "RowKey": row_key}
 
 
+def listing_rows(instance_id: str, listed: Listed) -> list[dict[str, Any]]:
+    """The three rows that list an instance (what a change writes; a bulk load can write them itself,
+    with the count rows of :func:`total_key` to match)."""
+    row = _row(instance_id, listed)
+    keys = (
+        newest_key(listed.created, instance_id),
+        oldest_key(listed.created, instance_id),
+        status_key(listed.status, listed.created, instance_id),
+    )
+    return [{**row, "RowKey": key} for key in keys]
+
+
 def _row(instance_id: str, listed: Listed) -> dict[str, Any]:
     return {
         "PartitionKey": PARTITION,
