@@ -63,6 +63,12 @@ def queries(now: datetime) -> list[tuple[str, InstanceQuery]]:
     ]
 
 
+COUNTS = [
+    ("counts per status, whole hub", InstanceQuery()),
+    ("counts per status of one orchestrator", InstanceQuery(name="monthly_report")),
+]
+
+
 def _pick(weights: dict[str, int], rng: random.Random) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -157,28 +163,10 @@ async def measure(count: int, repeat: int) -> list[tuple[str, float, float, str]
                 slow, reference = await timed(lambda q=query: query_page(service.instances.table, q), repeat)
                 same = [s.instance_id for s in page.states] == [s.instance_id for s in reference.states]
                 rows.append((label, fast, slow, "same page" if same else "PAGES DIFFER"))
-            every = InstanceQuery()
-            fast, counts = await timed(lambda: index_counts(service.index, every), repeat)
-            slow, scanned = await timed(lambda: count_rows(service.instances.table, every), repeat)
-            rows.append(
-                (
-                    "counts per status, whole hub",
-                    fast,
-                    slow,
-                    "same counts" if counts == scanned else "COUNTS DIFFER",
-                )
-            )
-            named = InstanceQuery(name="monthly_report")
-            fast, counts = await timed(lambda: index_counts(service.index, named), repeat)
-            slow, scanned = await timed(lambda: count_rows(service.instances.table, named), repeat)
-            rows.append(
-                (
-                    "counts per status of one orchestrator",
-                    fast,
-                    slow,
-                    "same counts" if counts == scanned else "COUNTS DIFFER",
-                )
-            )
+            for label, query in COUNTS:
+                fast, counts = await timed(lambda q=query: index_counts(service.index, q), repeat)
+                slow, scanned = await timed(lambda q=query: count_rows(service.instances.table, q), repeat)
+                rows.append((label, fast, slow, "same counts" if counts == scanned else "COUNTS DIFFER"))
         finally:
             await service.close()
     return rows

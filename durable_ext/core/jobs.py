@@ -12,7 +12,6 @@ so a second start of it is seen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -29,6 +28,7 @@ from ..errors import (
     InstanceNotFoundError,
     InstanceStateError,
 )
+from .background_loop import BackgroundLoop
 from .client import TaskHubClient
 from .history import OrchestrationStatus
 from .queries import InstanceOrder, InstanceQuery
@@ -269,34 +269,20 @@ class JobRunner:
         self.client = client
         self.owner = owner
         self.poll_s = poll_s
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._loop = BackgroundLoop("jobs", self._run_all, poll_s, "Running bulk jobs")
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="jobs")
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                while await self.run_one():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("Running bulk jobs failed, retrying: %s", exc)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+    async def _run_all(self) -> None:
+        while await self.run_one():
+            pass
 
     async def run_one(self) -> bool:
         """Take one job that needs a worker and run it to its end; False when there was none."""

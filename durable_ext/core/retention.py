@@ -7,12 +7,12 @@ hub and the interval, so however many workers check, one job is written, and one
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from ..errors import InstanceAlreadyExistsError
+from .background_loop import BackgroundLoop
 from .client import TaskHubClient
 from .history import TERMINAL_STATUSES
 from .jobs import Job, JobRunner, Operation, create_job
@@ -27,7 +27,7 @@ class Retention:
         self.hub_name = hub_name
         self.days = days
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("retention", self.check, interval_s, "The retention check")
 
     def query(self, now: datetime) -> InstanceQuery:
         return InstanceQuery(created_to=now - timedelta(days=self.days), statuses=TERMINAL_STATUSES)
@@ -55,21 +55,7 @@ class Retention:
         return job
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="retention")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("Retention check failed; it runs again in %.0f s: %s", self.interval_s, exc)
-            await asyncio.sleep(self.interval_s)
+        await self._loop.stop()

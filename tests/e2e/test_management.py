@@ -325,6 +325,20 @@ async def _start_quick_batch(
     return ids
 
 
+async def _pages(http: aiohttp.ClientSession, host: RunningHost, path: str) -> list[list[str]]:
+    """The instance ids of every page of a listing, following its continuation tokens."""
+    pages: list[list[str]] = []
+    headers: dict[str, str] = {}
+    while True:
+        code, body, response_headers = await api(http, host, "GET", path, headers=headers)
+        assert code == 200
+        pages.append([item["instanceId"] for item in body])
+        token = response_headers.get("x-ms-continuation-token")
+        if token is None:
+            return pages
+        headers = {"x-ms-continuation-token": token}
+
+
 async def test_list_instances_filters_and_pages(host: RunningHost, http: aiohttp.ClientSession) -> None:
     prefix = _id("list") + "-"
     before = datetime.now(UTC) - timedelta(seconds=1)
@@ -332,18 +346,7 @@ async def test_list_instances_filters_and_pages(host: RunningHost, http: aiohttp
     running = prefix + "zz"
     await start(http, host, "waiter", running)
 
-    pages: list[list[str]] = []
-    headers: dict[str, str] = {}
-    while True:
-        code, body, response_headers = await api(
-            http, host, "GET", f"instances?instanceIdPrefix={prefix}&top=2", headers=headers
-        )
-        assert code == 200
-        pages.append([item["instanceId"] for item in body])
-        token = response_headers.get("x-ms-continuation-token")
-        if token is None:
-            break
-        headers = {"x-ms-continuation-token": token}
+    pages = await _pages(http, host, f"instances?instanceIdPrefix={prefix}&top=2")
     assert pages == [ids[0:2], ids[2:4], [ids[4], running]]
 
     code, body, _ = await api(
@@ -381,18 +384,7 @@ async def test_newest_first_counts_and_text_filters_on_the_api(
     await start(http, host, "waiter", waiting)
     await wait_for(http, host, waiting, "Running")
 
-    pages: list[list[str]] = []
-    headers: dict[str, str] = {}
-    while True:
-        code, body, response_headers = await api(
-            http, host, "GET", f"instances?instanceIdPrefix={prefix}&order=newest&top=3", headers=headers
-        )
-        assert code == 200
-        pages.append([item["instanceId"] for item in body])
-        token = response_headers.get("x-ms-continuation-token")
-        if token is None:
-            break
-        headers = {"x-ms-continuation-token": token}
+    pages = await _pages(http, host, f"instances?instanceIdPrefix={prefix}&order=newest&top=3")
     assert pages == [[waiting, ids[2], ids[1]], [ids[0]]]
     code, body, _ = await api(http, host, "GET", f"instances?instanceIdPrefix={prefix}&order=oldest&top=1")
     assert [item["instanceId"] for item in body] == [ids[0]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -109,33 +110,53 @@ async def test_an_unreadable_message_is_moved_aside(engine: Engine) -> None:
     assert json.loads(state.output or "") == ["Hello a"]
 
 
-async def test_a_long_activity_is_not_run_twice_while_it_runs(connection_string: str, hub_name: str) -> None:
-    """Its message stays invisible while it runs, though it runs far longer than the visibility timeout."""
+@dataclass
+class SlowRun:
+    """A chain whose one activity runs ``seconds``, on a worker with a short visibility timeout."""
+
+    service: AzureStorageOrchestrationService
+    runs: list[str]
+
+
+@contextlib.asynccontextmanager
+async def slow_activity_worker(
+    connection_string: str, hub_name: str, seconds: float, visibility_s: float
+) -> AsyncIterator[SlowRun]:
     runs: list[str] = []
 
     class SlowActivities(SdkActivityRunner):
         async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
             runs.append(instance_id)
-            await asyncio.sleep(11)
+            await asyncio.sleep(seconds)
             return await super().run(name, input_json, instance_id)
 
     settings = AzureStorageSettings(
         hub_name=hub_name,
         connection_string=connection_string,
         max_queue_polling_interval_s=0.5,
-        # renewed every 1.7 s: a machine that stalls for 3 s still keeps the message hidden
-        work_item_queue_visibility_timeout_s=5,
+        work_item_queue_visibility_timeout_s=visibility_s,
     )
     service = AzureStorageOrchestrationService(settings)
     executor = ThreadPoolExecutor(2)
     async with running_worker(
         service, executor, SdkOrchestrationRunner(REGISTRY, executor), SlowActivities(REGISTRY)
     ):
-        client = TaskHubClient(service)
-        instance_id = await client.start("chain", _sdk_input(["slow"]))
-        state = await client.wait_for_completion(instance_id, 30)
-    assert state.status == OrchestrationStatus.Completed
-    assert runs == [instance_id]
+        yield SlowRun(service, runs)
+
+
+async def _run_chain(service: AzureStorageOrchestrationService) -> tuple[str, OrchestrationStatus]:
+    client = TaskHubClient(service)
+    instance_id = await client.start("chain", _sdk_input(["slow"]))
+    return instance_id, (await client.wait_for_completion(instance_id, 30)).status
+
+
+async def test_a_long_activity_is_not_run_twice_while_it_runs(connection_string: str, hub_name: str) -> None:
+    """Its message stays invisible while it runs, though it runs far longer than the visibility timeout."""
+    # renewed every 1.7 s: a machine that stalls for 3 s still keeps the message hidden
+    async with slow_activity_worker(connection_string, hub_name, 11, 5) as slow:
+        instance_id, status = await _run_chain(slow.service)
+    assert status == OrchestrationStatus.Completed
+    assert slow.runs == [instance_id]
 
 
 async def _wait_for_status(engine: Engine, instance_id: str, status: OrchestrationStatus) -> None:
@@ -184,26 +205,8 @@ async def test_an_activity_message_that_comes_back_while_it_runs_is_not_run_agai
 ) -> None:
     """A stalled machine renews too late: the message is delivered again to the worker running it,
     which keeps running it once and deletes it with the newest pop receipt when it is done."""
-    runs: list[str] = []
-
-    class SlowActivities(SdkActivityRunner):
-        async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
-            runs.append(instance_id)
-            await asyncio.sleep(5)
-            return await super().run(name, input_json, instance_id)
-
-    settings = AzureStorageSettings(
-        hub_name=hub_name,
-        connection_string=connection_string,
-        max_queue_polling_interval_s=0.5,
-        work_item_queue_visibility_timeout_s=2,
-    )
-    service = AzureStorageOrchestrationService(settings)
-    executor = ThreadPoolExecutor(2)
-    async with running_worker(
-        service, executor, SdkOrchestrationRunner(REGISTRY, executor), SlowActivities(REGISTRY)
-    ):
-        queue = service.activity_reader.queue
+    async with slow_activity_worker(connection_string, hub_name, 5, 2) as slow:
+        queue = slow.service.activity_reader.queue
         renew = queue.renew
         stalled = 0
 
@@ -215,12 +218,10 @@ async def test_an_activity_message_that_comes_back_while_it_runs_is_not_run_agai
             await renew(message)  # type: ignore[arg-type]
 
         queue.renew = late_renewal  # type: ignore[method-assign]
-        client = TaskHubClient(service)
-        instance_id = await client.start("chain", _sdk_input(["slow"]))
-        state = await client.wait_for_completion(instance_id, 30)
+        instance_id, status = await _run_chain(slow.service)
         await asyncio.sleep(3)  # a message left behind would be visible again by now
         left = await queue.client.peek_messages(max_messages=32)
-    assert state.status == OrchestrationStatus.Completed
-    assert runs == [instance_id]
+    assert status == OrchestrationStatus.Completed
+    assert slow.runs == [instance_id]
     assert "became visible while it ran here" in caplog.text
     assert left == []  # deleted with the pop receipt of its last delivery

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +18,10 @@ from durable_ext.core.jobs import Job, JobRunner, JobStatus, Operation, cancel_j
 from durable_ext.core.queries import InstanceQuery
 from durable_ext.core.retention import Retention
 from durable_ext.core.service import TaskHubService
-from durable_ext.core.worker import TaskHubWorker
-from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
-from ..providers import build_service, durable_time, every_provider, provider_of
+from ..providers import build_service, every_provider, provider_of
 from .test_engine import registry_of
+from .workers import sdk_worker
 
 S = OrchestrationStatus
 app = df.DFApp()
@@ -43,19 +41,8 @@ async def hub(
     request: pytest.FixtureRequest, connection_string: str, postgres_dsn: str, hub_name: str
 ) -> AsyncIterator[tuple[TaskHubService, TaskHubClient]]:
     service = build_service(provider_of(request), connection_string, hub_name, dsn=postgres_dsn)
-    executor = ThreadPoolExecutor(2)
-    orchestrations, activities = SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY)
-    worker = TaskHubWorker(
-        service, orchestrations, activities, max_concurrent_orchestrations=4, max_concurrent_activities=4
-    )
-    async with durable_time(service):
-        await worker.start()
-        try:
-            yield service, TaskHubClient(service)
-        finally:
-            await worker.stop()
-            await service.close()
-            executor.shutdown(wait=True)
+    async with sdk_worker(service, REGISTRY) as client:
+        yield service, client
 
 
 async def _waiting(client: TaskHubClient, ids: list[str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -15,13 +14,11 @@ import pytest
 from durable_ext.core.client import TaskHubClient
 from durable_ext.core.history import OrchestrationStatus
 from durable_ext.core.queries import InstanceOrder, InstanceQuery
-from durable_ext.core.service import TaskHubService
-from durable_ext.core.worker import TaskHubWorker
 from durable_ext.errors import InvalidRequestError
-from durable_ext.extension.runners import SdkActivityRunner, SdkOrchestrationRunner
 
-from ..providers import build_service, durable_time, every_provider, provider_of
+from ..providers import build_service, every_provider, provider_of
 from .test_engine import registry_of
+from .workers import sdk_worker
 
 S = OrchestrationStatus
 app = df.DFApp()
@@ -54,22 +51,9 @@ async def running(
     request: pytest.FixtureRequest, connection_string: str, postgres_dsn: str, hub_name: str
 ) -> AsyncIterator[TaskHubClient]:
     """A client of a hub with a worker running :func:`labelled`."""
-    service: TaskHubService = build_service(
-        provider_of(request), connection_string, hub_name, dsn=postgres_dsn
-    )
-    executor = ThreadPoolExecutor(2)
-    orchestrations, activities = SdkOrchestrationRunner(REGISTRY, executor), SdkActivityRunner(REGISTRY)
-    worker = TaskHubWorker(
-        service, orchestrations, activities, max_concurrent_orchestrations=4, max_concurrent_activities=4
-    )
-    async with durable_time(service):
-        await worker.start()
-        try:
-            yield TaskHubClient(service)
-        finally:
-            await worker.stop()
-            await service.close()
-            executor.shutdown(wait=True)
+    service = build_service(provider_of(request), connection_string, hub_name, dsn=postgres_dsn)
+    async with sdk_worker(service, REGISTRY) as client:
+        yield client
 
 
 def _input(value: Any) -> str:
