@@ -334,7 +334,7 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         log.info("Job %s: %s of up to %d instances", job.id, job.operation.value, job.matched)
-        if job.in_flight:  # a worker stopped while acting on this page
+        if job.in_flight and job.status is not JobStatus.CANCELING:  # its worker stopped mid-page
             await self._act(job, job.in_flight, retried=True)
         while job.status is not JobStatus.CANCELING and not job.last_page:
             page = await self.client.query(replace(job.query, continuation_token=job.cursor))

@@ -196,3 +196,23 @@ async def test_the_retention_rule_purges_old_finished_instances_once_across_work
     assert await client.get_state("old-1") is None and await client.get_state("old-2") is None
     assert (await client.get_state("still-running")).status == S.Running  # type: ignore[union-attr]
     assert [j.id for j in await service.jobs.list()] == [job.id]
+
+
+@every_provider("hub")
+async def test_a_job_cancelled_while_its_worker_was_gone_is_ended_without_acting(
+    hub: tuple[TaskHubService, TaskHubClient],
+) -> None:
+    service, client = hub
+    await _waiting(client, ["c-1"])
+    job = await create_job(
+        service.jobs, client, Operation.TERMINATE, InstanceQuery(instance_id_prefix="c-"), None
+    )
+    stored = await service.jobs.get(job.id)
+    assert stored is not None
+    stored.status, stored.owner, stored.in_flight = JobStatus.CANCELING, "worker-gone", ["c-1"]
+    stored.lease_until = datetime.now(UTC) - timedelta(seconds=1)
+    stored.etag = await service.jobs.save(stored)
+    assert await JobRunner(service.jobs, client, "worker-b").run_one()
+    ended = await service.jobs.get(job.id)
+    assert ended is not None and (ended.status, ended.done) == (JobStatus.CANCELED, 0)
+    assert (await client.get_state("c-1")).status == S.Running  # type: ignore[union-attr]
