@@ -230,6 +230,8 @@ async def test_a_failed_instance_is_drawn_red_with_its_input_decoded(
     await expect(page.locator("#i-status")).to_have_text("Failed")
     await expect(page.locator("#timeline .bar.orchestration.failed")).to_have_count(1)
     await expect(page.locator("#timeline .bar.suborchestration.failed")).to_have_count(1)
+    await expect(page.locator("#sequence .participant.suborchestration")).to_have_count(1)
+    await expect(page.locator("#sequence .message.failed")).to_have_count(1)
     await expect(page.locator("#i-input")).to_have_text('[\n  "mars"\n]')  # not "[\"mars\"]"
     await _screenshot(page, "instance-failed")
 
@@ -272,6 +274,11 @@ async def test_an_instance_page_shows_its_data_and_a_timeline(
     await expect(timeline.locator(".bar.activity")).to_have_count(5)  # list_work_items, then 4 squares
     labels = await timeline.locator(".bar.activity").evaluate_all("bars => bars.map(b => b.dataset.label)")
     assert labels.count("square") == 4 and "list_work_items" in labels
+    sequence = page.locator("#sequence")
+    participants = await sequence.locator(".participant").evaluate_all("gs => gs.map(g => g.dataset.name)")
+    assert participants == ["fan_out_fan_in", "list_work_items", "square"]
+    await expect(sequence.locator(".message")).to_have_count(10)  # five calls, five results
+    await expect(sequence.locator(".message.failed")).to_have_count(0)
     widths = await timeline.locator(".bar").evaluate_all(
         "bars => bars.map(b => b.getBoundingClientRect().width)"
     )

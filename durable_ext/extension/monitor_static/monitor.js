@@ -294,6 +294,7 @@
     showValue($("#i-custom"), data.customStatus);
     const history = data.historyEvents || [];
     renderTimeline($("#timeline"), data, history);
+    renderSequence($("#sequence"), data, history);
     renderHistory($("#history tbody"), history);
     enableActions(data.runtimeStatus);
   }
@@ -339,6 +340,77 @@
     }
     await api("POST", `${path}/raiseEvent/${encodeURIComponent(name)}`, { body: text || "null" });
     show(`Event '${name}' raised.`, true);
+  }
+
+  // The sequence diagram: the orchestration's messages to and from its activities, sub-orchestrations,
+  // entities and the outside, in the order they happened.
+  function sequenceMessages(data, history) {
+    const names = [data.name];
+    const kinds = ["orchestration"];
+    const at = (name, kind) => {
+      if (!names.includes(name)) { names.push(name); kinds.push(kind); }
+      return names.indexOf(name);
+    };
+    const messages = [];
+    const call = (target, kind, label, when) => messages.push({ from: 0, to: at(target, kind), label, when });
+    for (const event of history) {
+      const when = time(event.Timestamp);
+      switch (event.EventType) {
+        case "TaskCompleted": case "TaskFailed": case "SubOrchestrationInstanceCompleted": case "SubOrchestrationInstanceFailed": {
+          const kind = event.EventType.startsWith("Task") ? "activity" : "suborchestration";
+          const failed = event.EventType.endsWith("Failed");
+          call(event.FunctionName, kind, event.FunctionName, time(event.ScheduledTime) ?? when);
+          messages.push({ from: at(event.FunctionName, kind), to: 0, label: failed ? "failed" : "result", when, failed });
+          break;
+        }
+        case "TaskScheduled": case "SubOrchestrationInstanceCreated":
+          call(event.FunctionName, event.EventType === "TaskScheduled" ? "activity" : "suborchestration", `${event.FunctionName} (running)`, when);
+          break;
+        case "EventSent":
+          call(event.InstanceId || event.Name, event.InstanceId && event.InstanceId.startsWith("@") ? "entity" : "instance", event.Name || "event", when);
+          break;
+        case "EventRaised":
+          messages.push({ from: at("outside", "outside"), to: 0, label: event.Name || "event", when });
+          break;
+        default:
+      }
+    }
+    messages.sort((a, b) => (a.when ?? 0) - (b.when ?? 0));
+    return { names, kinds, messages };
+  }
+
+  function renderSequence(container, data, history) {
+    const { names, kinds, messages } = sequenceMessages(data, history);
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = (tag, attrs, text) => {
+      const node = document.createElementNS(ns, tag);
+      for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+      if (text !== undefined) node.textContent = text;
+      return node;
+    };
+    const column = 170;
+    const x = (i) => column / 2 + i * column;
+    const height = 50 + messages.length * 26;
+    const root = svg("svg", { width: Math.max(column * names.length, 300), height, role: "img", "aria-label": "sequence diagram" });
+    const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
+    marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "head" }));
+    const defs = svg("defs", {});
+    defs.append(marker);
+    root.append(defs);
+    names.forEach((name, i) => {
+      const group = svg("g", { class: `participant ${kinds[i]}`, "data-name": name });
+      group.append(svg("text", { x: x(i), y: 16, "text-anchor": "middle" }, name.length > 24 ? `${name.slice(0, 22)}…` : name));
+      group.append(svg("line", { x1: x(i), y1: 24, x2: x(i), y2: height - 4, class: "lifeline" }));
+      root.append(group);
+    });
+    messages.forEach((message, row) => {
+      const y = 46 + row * 26;
+      const group = svg("g", { class: `message${message.failed ? " failed" : ""}` });
+      group.append(svg("line", { x1: x(message.from), y1: y, x2: x(message.to), y2: y, "marker-end": "url(#arrow)" }));
+      group.append(svg("text", { x: (x(message.from) + x(message.to)) / 2, y: y - 5, "text-anchor": "middle" }, message.label));
+      root.append(group);
+    });
+    container.replaceChildren(messages.length ? root : el("p", { class: "empty" }, "No messages yet."));
   }
 
   // The timeline: one lane per activity, sub-orchestration, timer and event, on one time axis.
