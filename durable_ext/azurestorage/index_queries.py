@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from ..core.continuation import decode_token, encode_token
@@ -102,6 +103,11 @@ async def index_counts(index: InstanceIndex, query: InstanceQuery) -> dict[Orche
             status = OrchestrationStatus[str(row["RuntimeStatus"])]
             counts[status] = counts.get(status, 0) + 1
     return {s: n for s, n in counts.items() if n and (not query.statuses or s in query.statuses)}
+
+
+async def index_created_times(index: InstanceIndex, query: InstanceQuery) -> list[datetime]:
+    """The created times of the matching instances, from the index rows of the range."""
+    return [row["CreatedTime"] async for row in _index_rows(index, query, ["CreatedTime"])]
 
 
 def _index_rows(

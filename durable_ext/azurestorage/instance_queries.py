@@ -109,6 +109,14 @@ async def count_rows(table: TableClient, query: InstanceQuery) -> dict[Orchestra
     return count_by_status([state_from_row(row) async for row in _rows(table, query, columns)], query)
 
 
+async def created_times_of_rows(table: TableClient, query: InstanceQuery) -> list[datetime]:
+    """The created times of the matching instances, from every row the filter returns."""
+    columns = ["PartitionKey", "RowKey", "CreatedTime"]
+    columns += ["CustomStatus"] * bool(query.custom_status_contains) + ["Input"] * bool(query.input_contains)
+    states = [state_from_row(row) async for row in _rows(table, query, columns)]
+    return [s.created_time for s in states if s.created_time is not None and matches_text(s, query)]
+
+
 async def _page_in_id_order(table: TableClient, query: InstanceQuery) -> InstancePage:
     """Reads one match past the page to know whether another page exists, so the last page has no token."""
     after = decode_token(query.continuation_token) if query.continuation_token else None

@@ -29,9 +29,9 @@ from .delivery import MessageDelivery
 from .entity_listing import query_entity_page
 from .history_cache import HistoryCache
 from .history_store import HistoryStore, LoadedHistory
-from .index_queries import counts_served, index_counts, index_page, index_serves
+from .index_queries import counts_served, index_counts, index_created_times, index_page, index_serves
 from .instance_index import InstanceIndex
-from .instance_queries import count_rows, query_page
+from .instance_queries import count_rows, created_times_of_rows, query_page
 from .instance_store import InstanceStore, changes_status, state_from_row
 from .jobs import AzureJobStore
 from .large_payloads import LargePayloads
@@ -550,6 +550,12 @@ class AzureStorageOrchestrationService:
         if counts_served(self.index, query):
             return await index_counts(self.index, query)
         return await count_rows(self.instances.table, query)
+
+    async def created_times(self, query: InstanceQuery) -> list[datetime]:
+        await self.ensure_task_hub()
+        if counts_served(self.index, query):
+            return await index_created_times(self.index, query)
+        return await created_times_of_rows(self.instances.table, query)
 
     async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
         await self.ensure_task_hub()

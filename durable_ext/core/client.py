@@ -110,6 +110,10 @@ class TaskHubClient:
         counts = await self.service.count_instances(query or InstanceQuery())
         return {status: counts.get(status, 0) for status in OrchestrationStatus}
 
+    async def created_times(self, query: InstanceQuery) -> list[datetime]:
+        """When each matching orchestration instance was created (for a histogram)."""
+        return await self.service.created_times(query)
+
     async def poison_messages(self, instance_id: str | None = None) -> list[PoisonMessage]:
         return await self.service.poison_messages(instance_id)
 

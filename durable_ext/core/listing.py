@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from .continuation import decode_token, encode_token
 from .entities import is_entity_instance
@@ -116,3 +117,27 @@ def _within(value: datetime | None, start: datetime | None, end: datetime | None
     if value is None:
         return False
     return (start is None or value >= start) and (end is None or value <= end)
+
+
+def created_histogram(
+    times: Iterable[datetime], start: datetime | None, end: datetime | None, buckets: int
+) -> dict[str, Any]:
+    """How many of ``times`` fall in each of ``buckets`` equal spans from ``start`` to ``end`` (the
+    earliest and latest of them when not given)."""
+    found = sorted(times)
+    low = start or (found[0] if found else None)
+    high = end or (found[-1] if found else None)
+    counts = [0] * buckets
+    if low is None or high is None:
+        return {"from": None, "to": None, "bucketSeconds": 0, "counts": counts, "total": 0}
+    span = max((high - low).total_seconds(), 1e-6)
+    for value in found:
+        if low <= value <= high:
+            counts[min(buckets - 1, int((value - low).total_seconds() / span * buckets))] += 1
+    return {
+        "from": low.isoformat(),
+        "to": high.isoformat(),
+        "bucketSeconds": span / buckets,
+        "counts": counts,
+        "total": sum(counts),
+    }

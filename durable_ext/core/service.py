@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import Clock
@@ -119,6 +120,10 @@ class OrchestrationServiceClient(Protocol):
         ...
 
     async def query_instances(self, query: InstanceQuery) -> InstancePage: ...
+
+    async def created_times(self, query: InstanceQuery) -> list[datetime]:
+        """The created time of every orchestration instance the query matches (for a histogram)."""
+        ...
 
     async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
         """How many orchestration instances the query matches, per runtime status (statuses with none

@@ -56,6 +56,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/poison", "queries.list_poison"),
     ("GET", "/metrics", "queries.metrics"),
     ("GET", "/counts", "queries.count_instances"),
+    ("GET", "/histogram", "queries.histogram"),
     ("POST", "/jobs", "jobs.create"),
     ("GET", "/jobs", "jobs.list"),
     ("GET", "/jobs/{jobId}", "jobs.get"),

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..core.clock import utc_now
 from ..core.history import TERMINAL_STATUSES
+from ..core.listing import created_histogram
 from ..core.queries import (
     CONTINUATION_HEADER,
     DEFAULT_PAGE_SIZE,
@@ -36,6 +37,9 @@ from .http_common import (
 )
 from .request_limits import MAX_INSTANCE_ID_LOOKUP_LENGTH, RequestRejected, check_length
 from .status_payload import status_payload
+
+DEFAULT_BUCKETS = 24
+MAX_BUCKETS = 200
 
 
 def _created_range(request: Params) -> tuple[datetime | None, datetime | None]:
@@ -158,6 +162,21 @@ class QueryHandlers(ApiHandlers):
         body: dict[str, int] = {status.name: n for status, n in counts.items()}
         body["total"] = sum(counts.values())
         return web.json_response(body)
+
+    @api_errors
+    async def histogram(self, request: web.Request) -> web.Response:
+        """``GET /histogram``: how many instances were created in each of ``buckets`` equal spans of the
+        filters' time range (durable-ext's route, for the monitor's chart)."""
+        query = filter_query(request)
+        buckets = page_size(request, DEFAULT_BUCKETS, "buckets")
+        if buckets > MAX_BUCKETS:
+            raise RequestRejected(
+                f"The query parameter 'buckets' is at most {MAX_BUCKETS}, not {buckets}.",
+                parameter="buckets",
+                limit=MAX_BUCKETS,
+            )
+        times = await self.client(request).created_times(query)
+        return web.json_response(created_histogram(times, query.created_from, query.created_to, buckets))
 
     @api_errors
     async def purge_instances(self, request: web.Request) -> web.Response:

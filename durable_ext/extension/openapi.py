@@ -308,6 +308,24 @@ def _host_paths() -> Json:
                 responses_with({"200": ok("The counts.", ref("schemas", "InstanceCounts"))}, "400"),
             )
         },
+        f"{BASE}/histogram": {
+            "get": operation(
+                "instanceHistogram",
+                "How many instances were created in each span of the filters' time range (durable-ext's own)",
+                [
+                    param(
+                        "buckets",
+                        "query",
+                        {"type": "integer", "minimum": 1, "maximum": 200, "default": 24},
+                        "How many equal spans.",
+                    ),
+                    *instance_filters(),
+                ],
+                responses_with(
+                    {"200": ok("The counts per span.", ref("schemas", "InstanceHistogram"))}, "400"
+                ),
+            )
+        },
         f"{BASE}/metrics": {
             "get": host_op(
                 "getMetrics",

@@ -118,6 +118,16 @@ SCHEMAS: Json = {
         | {"total": {"type": "integer", "minimum": 0}},
         [*(status.name for status in OrchestrationStatus), "total"],
     ),
+    "InstanceHistogram": object_schema(
+        {
+            "from": {"type": ["string", "null"]},
+            "to": {"type": ["string", "null"]},
+            "bucketSeconds": {"type": "number", "minimum": 0},
+            "counts": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "total": {"type": "integer", "minimum": 0},
+        },
+        ["from", "to", "bucketSeconds", "counts", "total"],
+    ),
     "PurgeResult": object_schema(
         {"instancesDeleted": {"type": "integer", "minimum": 1}}, ["instancesDeleted"]
     ),

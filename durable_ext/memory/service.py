@@ -368,6 +368,9 @@ class MemoryOrchestrationService:
     async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
         return count_by_status(self._states(), query)
 
+    async def created_times(self, query: InstanceQuery) -> list[datetime]:
+        return [s.created_time for s in matching(self._states(), query) if s.created_time is not None]
+
     async def query_entities(self, query: EntityQuery) -> EntityPage:
         return entity_page(self._states(), query)
 

@@ -118,6 +118,15 @@ class InstanceStore:
         )
         return {OrchestrationStatus[r["runtimestatus"]]: int(r["n"]) for r in rows}
 
+    async def created_times(self, conn: asyncpg.Connection, query: InstanceQuery) -> list[datetime]:
+        where, params = self._filter(query)
+        rows = await conn.fetch(
+            f"SELECT CreatedTime FROM {self.schema}.Instances WHERE {' AND '.join(where)} "
+            "AND CreatedTime IS NOT NULL",
+            *params,
+        )
+        return [r["createdtime"] for r in rows]
+
     def _filter(self, query: InstanceQuery) -> tuple[list[str], list[object]]:
         where = ["TaskHub = $1", "RuntimeStatus IS NOT NULL"]
         params: list[object] = [self.hub]

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -333,6 +334,10 @@ class PostgresOrchestrationService:
     async def count_instances(self, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
         async with self.connection() as conn:
             return await self.instances.count(conn, query)
+
+    async def created_times(self, query: InstanceQuery) -> list[datetime]:
+        async with self.connection() as conn:
+            return await self.instances.created_times(conn, query)
 
     async def query_entities(self, query: EntityQuery) -> EntityPage:
         async with self.connection() as conn:

@@ -187,6 +187,12 @@ async def test_the_list_is_newest_first_with_the_counts_on_the_status_chips(
     await expect(page.locator(chip.format("Running"))).to_have_text("1")
     await expect(page.locator(chip.format("Failed"))).to_have_text("0")
     await expect(page.locator("#total-count")).to_have_text("5 in all")
+    await expect(page.locator("#histogram .bar")).to_have_count(24)
+    await expect(page.locator("#histogram")).to_have_attribute("data-total", "5")
+    heights = await page.locator("#histogram .bar").evaluate_all(
+        "bars => bars.map(b => Number(b.dataset.count))"
+    )
+    assert sum(heights) == 5
     await _screenshot(page, "instance-list-counts")
     await page.select_option("#filters select[name=order]", "oldest")
     await page.click("#filters button[type=submit]")

@@ -13,6 +13,7 @@ import pytest
 
 from durable_ext.core.client import TaskHubClient
 from durable_ext.core.history import OrchestrationStatus
+from durable_ext.core.listing import created_histogram
 from durable_ext.core.queries import InstanceOrder, InstanceQuery
 from durable_ext.errors import InvalidRequestError
 
@@ -162,3 +163,21 @@ async def test_custom_status_text_finds_instances_by_what_they_report(running: T
         await asyncio.sleep(0.1)
     counts = await client.count(InstanceQuery(custom_status_contains="shipping"))
     assert counts[S.Running] == 1 and sum(counts.values()) == 1
+
+
+@every_provider("client")
+async def test_created_times_make_a_histogram_of_the_filtered_instances(client: TaskHubClient) -> None:
+    await _start_in_turn(client, STARTED)
+    await _start_in_turn(client, ["other-1"])
+    times = await client.created_times(InstanceQuery(instance_id_prefix="m-"))
+    assert len(times) == 5
+    chart = created_histogram(times, None, None, 4)
+    assert chart["total"] == 5 and len(chart["counts"]) == 4
+    assert chart["counts"][0] >= 1 and chart["counts"][-1] >= 1  # the first and last start are the ends
+    assert created_histogram([], None, None, 3) == {
+        "from": None,
+        "to": None,
+        "bucketSeconds": 0,
+        "counts": [0, 0, 0],
+        "total": 0,
+    }

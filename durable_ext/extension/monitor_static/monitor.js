@@ -217,17 +217,44 @@
     $("#total-count").textContent = `${(data || {}).total ?? 0} in all`;
   }
 
+  // The histogram of the filtered instances' created times; a bar's click narrows the list to its span.
+  async function loadHistogram() {
+    const { top, order, runtimeStatus, ...rest } = list.filters;
+    const query = { ...rest, buckets: "24" };
+    if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
+    const { data } = await api("GET", "/histogram", { query });
+    const most = Math.max(1, ...data.counts);
+    const start = time(data.from);
+    const bars = data.counts.map((count, i) => {
+      const from = new Date(start + i * data.bucketSeconds * 1000).toISOString();
+      const to = new Date(start + (i + 1) * data.bucketSeconds * 1000).toISOString();
+      const bar = el("button", { type: "button", class: "bar", title: `${count} created ${shown(from)} – ${shown(to)}`, dataset: { count: String(count), from, to } });
+      bar.style.height = `${Math.round((count / most) * 100)}%`;
+      bar.addEventListener("click", () => {
+        const form = $("#filters");
+        form.createdTimeFrom.value = isoToLocal(from);
+        form.createdTimeTo.value = isoToLocal(new Date(time(to) + 1000).toISOString()); // the form keeps whole seconds
+        location.hash = hashOfFilters(form);
+      });
+      return bar;
+    });
+    $("#histogram").replaceChildren(...bars);
+    $("#histogram").dataset.total = String(data.total);
+  }
+
   async function loadInstancePage() {
     const { runtimeStatus, top, ...rest } = list.filters;
     const token = list.tokens[list.page];
     const query = { ...rest, top, showInput: "false" };
     if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
+    const charted = loadHistogram().catch(() => $("#histogram").replaceChildren());
     const counted = loadCounts().catch(() => { // the list says what went wrong; the chips just go blank
       for (const count of document.querySelectorAll("#filters .statuses .count")) count.textContent = "";
       $("#total-count").textContent = "";
     });
     const { data, headers } = await api("GET", "/instances", { query, headers: token ? { [CONTINUATION]: token } : {} });
     await counted;
+    await charted;
     const next = headers.get(CONTINUATION);
     list.tokens[list.page + 1] = next;
     list.tokens.length = list.page + 2;
