@@ -55,6 +55,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/orchestrators/{functionName}/{instanceId}", "start"),
     ("GET", "/poison", "queries.list_poison"),
     ("GET", "/metrics", "queries.metrics"),
+    ("GET", "/functions", "queries.functions"),
     ("GET", "/counts", "queries.count_instances"),
     ("GET", "/histogram", "queries.histogram"),
     ("POST", "/jobs", "jobs.create"),

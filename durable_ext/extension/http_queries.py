@@ -122,6 +122,21 @@ def purge_query(request: web.Request) -> InstanceQuery:
 
 class QueryHandlers(ApiHandlers):
     @api_errors
+    async def functions(self, request: web.Request) -> web.Response:
+        """``GET /functions``: the app's durable functions by kind (durable-ext's route, for the
+        monitor's function graph)."""
+        registry = self.extension.functions
+        body = {
+            kind: sorted(name for name, _ in table.values())
+            for kind, table in (
+                ("orchestrators", registry.orchestrators),
+                ("activities", registry.activities),
+                ("entities", registry.entities),
+            )
+        }
+        return web.json_response(body)
+
+    @api_errors
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: this process's storage operations, history cache and local hand-overs."""
         return web.json_response(self.extension.service.metrics())

@@ -333,6 +333,13 @@ def _host_paths() -> Json:
                 ok("The counts.", ref("schemas", "Metrics")),
             )
         },
+        f"{BASE}/functions": {
+            "get": host_op(
+                "listFunctions",
+                "The app's orchestrators, activities and entities (durable-ext's own)",
+                ok("The functions by kind.", ref("schemas", "Functions")),
+            )
+        },
         f"{BASE}/openapi.json": {
             "get": host_op(
                 "getOpenApiDocument",

@@ -118,6 +118,10 @@ SCHEMAS: Json = {
         | {"total": {"type": "integer", "minimum": 0}},
         [*(status.name for status in OrchestrationStatus), "total"],
     ),
+    "Functions": object_schema(
+        {kind: {"type": "array", "items": STR} for kind in ("orchestrators", "activities", "entities")},
+        ["orchestrators", "activities", "entities"],
+    ),
     "InstanceHistogram": object_schema(
         {
             "from": {"type": ["string", "null"]},

@@ -367,6 +367,27 @@ async def test_terminate_and_purge_from_the_page(
     await expect(page.locator("#banner")).to_contain_text(f"No instance '{instance_id}'")
 
 
+async def test_the_function_graph_shows_what_each_orchestrator_calls_and_its_counts(
+    page: Page, sample_host: RunningHost, instances: dict[str, str]
+) -> None:
+    await _open(page, sample_host, "/functions")
+    fan = page.locator('.orchestrator[data-name="fan_out_fan_in"]')
+    await expect(fan.locator(".callee")).to_have_count(2)
+    callees = await fan.locator(".callee").evaluate_all("items => items.map(i => i.dataset.name)")
+    assert callees == ["list_work_items", "square"]
+    completed = fan.locator('.chip[data-status="Completed"]')
+    assert int(await completed.get_attribute("data-count") or 0) >= 1
+    deploy = page.locator('.orchestrator[data-name="deploy_everywhere"]')
+    await expect(deploy.locator(".callee.suborchestration")).to_have_count(1)
+    await expect(page.locator(".orchestrator")).to_have_count(len(await _orchestrators(sample_host)))
+    await _screenshot(page, "function-graph")
+
+
+async def _orchestrators(host: RunningHost) -> list[str]:
+    async with aiohttp.ClientSession() as http, http.get(f"{host.base_url}{WEBHOOKS}/functions") as response:
+        return list((await response.json())["orchestrators"])
+
+
 async def test_a_read_only_monitor_hides_actions_and_the_api_refuses_them(
     page: Page, connection_string: str, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

@@ -392,6 +392,8 @@ async def test_listing_answers_as_documented(api: Conformance) -> None:
     assert counts["total"] == sum(n for status, n in counts.items() if status != "total")
     error, _ = await api.call("GET", f"{P}/counts", 400, params={"runtimeStatus": "Sleeping"})
     assert error["parameter"] == "runtimeStatus"
+    functions, _ = await api.call("GET", f"{P}/functions", 200)
+    assert "quick" in functions["orchestrators"]
     chart, _ = await api.call("GET", f"{P}/histogram", 200, params={"buckets": "6"})
     assert len(chart["counts"]) == 6 and sum(chart["counts"]) == chart["total"] >= 2
     error, _ = await api.call("GET", f"{P}/histogram", 400, params={"buckets": "500"})

@@ -555,6 +555,7 @@
     sticky = false;
     try {
       if (parts[0] === "entities") await showEntities(params);
+      else if (parts[0] === "functions") await showFunctions();
       else if (parts[0] === "instances" && parts.length > 1) await showInstance(decodeURIComponent(parts.slice(1).join("/")));
       else await showInstances(params);
       document.body.dataset.ready = hash;
@@ -563,6 +564,38 @@
       document.body.dataset.ready = hash;
     }
   }
+  // ---- the function graph: each orchestrator, what its newest run called, and its live counts ----------
+  async function showFunctions() {
+    mount("tpl-functions");
+    await loadGraph();
+    refreshTimer = setInterval(() => loadGraph().catch((error) => { stopRefreshing(); show(error.message); }), 5000);
+  }
+
+  async function calleesOf(name) {
+    const { data: newest } = await api("GET", "/instances", { query: { name, order: "newest", top: "1", showInput: "false" } });
+    if (!newest || !newest.length) return [];
+    const path = `/instances/${encodeURIComponent(newest[0].instanceId)}`;
+    const { data } = await api("GET", path, { query: { showHistory: "true", showHistoryOutput: "false", showInput: "false", showPending: "true" } });
+    const { names, kinds } = sequenceMessages(data, data.historyEvents || []);
+    return names.slice(1).map((callee, i) => ({ name: callee, kind: kinds[i + 1] })).filter((c) => c.kind !== "outside");
+  }
+
+  async function loadGraph() {
+    const { data: functions } = await api("GET", "/functions");
+    const cards = await Promise.all(functions.orchestrators.map(async (name) => {
+      const [{ data: counts }, callees] = await Promise.all([api("GET", "/counts", { query: { name } }), calleesOf(name)]);
+      const chips = ["Running", "Pending", "Suspended", "Completed", "Failed", "Terminated"]
+        .filter((status) => counts[status])
+        .map((status) => el("a", { class: `chip ${status}`, href: `#/instances?name=${encodeURIComponent(name)}&runtimeStatus=${status}`, dataset: { status, count: String(counts[status]) } }, `${status} ${counts[status]}`));
+      const calls = callees.map((callee) => el("li", { class: `callee ${callee.kind}`, dataset: { name: callee.name } }, callee.name));
+      return el("div", { class: "orchestrator", dataset: { name, total: String(counts.total) } },
+        el("h3", {}, el("a", { href: `#/instances?name=${encodeURIComponent(name)}` }, name)),
+        el("div", { class: "chips" }, ...(chips.length ? chips : [el("span", { class: "none" }, "no instances")])),
+        el("ul", { class: "calls" }, ...calls));
+    }));
+    $("#graph").replaceChildren(...cards);
+  }
+
   // ---- the host's own state (storage reachable, worker running), from /admin/host/status ----------
   const hostState = document.getElementById("host-state");
   async function checkHost() {
