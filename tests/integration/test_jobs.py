@@ -52,6 +52,25 @@ async def _waiting(client: TaskHubClient, ids: list[str]) -> None:
         await _until(client, instance_id, S.Running)
 
 
+async def _held(
+    service: TaskHubService,
+    job_id: str,
+    owner: str,
+    lease_s: float,
+    *,
+    status: JobStatus = JobStatus.RUNNING,
+    **progress: Any,
+) -> None:
+    """Save the job as ``owner`` left it: its lease ending ``lease_s`` from now (past when negative)."""
+    job = await service.jobs.get(job_id)
+    assert job is not None
+    job.status, job.owner = status, owner
+    job.lease_until = datetime.now(UTC) + timedelta(seconds=lease_s)
+    for name, value in progress.items():
+        setattr(job, name, value)
+    job.etag = await service.jobs.save(job)
+
+
 async def _until(client: TaskHubClient, instance_id: str, status: OrchestrationStatus) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
@@ -103,12 +122,7 @@ async def test_a_job_taken_over_mid_page_acts_on_no_instance_twice(
         service.jobs, client, Operation.RESTART, InstanceQuery(instance_id_prefix="r-"), None
     )
     # a worker took the page, restarted two of its instances and stopped before saving that
-    stored = await service.jobs.get(job.id)
-    assert stored is not None
-    stored.status, stored.owner = JobStatus.RUNNING, "worker-gone"
-    stored.lease_until = datetime.now(UTC) - timedelta(seconds=1)
-    stored.in_flight, stored.last_page = list(ids), True  # the one page the query has
-    stored.etag = await service.jobs.save(stored)
+    await _held(service, job.id, "worker-gone", -1, in_flight=list(ids), last_page=True)  # its one page
     for instance_id in ids[:2]:
         await client.restart(instance_id, target_id=restarted_id(job.id, instance_id))
     assert await JobRunner(service.jobs, client, "worker-b").run_one()
@@ -158,20 +172,10 @@ async def test_a_job_another_worker_holds_is_left_to_it_until_its_lease_ends(
     job = await create_job(
         service.jobs, client, Operation.SUSPEND, InstanceQuery(instance_id_prefix="h-"), None
     )
-    held = await service.jobs.get(job.id)
-    assert held is not None
-    held.status, held.owner, held.lease_until = (
-        JobStatus.RUNNING,
-        "worker-a",
-        datetime.now(UTC) + timedelta(minutes=1),
-    )
-    held.etag = await service.jobs.save(held)
+    await _held(service, job.id, "worker-a", 60)
     runner = JobRunner(service.jobs, client, "worker-b")
     assert not await runner.run_one()
-    held = await service.jobs.get(job.id)
-    assert held is not None
-    held.lease_until = datetime.now(UTC) - timedelta(seconds=1)  # worker-a stopped renewing
-    held.etag = await service.jobs.save(held)
+    await _held(service, job.id, "worker-a", -1)  # worker-a stopped renewing
     assert await runner.run_one()
     await _until(client, "h-1", S.Suspended)
     assert Job.from_json((await service.jobs.get(job.id)).to_json()).done == 1  # type: ignore[union-attr]
@@ -207,11 +211,7 @@ async def test_a_job_cancelled_while_its_worker_was_gone_is_ended_without_acting
     job = await create_job(
         service.jobs, client, Operation.TERMINATE, InstanceQuery(instance_id_prefix="c-"), None
     )
-    stored = await service.jobs.get(job.id)
-    assert stored is not None
-    stored.status, stored.owner, stored.in_flight = JobStatus.CANCELING, "worker-gone", ["c-1"]
-    stored.lease_until = datetime.now(UTC) - timedelta(seconds=1)
-    stored.etag = await service.jobs.save(stored)
+    await _held(service, job.id, "worker-gone", -1, in_flight=["c-1"], status=JobStatus.CANCELING)
     assert await JobRunner(service.jobs, client, "worker-b").run_one()
     ended = await service.jobs.get(job.id)
     assert ended is not None and (ended.status, ended.done) == (JobStatus.CANCELED, 0)
