@@ -12,6 +12,7 @@ import pytest
 from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
 
+from durable_ext.azurestorage.history_cache import HistoryCache
 from durable_ext.azurestorage.history_store import LoadedHistory
 from durable_ext.azurestorage.names import escape_key
 from durable_ext.azurestorage.operation_counter import OperationCounter
@@ -44,6 +45,17 @@ async def _wait_until_completed(running: Engine, instance_id: str) -> int:
             return reads
         await asyncio.sleep(0.02)
     raise TimeoutError(instance_id)
+
+
+async def _taken_from(cache: HistoryCache, instance_id: str, within_s: float = 10.0) -> LoadedHistory | None:
+    """The instance's cached history once its worker has put it there (the status row it wrote is
+    visible to a client a moment before its commit returns and the history is cached)."""
+    deadline = time.monotonic() + within_s
+    taken = cache.take(instance_id)
+    while taken is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        taken = cache.take(instance_id)
+    return taken
 
 
 async def test_a_chain_of_three_costs_fewer_operations_than_the_reference(engine: Engine) -> None:  # noqa: F811
@@ -93,7 +105,7 @@ async def test_a_stale_cached_history_never_throws_a_message_away(
         await _wait_for_status(running.client, instance_id, OrchestrationStatus.Running)
         await running.service.background.drain()
         cache = running.service.sessions.cache
-        assert cache.take(instance_id) is not None
+        assert await _taken_from(cache, instance_id) is not None
         cache.put(instance_id, LoadedHistory([], "stale", None))  # as last seen before the instance started
         await running.client.raise_event(instance_id, "Go", json.dumps(7))
         state = await running.client.wait_for_completion(instance_id, 30)
