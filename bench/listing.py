@@ -30,7 +30,7 @@ from azure.data.tables import UpdateMode
 
 from durable_ext.azurestorage import table_batch
 from durable_ext.azurestorage.index_queries import index_counts, index_page
-from durable_ext.azurestorage.instance_index import PARTITION, Listed, listing_rows, total_key
+from durable_ext.azurestorage.instance_index import Listed, listing_rows, total_key
 from durable_ext.azurestorage.instance_queries import count_rows, query_page
 from durable_ext.azurestorage.names import escape_key
 from durable_ext.azurestorage.service import AzureStorageOrchestrationService
@@ -80,8 +80,8 @@ async def seed(service: AzureStorageOrchestrationService, count: int, now: datet
     started = time.perf_counter()
     lean = service.instances.lean
     limit = asyncio.Semaphore(WRITERS)
-    index_rows: list[dict[str, Any]] = []
-    totals: Counter[tuple[str, str]] = Counter()
+    index_rows: dict[str, list[dict[str, Any]]] = {pk: [] for pk in service.index.partition_keys}
+    totals: Counter[tuple[str, str, str]] = Counter()
 
     async def write(row: dict[str, Any]) -> None:
         async with limit:
@@ -110,29 +110,30 @@ async def seed(service: AzureStorageOrchestrationService, count: int, now: datet
                 "TaskHubName": service.hub_name,
             }
         )
-        index_rows += listing_rows(instance_id, Listed(created, name, status))
-        totals[(status, name)] += 1
+        partition = service.index.partition_of(instance_id)
+        index_rows[partition] += listing_rows(partition, instance_id, Listed(created, name, status))
+        totals[(partition, status, name)] += 1
     for start in range(0, count, 10_000):
         await asyncio.gather(*(write(row) for row in rows[start : start + 10_000]))
         print(
             f"  {min(count, start + 10_000):,} Instances rows in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
-    index_rows += [
-        {"PartitionKey": PARTITION, "RowKey": total_key(status, name, 0), "Count": n}
-        for (status, name), n in totals.items()
-    ]
-    batches = [index_rows[i : i + 99] for i in range(0, len(index_rows), 99)]
-
-    one_partition = asyncio.Semaphore(2)  # the index is one partition: Azurite takes its batches in turn
+    for (partition, status, name), n in totals.items():
+        index_rows[partition].append(
+            {"PartitionKey": partition, "RowKey": total_key(status, name, 0), "Count": n}
+        )
+    batches = [rows[i : i + 99] for rows in index_rows.values() for i in range(0, len(rows), 99)]
+    at_once = asyncio.Semaphore(4)
 
     async def submit(batch: list[dict[str, Any]]) -> None:
-        async with one_partition:
+        async with at_once:
             ops = [BatchOperation("upsert", row) for row in batch]
             await table_batch.submit(service.index.table, ops, service.index.lean)
 
     await asyncio.gather(*(submit(batch) for batch in batches))
-    print(f"  {len(index_rows):,} index rows in {time.perf_counter() - started:.0f} s", flush=True)
+    written = sum(len(rows) for rows in index_rows.values())
+    print(f"  {written:,} index rows in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 async def timed(call: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, Any]:

@@ -1,20 +1,23 @@
 """Listings by created time and counts per status, read from the instance index (``instance_index``).
 
-A page is one range query over the index's ``d|`` rows (newest first), ``s|<status>|`` rows (newest
-first, of one status) or ``a|`` rows (oldest first), with the name, status and id-prefix filters in
-the query. Each instance found is then read from the Instances table, which is the truth: what it
-shows is the row, the filters are tested on the row, and index rows the row disagrees with (left under
-an old created time) are dropped from the page and removed. The continuation token is the last index
-row key of the page.
+A page is one range query per index partition over its ``d|`` rows (newest first), ``s|<status>|``
+rows (newest first, of one status) or ``a|`` rows (oldest first), with the name, status and id-prefix
+filters in the query; the partitions' rows, each in key order, are merged. The keys are the same in
+every partition, so a key is a position in the whole listing. Each instance found is then read from
+the Instances table, which is the truth: what it shows is the row, the filters are tested on the row,
+and index rows the row disagrees with (left under an old created time) are dropped from the page and
+removed. The continuation token is the last index row key of the page.
 
-Counts read the ``~t|`` count rows (a few per status and name) when the query has no time range and
-no id prefix; with either, the index rows of the range are read (only their status), never the
-Instances table. The text filters need each row's values, so those counts and pages read rows.
+Counts read the ``~t|`` count rows (a few per status and name in each partition) when the query has
+no time range and no id prefix; with either, the index rows of the range are read (only their
+status), never the Instances table. The text filters need each row's values, so those counts and
+pages read rows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
@@ -26,7 +29,7 @@ from ..core.listing import matches
 from ..core.queries import InstanceOrder, InstancePage, InstanceQuery
 from ..core.state import OrchestrationState
 from .clients import translated
-from .instance_index import PARTITION, TOTAL_PREFIX, InstanceIndex, newest_bounds, oldest_bounds, ticks
+from .instance_index import TOTAL_PREFIX, InstanceIndex, newest_bounds, oldest_bounds, ticks
 from .instance_store import InstanceStore, state_from_row
 from .names import escape_key
 
@@ -49,7 +52,7 @@ async def index_page(index: InstanceIndex, instances: InstanceStore, query: Inst
     found: list[tuple[str, OrchestrationState]] = []
     candidates: list[dict[str, Any]] = []
     columns = ["RowKey", "InstanceId", "CreatedTime"]
-    async for row in _index_rows(index, query, columns, after, 4 * (query.page_size + 1)):
+    async for row in _index_rows(index, query, columns, after, query.page_size + 1):
         candidates.append(row)
         if len(candidates) >= min(MAX_READS_AT_ONCE, query.page_size + 1 - len(found)):
             found += await _checked(index, instances, candidates, query)
@@ -86,12 +89,19 @@ async def _checked(
 async def index_counts(index: InstanceIndex, query: InstanceQuery) -> dict[OrchestrationStatus, int]:
     counts: dict[OrchestrationStatus, int] = {}
     if query.created_from is None and query.created_to is None and not query.instance_id_prefix:
-        params = {"pk": PARTITION, "low": TOTAL_PREFIX, "high": TOTAL_PREFIX + "~"}
-        rows = _query(
-            index, "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high", params, ["RowKey", "Count"]
+        totals, columns = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high", ["RowKey", "Count"]
+        rows = await asyncio.gather(
+            *(
+                _all(
+                    _query(
+                        index, totals, {"pk": pk, "low": TOTAL_PREFIX, "high": TOTAL_PREFIX + "~"}, columns
+                    )
+                )
+                for pk in index.partition_keys
+            )
         )
         wanted_name = escape_key(query.name) if query.name else None
-        async for row in rows:
+        for row in (row for partition in rows for row in partition):
             status_name, rest = str(row["RowKey"])[len(TOTAL_PREFIX) :].split("|", 1)
             name = rest.rsplit("|", 1)[0]  # a name may hold '|'; the shard after it does not
             if wanted_name is not None and name != wanted_name:
@@ -99,7 +109,7 @@ async def index_counts(index: InstanceIndex, query: InstanceQuery) -> dict[Orche
             status = OrchestrationStatus[status_name]
             counts[status] = counts.get(status, 0) + int(row.get("Count") or 0)
     else:
-        async for row in _index_rows(index, query, ["RuntimeStatus"]):
+        async for row in _index_rows(index, query, ["RowKey", "RuntimeStatus"]):
             status = OrchestrationStatus[str(row["RuntimeStatus"])]
             counts[status] = counts.get(status, 0) + 1
     return {s: n for s, n in counts.items() if n and (not query.statuses or s in query.statuses)}
@@ -107,7 +117,7 @@ async def index_counts(index: InstanceIndex, query: InstanceQuery) -> dict[Orche
 
 async def index_created_times(index: InstanceIndex, query: InstanceQuery) -> list[datetime]:
     """The created times of the matching instances, from the index rows of the range."""
-    return [row["CreatedTime"] async for row in _index_rows(index, query, ["CreatedTime"])]
+    return [row["CreatedTime"] async for row in _index_rows(index, query, ["RowKey", "CreatedTime"])]
 
 
 def _index_rows(
@@ -117,14 +127,15 @@ def _index_rows(
     after: str | None = None,
     per_request: int = 1000,
 ) -> AsyncIterator[dict[str, Any]]:
-    """The ``d|`` (newest first; counts too) or ``a|`` rows the query's filters leave."""
+    """The ``d|`` (newest first; counts too) or ``a|`` rows the query's filters leave, of every
+    partition, in key order (``columns`` holds ``RowKey``)."""
     one_status = next(iter(query.statuses)).name if len(query.statuses) == 1 else None
     if query.order is InstanceOrder.OLDEST:
         low, high = oldest_bounds(query.created_from, query.created_to)
     else:  # newest first, and counts: the one status's own rows when only one is asked for
         low, high = newest_bounds(query.created_from, query.created_to, one_status)
     clauses = ["PartitionKey eq @pk", "RowKey ge @low", "RowKey lt @high"]
-    params: dict[str, Any] = {"pk": PARTITION, "low": low, "high": high}
+    params: dict[str, Any] = {"low": low, "high": high}
     if after is not None:
         clauses.append("RowKey gt @after")
         params["after"] = after
@@ -139,7 +150,35 @@ def _index_rows(
         names = sorted(status.name for status in query.statuses)
         params.update({f"status{i}": name for i, name in enumerate(names)})
         clauses.append("( " + " or ".join(f"RuntimeStatus eq @status{i}" for i in range(len(names))) + " )")
-    return _query(index, " and ".join(clauses), params, columns, per_request)
+    query_filter = " and ".join(clauses)
+    return _merged(
+        [
+            _query(index, query_filter, params | {"pk": pk}, columns, per_request)
+            for pk in index.partition_keys
+        ]
+    )
+
+
+async def _merged(streams: list[AsyncIterator[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
+    """The rows of ``streams``, each in RowKey order, in RowKey order (each stream's first request is
+    sent at once)."""
+    try:
+        heads = await asyncio.gather(*(anext(stream, None) for stream in streams))
+        heap = [(str(row["RowKey"]), i, row) for i, row in enumerate(heads) if row is not None]
+        heapq.heapify(heap)
+        while heap:
+            _, i, row = heapq.heappop(heap)
+            yield row
+            following = await anext(streams[i], None)
+            if following is not None:
+                heapq.heappush(heap, (str(following["RowKey"]), i, following))
+    finally:
+        for stream in streams:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def _all(rows: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row async for row in rows]
 
 
 async def _query(
@@ -149,8 +188,13 @@ async def _query(
     columns: list[str],
     per_request: int = 1000,
 ) -> AsyncIterator[dict[str, Any]]:
+    per_page = min(per_request, 1000)
     async with translated("Querying the instance index"):
+        if index.lean is not None:
+            async for entity in index.lean.query(query_filter, params, columns, per_page):
+                yield dict(entity)
+            return
         async for entity in index.table.query_entities(
-            query_filter, parameters=params, select=columns, results_per_page=min(per_request, 1000)
+            query_filter, parameters=params, select=columns, results_per_page=per_page
         ):
             yield dict(entity)

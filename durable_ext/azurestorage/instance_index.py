@@ -1,12 +1,15 @@
 """The instance index: durable-ext's table beside the reference's, for listings by created time and counts.
 
 The Instances table is keyed by instance id and can only be read in that order. ``<hub>InstanceIndex``
-holds, in one partition, three rows per orchestration instance keyed by created time (``d|`` rows in
-newest-first order, ``a|`` rows oldest-first, ``s|<status>|`` rows newest first within a status; a
-range of any is one range query) with its name and status, and one count per status and orchestrator
-name per writer shard (``~t|`` rows). A change moves an
-instance's rows and its counts in one entity group transaction, conditional on the ETag of its ``d|``
-row, so the counts are always exactly the rows' statuses.
+holds three rows per orchestration instance keyed by created time (``d|`` rows in newest-first order,
+``a|`` rows oldest-first, ``s|<status>|`` rows newest first within a status) with its name and status,
+and counts per status and orchestrator name per writer shard (``~t|`` rows). The rows are spread over
+``Partitions`` partitions (``i00``, ``i01``, ...) by a hash of the instance id, each with its own
+counts: an instance's rows and the counts they are in share a partition, so a change moves them in one
+entity group transaction, conditional on the ETag of its ``d|`` row, and the counts are always exactly
+the rows' statuses. Spread so, writes to the index are not all queued on one partition (a partition
+takes some thousands of operations a second in Azure Storage, and Azurite slows down with the size of
+a partition), and a listing merges one range query per partition, each in the same key order.
 
 The Instances table stays the truth: the index follows each write to it (the client's awaits the
 index; an episode's does not wait for it) and a listing reads each instance's row before it shows it.
@@ -39,13 +42,18 @@ from .table_batch import BatchOperation
 
 log = logging.getLogger("durable_ext.index")
 
-PARTITION = "index"
+META_PARTITION = "index"
 META_KEY = "~meta"
+"""The row saying the index lists every instance, and over how many partitions."""
+PARTITIONS = 32
+"""Partitions of a new hub's index (a hub keeps the number its ``~meta`` row names)."""
 TOTAL_PREFIX = "~t|"
 SHARDS = 8
 """Writers spread their counts over this many rows per status and name, so that workers seldom write
 the same count row at once (a conflict is retried)."""
 CHANGES_PER_TRANSACTION = 10  # at most 6 row operations and 2 counts each: within the 100 of a batch
+TRANSACTIONS_AT_ONCE = 4
+"""Transactions a writer has under way at once, each in its own partition."""
 ENTRY_CACHE_SIZE = 20_000
 ATTEMPTS = 5
 """Transactions another writer's change got in the way of, before a change is given up (logged)."""
@@ -96,6 +104,15 @@ def shard_of(worker_id: str) -> int:
     return zlib.crc32(worker_id.encode()) % SHARDS
 
 
+def partition_name(number: int) -> str:
+    return f"i{number:02d}"
+
+
+def partition_of(instance_id: str, partitions: int) -> str:
+    """The index partition of an instance's rows (and of the counts they are in)."""
+    return partition_name(zlib.crc32(instance_id.encode()) % partitions)
+
+
 @dataclass(frozen=True)
 class Listed:
     """What the index holds of one instance."""
@@ -123,6 +140,8 @@ class _Change:
     """Set for rows left under an old created time: only those go (the cache is not consulted)."""
     only_if_absent: bool = False
     """A backfill's: the instance is listed only if nothing lists it yet (a writer's change is newer)."""
+    fresh: bool = False
+    """A repair's: what the index holds is read, not taken from this writer's cache."""
 
 
 class IndexConflict(Exception):
@@ -136,8 +155,9 @@ class InstanceIndex:
         self.shard = shard_of(worker_id)
         self.built = False
         """The index lists every instance (known once :meth:`open` has read the ``~meta`` row)."""
+        self.partitions = PARTITIONS
         self._entries: OrderedDict[str, _Entry | None] = OrderedDict()
-        self._counts: dict[str, tuple[int, str]] = {}
+        self._counts: dict[tuple[str, str], tuple[int, str]] = {}
         self._pending: dict[tuple[str, datetime | None], _Change] = {}
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -146,8 +166,10 @@ class InstanceIndex:
     async def open(self, instances: TableClient) -> None:
         """Learn whether the index lists every instance: it does once its ``~meta`` row says so, which
         is written while the Instances table is still empty (a new hub)."""
-        self.built = await self._read(META_KEY) is not None
-        if self.built:
+        meta = await self._read(META_PARTITION, META_KEY)
+        self.built = meta is not None
+        if meta is not None:
+            self.partitions = int(meta.get("Partitions") or PARTITIONS)
             return
         async with translated("Looking for instances the index does not list"):
             rows = instances.query_entities("RowKey eq ''", select=["PartitionKey"], results_per_page=1)
@@ -155,8 +177,26 @@ class InstanceIndex:
                 return  # a hub from before the index: listed from the Instances table
         async with translated("Marking the instance index complete"):
             with contextlib.suppress(ResourceExistsError):
-                await self.table.create_entity({"PartitionKey": PARTITION, "RowKey": META_KEY, "Built": True})
+                await self.table.create_entity(self._meta())
+        meta = await self._read(META_PARTITION, META_KEY)  # another worker's may have been first
+        self.partitions = int((meta or {}).get("Partitions") or PARTITIONS)
         self.built = True
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": META_PARTITION,
+            "RowKey": META_KEY,
+            "Built": True,
+            "Partitions": self.partitions,
+        }
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """Every partition of the index that lists instances."""
+        return [partition_name(n) for n in range(self.partitions)]
+
+    def partition_of(self, instance_id: str) -> str:
+        return partition_of(instance_id, self.partitions)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -176,15 +216,17 @@ class InstanceIndex:
         previous_created: Iterable[datetime | None] = (),
         *,
         new: bool = False,
+        fresh: bool = False,
     ) -> asyncio.Future[None]:
         """Follow a change of the instance's row: listed as ``target`` now (``None``: purged). The
         future ends when the index holds it; it never raises (a change that cannot be written is
         logged). ``previous_created``: created times the instance had (its rows may be there); ``new``:
-        the instance had no row, so it has no index rows either (none are looked for)."""
+        the instance had no row, so it has no index rows either (none are looked for); ``fresh``: what
+        the index holds is read again (a repair's check, when another process may have written it)."""
         hints = {t for t in previous_created if t is not None} | ({target.created} if target else set())
         if new and instance_id not in self._entries:
             self._remember(instance_id, None)
-        return self._queue(_Change(instance_id, target, hints))
+        return self._queue(_Change(instance_id, target, hints, fresh=fresh))
 
     async def backfill(self, instances: TableClient) -> int:
         """List every instance of the Instances table that the index does not list yet, then mark the
@@ -209,7 +251,7 @@ class InstanceIndex:
                     batch = []
             await asyncio.gather(*batch)
         async with translated("Marking the instance index complete"):
-            await self.table.upsert_entity({"PartitionKey": PARTITION, "RowKey": META_KEY, "Built": True})
+            await self.table.upsert_entity(self._meta())
         self.built = True
         return added
 
@@ -229,6 +271,7 @@ class InstanceIndex:
             if not change.only_if_absent:  # a backfill's guess never replaces a writer's change
                 queued.target, queued.only_if_absent = change.target, False
             queued.hints |= change.hints
+            queued.fresh |= change.fresh
         queued.done.append(future)
         self._wake.set()
         if self._writer is None or self._writer.done():
@@ -240,9 +283,18 @@ class InstanceIndex:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                ids = list(self._pending)[:CHANGES_PER_TRANSACTION]
-                changes = [self._pending.pop(i) for i in ids]
-                await self._write(_one_per_instance(changes, self._pending))
+                groups: dict[str, list[_Change]] = {}
+                for key in list(self._pending):
+                    group = groups.get(self.partition_of(key[0]))
+                    if group is None and len(groups) >= TRANSACTIONS_AT_ONCE:
+                        continue
+                    if group is None:
+                        group = groups[self.partition_of(key[0])] = []
+                    if len(group) < CHANGES_PER_TRANSACTION:
+                        group.append(self._pending.pop(key))
+                await asyncio.gather(
+                    *(self._write(_one_per_instance(group, self._pending)) for group in groups.values())
+                )
 
     async def _write(self, changes: list[_Change]) -> None:
         error: BaseException | None = None
@@ -277,6 +329,8 @@ class InstanceIndex:
         self._counts.clear()
 
     async def _transact(self, changes: list[_Change]) -> None:
+        """Apply changes of instances of one partition in one transaction."""
+        partition = self.partition_of(changes[0].instance_id)
         entries = await asyncio.gather(*(self._entry(c) for c in changes))
         ops: list[BatchOperation] = []
         deltas: dict[str, int] = {}
@@ -289,15 +343,15 @@ class InstanceIndex:
                 if listed is not None:
                     key = total_key(listed.status, listed.name, self.shard)
                     deltas[key] = deltas.get(key, 0) + step
-            at = _plan_rows(ops, change.instance_id, entry, change.target)
+            at = _plan_rows(ops, partition, change.instance_id, entry, change.target)
             if change.stale_at is not None:
                 at = _STALE
             planned.append((change.instance_id, _Entry(change.target, "") if change.target else None, at))
         counted = [(key, delta) for key, delta in deltas.items() if delta]
-        counts = await asyncio.gather(*(self._count(key) for key, _ in counted))
+        counts = await asyncio.gather(*(self._count(partition, key) for key, _ in counted))
         first_count = len(ops)
         for (key, delta), (value, etag) in zip(counted, counts, strict=True):
-            row = {"PartitionKey": PARTITION, "RowKey": key, "Count": value + delta}
+            row = {"PartitionKey": partition, "RowKey": key, "Count": value + delta}
             ops.append(BatchOperation("replace", row, etag) if etag else BatchOperation("create", row))
         if not ops:
             return
@@ -316,15 +370,17 @@ class InstanceIndex:
                 new_entry.etag = etags[at]
             self._remember(instance_id, new_entry)
         for i, ((key, delta), (value, _)) in enumerate(zip(counted, counts, strict=True)):
-            self._counts[key] = (value + delta, etags[first_count + i])
+            self._counts[(partition, key)] = (value + delta, etags[first_count + i])
 
     async def _entry(self, change: _Change) -> _Entry | None:
         """What the index holds of the instance: from this writer's cache, else read where it may be."""
-        if change.instance_id in self._entries and change.stale_at is None:
+        if change.instance_id in self._entries and change.stale_at is None and not change.fresh:
             self._entries.move_to_end(change.instance_id)
             return self._entries[change.instance_id]
         for created in sorted(change.hints, reverse=True):
-            row = await self._read(newest_key(created, change.instance_id))
+            row = await self._read(
+                self.partition_of(change.instance_id), newest_key(created, change.instance_id)
+            )
             if row is not None:
                 listed = Listed(
                     _time(row["CreatedTime"]), str(row.get("Name") or ""), str(row["RuntimeStatus"])
@@ -332,16 +388,16 @@ class InstanceIndex:
                 return _Entry(listed, str(row["etag"]))
         return None
 
-    async def _count(self, key: str) -> tuple[int, str]:
-        if key in self._counts:
-            return self._counts[key]
-        row = await self._read(key)
+    async def _count(self, partition: str, key: str) -> tuple[int, str]:
+        if (partition, key) in self._counts:
+            return self._counts[(partition, key)]
+        row = await self._read(partition, key)
         return (0, "") if row is None else (int(row.get("Count") or 0), str(row["etag"]))
 
-    async def _read(self, row_key: str) -> dict[str, Any] | None:
+    async def _read(self, partition: str, row_key: str) -> dict[str, Any] | None:
         async with translated("Reading the instance index"):
             try:
-                entity = await self.table.get_entity(PARTITION, row_key)
+                entity = await self.table.get_entity(partition, row_key)
             except ResourceNotFoundError:
                 return None
         return dict(entity) | {"etag": entity.metadata.get("etag")}
@@ -376,7 +432,7 @@ def _one_per_instance(
 
 
 def _plan_rows(
-    ops: list[BatchOperation], instance_id: str, entry: _Entry | None, target: Listed | None
+    ops: list[BatchOperation], partition: str, instance_id: str, entry: _Entry | None, target: Listed | None
 ) -> int:
     """Add the row operations that take the instance from ``entry`` to ``target``; the index of its new
     ``d|`` row's operation (-1 when it is no longer listed)."""
@@ -384,14 +440,20 @@ def _plan_rows(
     moved = entry is not None and before is not None and (target is None or target.created != before.created)
     if entry is not None and before is not None:
         if moved:
-            ops.append(BatchOperation("delete", _keys(newest_key(before.created, instance_id)), entry.etag))
-            ops.append(BatchOperation("delete", _keys(oldest_key(before.created, instance_id)), "*"))
+            ops.append(
+                BatchOperation(
+                    "delete", _keys(partition, newest_key(before.created, instance_id)), entry.etag
+                )
+            )
+            ops.append(
+                BatchOperation("delete", _keys(partition, oldest_key(before.created, instance_id)), "*")
+            )
         if moved or target is None or target.status != before.status:
             old_status = status_key(before.status, before.created, instance_id)
-            ops.append(BatchOperation("delete", _keys(old_status), "*"))
+            ops.append(BatchOperation("delete", _keys(partition, old_status), "*"))
     if target is None:
         return -1
-    row = _row(instance_id, target)
+    row = _row(partition, instance_id, target)
     newest = {**row, "RowKey": newest_key(target.created, instance_id)}
     if entry is not None and not moved:
         ops.append(BatchOperation("replace", newest, entry.etag))
@@ -405,14 +467,14 @@ def _plan_rows(
     return at
 
 
-def _keys(row_key: str) -> dict[str, Any]:
-    return {"PartitionKey": PARTITION, "RowKey": row_key}
+def _keys(partition: str, row_key: str) -> dict[str, Any]:
+    return {"PartitionKey": partition, "RowKey": row_key}
 
 
-def listing_rows(instance_id: str, listed: Listed) -> list[dict[str, Any]]:
-    """The three rows that list an instance (what a change writes; a bulk load can write them itself,
-    with the count rows of :func:`total_key` to match)."""
-    row = _row(instance_id, listed)
+def listing_rows(partition: str, instance_id: str, listed: Listed) -> list[dict[str, Any]]:
+    """The three rows that list an instance in its partition (what a change writes; a bulk load can
+    write them itself, with the count rows of :func:`total_key` to match)."""
+    row = _row(partition, instance_id, listed)
     keys = (
         newest_key(listed.created, instance_id),
         oldest_key(listed.created, instance_id),
@@ -421,9 +483,9 @@ def listing_rows(instance_id: str, listed: Listed) -> list[dict[str, Any]]:
     return [{**row, "RowKey": key} for key in keys]
 
 
-def _row(instance_id: str, listed: Listed) -> dict[str, Any]:
+def _row(partition: str, instance_id: str, listed: Listed) -> dict[str, Any]:
     return {
-        "PartitionKey": PARTITION,
+        "PartitionKey": partition,
         "InstanceId": instance_id,
         "Name": listed.name,
         "RuntimeStatus": listed.status,

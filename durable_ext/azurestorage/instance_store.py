@@ -53,6 +53,15 @@ def state_from_row(row: dict[str, Any]) -> OrchestrationState:
 LARGE_COLUMNS = ("Input", "Output", "CustomStatus")
 
 
+def listed_of(row: dict[str, Any]) -> Listed | None:
+    """What the index lists an Instances row as (``None`` for a row without a created time)."""
+    created = _dt(row.get("CreatedTime"))
+    if created is None:
+        return None
+    status = str(row.get("RuntimeStatus") or OrchestrationStatus.Pending.name)
+    return Listed(created, str(row.get("Name") or ""), status)
+
+
 class InstanceStore:
     def __init__(
         self,
@@ -169,13 +178,9 @@ class InstanceStore:
     ) -> Awaitable[None]:
         """Tell the index the instance's row is now ``row`` (``None``: gone); what the index's future
         ends with (it never raises)."""
-        created = _dt(row.get("CreatedTime")) if row is not None else None
-        if self.index is None or (row is not None and created is None):
+        if self.index is None or (row is not None and _dt(row.get("CreatedTime")) is None):
             return _done()
-        target = None
-        if row is not None and created is not None:
-            status = str(row.get("RuntimeStatus") or OrchestrationStatus.Pending.name)
-            target = Listed(created, str(row.get("Name") or ""), status)
+        target = listed_of(row) if row is not None else None
         return self.index.record(instance_id, target, [_dt(t) for t in previous_created], new=new)
 
     async def update_from_episode(

@@ -107,12 +107,18 @@ class LeanTable:
         return await self._send("batch", "POST", "/$batch", body=body, content_type=content_type, extra=extra)
 
     async def query(
-        self, query_filter: str, parameters: dict[str, Any], select: Sequence[str] | None = None
+        self,
+        query_filter: str,
+        parameters: dict[str, Any],
+        select: Sequence[str] | None = None,
+        per_page: int | None = None,
     ) -> AsyncIterator[TableEntity]:
-        """Query Entities, page after page, as the SDK's ``query_entities``."""
+        """Query Entities, page after page (of at most ``per_page``), as the SDK's ``query_entities``."""
         params = [("$filter", _parameter_filter_substitution(parameters, query_filter))]
         if select:
             params.append(("$select", ",".join(select)))
+        if per_page is not None:
+            params.append(("$top", str(per_page)))
         continuation: list[tuple[str, str]] = []
         while True:
             query = query_string(params + continuation)

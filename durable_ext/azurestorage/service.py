@@ -30,6 +30,7 @@ from .entity_listing import query_entity_page
 from .history_cache import HistoryCache
 from .history_store import HistoryStore, LoadedHistory
 from .index_queries import counts_served, index_counts, index_created_times, index_page, index_serves
+from .index_repair import IndexRepair
 from .instance_index import InstanceIndex
 from .instance_queries import count_rows, created_times_of_rows, query_page
 from .instance_store import InstanceStore, changes_status, state_from_row
@@ -152,6 +153,7 @@ class AzureStorageOrchestrationService:
             self.partitions.stop,
         )
         self._backfill: asyncio.Task[None] | None = None
+        self.repair = IndexRepair(self.index, self.instances)
         self._hub_ready = asyncio.Lock()
         self._hub_created = False
         self._stopping = False
@@ -170,6 +172,8 @@ class AzureStorageOrchestrationService:
         await self.ensure_task_hub()
         if not self.index.built and self._backfill is None:
             self._backfill = asyncio.create_task(self._fill_index(), name="instance-index-backfill")
+        elif self.index.built:
+            self.repair.start()
         if self.settings.wake_peers:
             await self._listen_for_signals()
         if self.settings.use_app_lease:
@@ -189,6 +193,7 @@ class AzureStorageOrchestrationService:
             log.warning("Filling the instance index failed; the next start tries again: %s", exc)
             return
         log.info("The instance index now lists the %d instances from before it", added)
+        self.repair.start()
 
     async def _listen_for_signals(self) -> None:
         try:
@@ -254,6 +259,7 @@ class AzureStorageOrchestrationService:
         if self._backfill is not None:
             self._backfill.cancel()
             await asyncio.gather(self._backfill, return_exceptions=True)
+        await self.repair.stop()
         await self.index.close()
         await self.clients.close()
 

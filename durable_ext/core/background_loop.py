@@ -11,16 +11,23 @@ log = logging.getLogger("durable_ext.background")
 
 
 class BackgroundLoop:
-    """Runs ``body`` at :meth:`start`, then again ``interval_s`` after each run ends, or at once when
-    :meth:`wake` is called; an error is logged with ``what`` and the loop goes on."""
+    """Runs ``body`` at :meth:`start` (or ``first_after_s`` later), then again ``interval_s`` after each
+    run ends, or at once when :meth:`wake` is called; an error is logged with ``what`` and the loop goes
+    on."""
 
     def __init__(
-        self, name: str, body: Callable[[], Awaitable[object]], interval_s: float, what: str
+        self,
+        name: str,
+        body: Callable[[], Awaitable[object]],
+        interval_s: float,
+        what: str,
+        first_after_s: float = 0.0,
     ) -> None:
         self.name = name
         self.body = body
         self.interval_s = interval_s
         self.what = what
+        self.first_after_s = first_after_s
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -38,6 +45,9 @@ class BackgroundLoop:
             self._task = None
 
     async def _loop(self) -> None:
+        if self.first_after_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.first_after_s)
         while True:
             self._wake.clear()
             try:

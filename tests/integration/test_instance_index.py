@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from azure.data.tables import UpdateMode
 
 from durable_ext.azurestorage.index_queries import index_serves
 from durable_ext.azurestorage.instance_index import (
-    PARTITION,
+    META_PARTITION,
     TOTAL_PREFIX,
     newest_key,
     oldest_key,
@@ -48,7 +48,8 @@ async def service(connection_string: str, hub_name: str) -> AsyncIterator[AzureS
 
 
 async def _index_rows(service: AzureStorageOrchestrationService) -> list[dict[str, Any]]:
-    rows = service.index.table.query_entities("PartitionKey eq @pk", parameters={"pk": PARTITION})
+    """Every row of the index but its ``~meta`` row, of every partition."""
+    rows = service.index.table.query_entities("PartitionKey ne @pk", parameters={"pk": META_PARTITION})
     return [dict(row) async for row in rows]
 
 
@@ -84,6 +85,9 @@ async def test_a_new_hub_lists_from_the_index_and_every_start_has_three_rows(
     assert [k[:2] for k in keys].count("d|") == 3 and [k[:2] for k in keys].count("a|") == 3
     assert [k for k in keys if k.startswith("s|")] == sorted(k for k in keys if k.startswith("s|Pending|"))
     assert any(escape_key("i/3") in k for k in keys)
+    listing = [r for r in rows if not str(r["RowKey"]).startswith("~")]
+    assert all(r["PartitionKey"] == service.index.partition_of(str(r["InstanceId"])) for r in listing)
+    assert len({r["PartitionKey"] for r in listing}) > 1  # spread by instance: the ids were picked so
     assert [s.instance_id for s in (await client.query(NEWEST)).states] == ["i-1", "i/3", "i-2"]
     assert await _totals(service) == {"Pending": 3}
 
@@ -137,7 +141,7 @@ async def test_index_rows_the_instances_table_disagrees_with_are_skipped_and_rem
     client = TaskHubClient(service)
     await _start(client, "real-1")
     ghost_time = datetime.now(UTC)
-    ghost = {"PartitionKey": PARTITION, "RowKey": newest_key(ghost_time, "ghost")}
+    ghost = {"PartitionKey": service.index.partition_of("ghost"), "RowKey": newest_key(ghost_time, "ghost")}
     ghost |= {"InstanceId": "ghost", "Name": "chain", "RuntimeStatus": "Pending", "CreatedTime": ghost_time}
     left = (ghost["RowKey"], oldest_key(ghost_time, "ghost"), status_key("Pending", ghost_time, "ghost"))
     for row_key in left:  # as a purge elsewhere might have left them
@@ -182,3 +186,46 @@ async def test_a_hub_from_before_the_index_is_listed_from_the_instances_table_un
         assert again.index.built  # the next worker reads that the index is complete
     finally:
         await again.close()
+
+
+async def _as_a_dead_writer_left_it(service: AzureStorageOrchestrationService, row: dict[str, Any]) -> None:
+    """Write an Instances row and not the index: a process that died between the two."""
+    await service.instances.table.upsert_entity(row, mode=UpdateMode.MERGE)
+
+
+async def test_the_sweep_lists_what_a_writer_that_died_left_out_of_the_index(
+    service: AzureStorageOrchestrationService,
+) -> None:
+    client = TaskHubClient(service)
+    for instance_id in ("r-1", "r-2"):
+        await _start(client, instance_id)
+    now = datetime.now(UTC)
+    settled = now - timedelta(minutes=5)
+    await _as_a_dead_writer_left_it(
+        service,
+        {"PartitionKey": "r-1", "RowKey": "", "RuntimeStatus": "Completed", "LastUpdatedTime": settled},
+    )
+    lost = {"PartitionKey": "lost-1", "RowKey": "", "Name": "chain", "RuntimeStatus": "Running"}
+    await _as_a_dead_writer_left_it(
+        service, lost | {"CreatedTime": now - timedelta(minutes=10), "LastUpdatedTime": settled}
+    )
+    assert await _totals(service) == {"Pending": 2} != await _scanned(service)
+    assert await service.repair.run(now) == 2  # r-2 changed too lately: the next sweep's
+    assert await _totals(service) == await _scanned(service) == {"Pending": 1, "Completed": 1, "Running": 1}
+    assert [s.instance_id for s in (await client.query(NEWEST)).states] == ["r-2", "r-1", "lost-1"]
+    assert await service.repair.run(now + timedelta(minutes=1)) is None  # this interval's is done
+    later = now + timedelta(minutes=11)
+    assert await service.repair.run(later) == 3  # from where the last ended, a margin back
+
+
+async def test_a_repair_does_not_undo_a_change_written_while_it_checked(
+    service: AzureStorageOrchestrationService,
+) -> None:
+    client = TaskHubClient(service)
+    await _start(client, "w-1")
+    older = await service.instances.get_row("w-1")
+    assert older is not None
+    await client.terminate("w-1", "meanwhile")  # the row and the index say Terminated now
+    assert await _totals(service) == {"Terminated": 1}
+    await service.repair.follow("w-1", older)  # the repair read the row before the termination
+    assert await _totals(service) == await _scanned(service) == {"Terminated": 1}

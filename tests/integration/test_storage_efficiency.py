@@ -59,9 +59,15 @@ async def _taken_from(cache: HistoryCache, instance_id: str, within_s: float = 1
 
 
 async def test_a_chain_of_three_costs_fewer_operations_than_the_reference(engine: Engine) -> None:  # noqa: F811
-    await engine.client.wait_for_completion(await engine.client.start("chain", _sdk_input(["w"])), 20)
+    await engine.client.wait_for_completion(await engine.client.start("chain", _sdk_input(["w"]), "warm"), 20)
     before = await _settled(engine)
-    instance_id = await engine.client.start("chain", _sdk_input(["a", "b", "c"]))
+    index = engine.service.index
+    beside = next(
+        f"chain-{i}" for i in range(1000) if index.partition_of(f"chain-{i}") == index.partition_of("warm")
+    )
+    instance_id = await engine.client.start(
+        "chain", _sdk_input(["a", "b", "c"]), beside
+    )  # counts read already
     status_reads = await _wait_until_completed(engine, instance_id)
     spent = OperationCounter.difference(await _settled(engine), before)
     assert spent.pop("table.query") == status_reads  # this test's own reads, nothing else
