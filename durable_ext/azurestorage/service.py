@@ -393,9 +393,8 @@ class AzureStorageOrchestrationService:
             ),
             f"Committing the history of '{item.instance_id}'",
         )
-        before = OrchestrationRuntimeState(past_events=session.history.events).execution_started
         written = await self._update_status(
-            item.instance_id, result, session.history.status_written, before.timestamp if before else None
+            item.instance_id, result, session.history.status_written, session.history.events
         )
         self._remember(
             item.instance_id,
@@ -416,16 +415,19 @@ class AzureStorageOrchestrationService:
         instance_id: str,
         result: EpisodeResult,
         written: tuple[str | None, str] | None,
-        previous_created: datetime | None,
+        past_events: list[HistoryEvent],
     ) -> tuple[str | None, str] | None:
         """Update the Instances row unless this episode changes nothing there but ``LastUpdatedTime``;
-        return what the row now holds, as far as this worker knows."""
+        return what the row now holds, as far as this worker knows. ``past_events``: the history the
+        episode began from (its start's time is where the index may list the instance)."""
         state = result.runtime_state
         custom = None if result.keep_custom_status else (result.custom_status or "null")
         same_execution = written is not None and written[0] == state.execution_id
         same_custom = custom is None or (written is not None and custom == written[1])
         if same_execution and same_custom and not changes_status(state):
             return written
+        before = OrchestrationRuntimeState(past_events=past_events).execution_started
+        previous_created = before.timestamp if before is not None else None
         await _retried(
             lambda: self.instances.update_from_episode(
                 state,
