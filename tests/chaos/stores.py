@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import asyncpg
 from azure.data.tables.aio import TableClient
 
+from durable_ext.azurestorage.instance_index import PARTITIONS, partition_of
 from durable_ext.host.azurite import AzuriteProcess
 from durable_ext.host.postgres_server import PostgresServer
 
@@ -94,14 +95,20 @@ class AzureChaosStore:
 
     async def listing_differs(self, hub: str) -> list[str]:
         """The instance index against the Instances table: one ``d|`` row per orchestration with its
-        status, and count rows that add up to the statuses."""
+        status, in the partition of its id, and count rows that add up to the statuses."""
         rows = {k: (s, _) for k, (s, _) in (await self.statuses(hub)).items() if not k.startswith("@")}
         truth = Counter(status for status, _ in rows.values())
         table = TableClient.from_connection_string(self.connection_string, f"{hub}InstanceIndex")
         async with table:
-            index = [dict(r) async for r in table.query_entities("PartitionKey eq 'index'")]
+            index = [
+                dict(r)
+                async for r in table.query_entities("PartitionKey ne 'index' and PartitionKey ne 'jobs'")
+            ]
         listed = {
-            str(r["InstanceId"]): str(r["RuntimeStatus"]) for r in index if r["RowKey"].startswith("d|")
+            str(r["InstanceId"]): str(r["RuntimeStatus"])
+            for r in index
+            if r["RowKey"].startswith("d|")
+            and r["PartitionKey"] == partition_of(str(r["InstanceId"]), PARTITIONS)
         }
         counted: Counter[str] = Counter()
         for r in index:
