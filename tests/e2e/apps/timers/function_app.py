@@ -12,7 +12,7 @@ app = func.FunctionApp()
 @app.timer_trigger(schedule="%TICK_SCHEDULE%", arg_name="timer")
 @app.queue_output(arg_name="ticks", queue_name="%TICK_QUEUE%", connection="AzureWebJobsStorage")
 def every_two_seconds(timer: func.TimerRequest, ticks: func.Out[str]) -> None:
-    ticks.set(json.dumps({"tick": round(time.time()), "pid": os.getpid(), "past_due": timer.past_due}))
+    ticks.set(json.dumps({"tick": time.time(), "pid": os.getpid(), "past_due": timer.past_due}))
 
 
 @app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
