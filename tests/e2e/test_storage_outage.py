@@ -26,8 +26,12 @@ from .polling import poll_status
 
 APP = Path(__file__).parent / "apps" / "outage"
 BUDGET_S = 3.0  # the app's host.json retryBudget
-SLACK_S = 1.5
-"""What a request may take beyond the budget: the answer itself, on a busy machine."""
+SLACK_S = 4.0
+"""What a request may take beyond the budget: the answer itself, on a busy machine (the storage SDKs'
+own retries, had a request been left to them, would wait 15 s before their first retry)."""
+QUICK_S = BUDGET_S
+"""What a request that never waits for storage (ping, host status) may take on a busy machine: less
+than a request that waits out the budget."""
 API = "/runtime/webhooks/durabletask"
 
 pytestmark = pytest.mark.timeout(180)
@@ -48,11 +52,11 @@ async def _timed(
         return response.status, dict(response.headers), body, time.monotonic() - began
 
 
-async def _host_status(http: aiohttp.ClientSession, host: RunningHost) -> dict[str, Any]:
+async def _host_status(http: aiohttp.ClientSession, host: RunningHost) -> tuple[dict[str, Any], float]:
+    """The host status and how long it took to answer."""
     status, _, body, took = await _timed(http, "GET", f"{host.base_url}/admin/host/status")
     assert status == 200
-    assert took < 1.0, f"the host status took {took:.2f} s"
-    return dict(body)
+    return dict(body), took
 
 
 async def _wait_for_state(
@@ -60,7 +64,7 @@ async def _wait_for_state(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        payload = await _host_status(http, host)
+        payload, _ = await _host_status(http, host)
         if payload["state"] == state:
             return payload
         if time.monotonic() > deadline:
@@ -81,8 +85,10 @@ async def test_unreachable_from_the_start_then_storage_arrives(
     host = await _host(emulator_connection_string(*ports), hub_name, tmp_path)
     try:
         status, _, _, took = await _timed(http, "GET", f"{host.base_url}/admin/host/ping")
-        assert (status, took < 1.0) == (200, True)
-        payload = await _wait_for_state(http, host, "Error", timeout_s=15)
+        assert (status, took < QUICK_S) == (200, True)
+        await _wait_for_state(http, host, "Error", timeout_s=15)
+        payload, took = await _host_status(http, host)
+        assert took < QUICK_S, f"the host status took {took:.2f} s while storage was unreachable"
         storage = payload["durableTask"]["storage"]
         assert storage["reachable"] is False and storage["kind"] == "refused", payload
         assert str(ports[1]) in storage["endpoint"] and storage["setting"] == "AzureWebJobsStorage"
@@ -150,7 +156,7 @@ async def test_storage_stopped_for_20_s_in_a_run(
         while time.monotonic() < outage_ends:
             await asyncio.gather(*(start_one(4) for _ in range(3)))
             status, _, _, took = await _timed(http, "GET", f"{host.base_url}/admin/host/status")
-            assert status == 200 and took < 1.0
+            assert status == 200 and took < QUICK_S, f"the host status took {took:.2f} s"
         assert refused > 0, "no start was refused while storage was down"
         azurite = AzuriteProcess(*ports, location=location)
         await azurite.start()
