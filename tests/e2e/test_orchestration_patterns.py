@@ -55,7 +55,7 @@ async def test_event_beats_the_timer_and_the_timer_is_cancelled(
     links = await start(http, features_host_on, "approval", 30)
     await wait_for_status(http, features_host_on, links["id"], "Running")
     await raise_public(http, features_host_on, links["id"], "Approval", {"by": "ann"})
-    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=10)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=30)
     assert final["output"] == {"approved": {"by": "ann"}}
 
 
@@ -72,7 +72,7 @@ async def test_events_before_the_wait_are_kept_and_matched(
     await raise_public(http, features_host_on, links["id"], "Other", "o")  # arrives before its wait
     await raise_public(http, features_host_on, links["id"], "Step", 1)
     await raise_public(http, features_host_on, links["id"], "Step", 2)
-    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=10)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=30)
     assert final["output"] == [1, 2, "o"]
 
 
@@ -85,7 +85,7 @@ async def test_sdk_raise_event_delivers_the_json_text_as_on_azure(
         f"{features_host_on.base_url}/api/raise/{links['id']}/Approval", json={"ok": True}
     ) as r:
         assert r.status == 202
-    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=10)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=30)
     assert final["output"] == {"approved": '{"ok": true}'}  # the SDK client's double encoding
 
 
@@ -123,7 +123,7 @@ async def test_continue_as_new_runs_new_executions(
         await wait_for_status(http, features_host_on, links["id"], "Running")
         await raise_public(http, features_host_on, links["id"], "Tick", tick)
         await asyncio.sleep(0.3)
-    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=15)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=30)
     assert final["output"] == {"n": 3, "events": [0, 1, 2]}
     history = (await status(http, features_host_on, links["id"]))["historyEvents"]
     assert [e["EventType"] for e in history].count("ExecutionStarted") == 1  # a fresh history per execution
@@ -142,7 +142,7 @@ async def test_continue_as_new_carries_over_events_nothing_waited_for(
     links = await start(http, features_host_on, "counter_loop")
     for tick in range(3):  # all at once: later ticks arrive while an earlier generation runs
         await raise_public(http, features_host_on, links["id"], "Tick", tick)
-    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=15)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=30)
     assert final["output"] == {"n": 3, "events": [0, 1, 2]}
 
 
@@ -159,10 +159,12 @@ async def test_old_generation_messages_are_not_applied_to_the_new_one(
 ) -> None:
     links = await start(http, features_host_on, "generations")
     await wait_for_status(http, features_host_on, links["id"], "Running")
+    running_at = asyncio.get_running_loop().time()
     await raise_public(http, features_host_on, links["id"], "Tick", 0)  # generation 0 continues as new
-    await asyncio.sleep(4)  # its 3 s timer fires now, addressed to the old execution
+    # its 8 s timer, set before it was seen running, has fired by now, addressed to the old execution
+    await asyncio.sleep(max(0.0, running_at + 10 - asyncio.get_running_loop().time()))
     body = await status(http, features_host_on, links["id"])
     assert body["runtimeStatus"] == "Running", body
     await raise_public(http, features_host_on, links["id"], "Tick", 1)
-    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=10)
+    final = await poll_status(http, links["statusQueryGetUri"], timeout_s=30)
     assert final["output"] == {"generation": 1, "timed_out": False}

@@ -317,9 +317,9 @@ def flaky_child(context: df.DurableOrchestrationContext):
 
 @app.orchestration_trigger(context_name="context")
 def generations(context: df.DurableOrchestrationContext):
-    """Generation 0 leaves a 3 s timer behind when it continues as new; it must not fire into generation 1."""
+    """Generation 0 leaves an 8 s timer behind as it continues as new; it must not fire into generation 1."""
     generation = context.get_input() or 0
-    wait = timedelta(seconds=3 if generation == 0 else 60)
+    wait = timedelta(seconds=8 if generation == 0 else 60)
     timer = context.create_timer(context.current_utc_datetime + wait)
     tick = context.wait_for_external_event("Tick")
     winner = yield context.task_any([tick, timer])
