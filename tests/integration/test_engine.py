@@ -543,9 +543,9 @@ async def test_terminating_a_pending_instance_finishes_it_at_once(engine: Engine
 
 @every_provider()
 async def test_scheduled_start_waits_for_its_time(engine: Engine) -> None:
-    at = engine.service.clock.now() + timedelta(seconds=1.5)
+    at = engine.service.clock.now() + timedelta(seconds=4)
     instance_id = await engine.client.start("chain", _sdk_input(["late"]), scheduled_start_time=at)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # the worker has had time to take a start due at once
     waiting = await engine.client.get_state(instance_id)
     assert waiting is not None and waiting.status == S.Pending
     assert await _completed(engine, instance_id) == ["Hello late"]
@@ -643,7 +643,7 @@ async def test_a_malformed_message_does_not_stop_its_control_queue(engine: Engin
     await queue.send_body('{"TaskMessage": {"OrchestrationInstance": {"InstanceId": "x"}}}')
     await asyncio.sleep(1.0)  # let the dequeue loop read it first
     await engine.client.start("chain", _sdk_input(["Q"]), instance_id)
-    state = await engine.client.wait_for_completion(instance_id, 10.0)
+    state = await engine.client.wait_for_completion(instance_id, TIMEOUT_S)
     assert state.status == S.Completed
 
 
