@@ -77,13 +77,13 @@ async def test_visibility_is_renewed_while_the_handler_runs(service: QueueServic
 
     async def slow(message: ReceivedQueueMessage) -> None:
         seen.append(message)
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(8)
 
-    running = listener(service, name, slow, message_visibility_s=2)
+    running = listener(service, name, slow, message_visibility_s=6)  # renewed every 3 s
     await running.start()
     try:
         await eventually(lambda: asyncio.sleep(0, bool(seen)))
-        for _ in range(6):  # 3 s, past the 2 s the message was first invisible for
+        for _ in range(15):  # 7.5 s, past the 6 s the message was first invisible for
             assert [m async for m in queue.receive_messages(visibility_timeout=1)] == []
             await asyncio.sleep(0.5)
         await eventually(lambda: asyncio.sleep(0, running.running == 0))
@@ -233,17 +233,20 @@ async def test_a_missing_queue_is_waited_for_and_a_watch_wakes_the_listener(
     )
     await running.start()
     try:
-        # empty polls of a queue that does not exist yet, each wait longer than the one before; once
-        # one was 1.5 s, the wait that has just begun is longer still
-        await eventually(lambda: asyncio.sleep(0, len(polls) > 1 and polls[-1] - polls[-2] >= 1.5))
+        # empty polls of a queue that does not exist yet, each wait about twice the one before (from
+        # 0.1 s, randomised by 20 %); once one was 2.5 s (the seventh, 2.7 to 3.9 s), the wait that has
+        # just begun is 5.2 s or more
+        await eventually(
+            lambda: asyncio.sleep(0, len(polls) > 1 and polls[-1] - polls[-2] >= 2.5), timeout_s=20
+        )
         queue = service.get_queue_client(name)
         assert not await queue_exists(queue)
         await queue.create_queue()
         await put(queue, "woken")
         began = loop.time()
         watch.notify(polled, name)
-        await eventually(lambda: asyncio.sleep(0, bodies == [b"woken"]), timeout_s=5)
-        assert loop.time() - began < 1.0
+        await eventually(lambda: asyncio.sleep(0, bodies == [b"woken"]), timeout_s=10)
+        assert loop.time() - began < 3.0  # woken, not found by the next poll
     finally:
         await running.stop()
         await polled.close()
