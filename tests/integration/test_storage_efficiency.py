@@ -23,6 +23,7 @@ from durable_ext.core.messages import TaskMessage
 from durable_ext.core.service import ActivityWorkItem, EpisodeResult, OrchestrationWorkItem
 from durable_ext.errors import InstanceAlreadyExistsError
 
+from .idle_polls import PollWatch
 from .test_engine import (
     Engine,
     _history_rows,
@@ -212,9 +213,11 @@ async def slow_polling(connection_string: str, hub_name: str) -> AsyncIterator[E
 
 
 async def test_a_timer_fires_on_time_even_when_polling_has_backed_off(slow_polling: Engine) -> None:
-    await asyncio.sleep(4)  # idle: the pollers back off towards 30 s
+    instance_id = f"sleeper-{time.time_ns()}"
+    # idle, the instance's queue's poller backs off towards 30 s: send when its next read is 10 s away
+    await PollWatch([slow_polling.service.control_queue_for(instance_id)]).until_idle(10.0)
     began = time.monotonic()
-    instance_id = await slow_polling.client.start("sleeper", _sdk_input(2))
+    await slow_polling.client.start("sleeper", _sdk_input(2), instance_id)
     state = await slow_polling.client.wait_for_completion(instance_id, 30)
     assert state.output == '"woke"'
-    assert time.monotonic() - began < 5.0  # due after 2 s (whole seconds in the queue), not after a poll
+    assert time.monotonic() - began < 8.0  # due after 2 s (whole seconds in the queue), not after a poll
