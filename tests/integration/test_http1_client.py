@@ -143,14 +143,14 @@ async def test_chunked_interim_and_to_the_end_bodies() -> None:
 async def test_connection_close_and_idle_connections_are_not_reused() -> None:
     closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
     server = Server([closing, OK, OK, OK])
-    connections = pool(idle_s=0.3)
+    connections = pool(idle_s=2.0)
     async with serving(server) as origin:
         await connections.request(origin, "GET", "/", {}, None)
         await connections.request(origin, "GET", "/", {}, None)
         assert server.connections == 2
         await connections.request(origin, "GET", "/", {}, None)
         assert server.connections == 2
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(2.5)  # idle longer than idle_s: not reused
         await connections.request(origin, "GET", "/", {}, None)
         assert server.connections == 3
 

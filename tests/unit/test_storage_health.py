@@ -164,7 +164,7 @@ async def test_the_budget_answers_503_when_storage_never_answers() -> None:
             began = time.monotonic()
             async with http.get(url) as response:
                 body = await response.json()
-            assert response.status == 503 and time.monotonic() - began < 2
+            assert response.status == 503 and time.monotonic() - began < 5  # not the handler's 30 s
             assert int(response.headers["Retry-After"]) >= 1
             assert body["storage"]["kind"] == "refused" and "'S'" in body["Message"]
     finally:

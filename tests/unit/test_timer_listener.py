@@ -164,9 +164,16 @@ async def test_runs_never_overlap_and_a_failing_run_does_not_stop_the_schedule()
 
 async def test_run_on_startup_and_the_request_the_function_gets() -> None:
     quick = RecordingInvoker(timer(), seconds=0)
+    found = timer_settings(timer(schedule="0 0 0 1 1 *", runOnStartup=True), settings())
+    listener = TimerListener(quick, found, monitor=None)
     started = time.time()
-    await run_for(quick, 0.3, schedule="0 0 0 1 1 *", runOnStartup=True)
-    assert len(quick.calls) == 1 and quick.calls[0][0] - started < 0.3
+    await listener.start()
+    deadline = time.monotonic() + 5
+    while not quick.calls and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # no second run follows
+    await listener.stop()
+    assert len(quick.calls) == 1 and quick.calls[0][0] - started < 5  # at once, not on January 1st
     request = quick.calls[0][1]
     assert not request.past_due and request.schedule == {"AdjustForDST": True}
     assert request.schedule_status == {}  # no monitor: null, which TimerRequest gives as {}
