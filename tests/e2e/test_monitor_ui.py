@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from durable_ext.azurestorage.connection import emulator_connection_string
 from durable_ext.host.child_process import free_ports
@@ -365,6 +365,32 @@ async def test_terminate_and_purge_from_the_page(
     await expect(page.locator("#nav-instances")).to_have_class("active")
     await _open(page, sample_host, f"/instances/{instance_id}")
     await expect(page.locator("#banner")).to_contain_text(f"No instance '{instance_id}'")
+
+
+async def test_a_view_left_before_its_answers_come_drops_them(page: Page, sample_host: RunningHost) -> None:
+    # The list asks for its counts and histogram beside its page; leave it for the entities before those
+    # come: their answers must not be written into the entities view (the fixture fails on any script error).
+    answers = asyncio.Event()
+    held: list[str] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route.request.url)
+        await answers.wait()
+        await route.continue_()
+
+    await page.route("**/counts*", hold)
+    await page.route("**/histogram*", hold)
+    await page.goto(f"{sample_host.base_url}{WEBHOOKS}/monitor#/instances")
+    for _ in range(400):
+        if len(held) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(held) == 2, held
+    await _open(page, sample_host, "/entities")  # the same page: only its fragment changes
+    answers.set()
+    await expect(page.locator("#entities")).to_be_visible()
+    await page.wait_for_timeout(500)  # the held answers arrive and are dropped
+    await expect(page.locator("#total-count")).to_have_count(0)
 
 
 async def test_the_function_graph_shows_what_each_orchestrator_calls_and_its_counts(

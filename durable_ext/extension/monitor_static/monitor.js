@@ -47,7 +47,10 @@
     for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
     return node;
   }
+  // Each view mounted counts one; a load that finds another view mounted when its answer comes drops it.
+  let mounted = 0;
   function mount(templateId) {
+    mounted += 1;
     view.replaceChildren(document.getElementById(templateId).content.cloneNode(true));
   }
   const $ = (selector) => view.querySelector(selector);
@@ -185,6 +188,7 @@
     await loadInstancePage();
   }
   async function actOnQuery() {
+    const since = mounted;
     const operation = $("#bulk-operation").value;
     const { runtimeStatus, top, order, ...rest } = list.filters;
     const query = { ...rest, operation };
@@ -193,6 +197,7 @@
     if (!confirm(`${operation} every instance these filters match: ${dry.matched} now?`)) return;
     const reason = $("#bulk-reason").value.trim() || "from the monitor";
     const { data: job } = await api("POST", "/jobs", { query: { ...query, reason } });
+    if (since !== mounted) return;
     const progress = $("#job-progress");
     progress.hidden = false;
     let current = job;
@@ -200,6 +205,7 @@
       progress.textContent = `Job ${current.id}: ${current.status}, ${current.done} of ${current.matched} done, ${current.failed} failed`;
       await new Promise((resolve) => setTimeout(resolve, 500));
       ({ data: current } = await api("GET", `/jobs/${current.id}`));
+      if (since !== mounted) return; // the job goes on; this page no longer shows it
     }
     progress.textContent = `Job ${current.id} ${current.status.toLowerCase()}: ${current.done} done, ${current.failed} failed`;
     progress.dataset.status = current.status;
@@ -209,7 +215,9 @@
   // The counts per status of the other filters, shown on each status chip (what ticking it would list).
   async function loadCounts() {
     const { runtimeStatus, top, order, ...rest } = list.filters;
+    const since = mounted;
     const { data } = await api("GET", "/counts", { query: rest });
+    if (since !== mounted) return;
     for (const label of document.querySelectorAll("#filters .statuses label")) {
       const status = label.querySelector("input").value;
       label.querySelector(".count").textContent = String((data || {})[status] ?? 0);
@@ -222,7 +230,9 @@
     const { top, order, runtimeStatus, ...rest } = list.filters;
     const query = { ...rest, buckets: "24" };
     if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
+    const since = mounted;
     const { data } = await api("GET", "/histogram", { query });
+    if (since !== mounted) return;
     const most = Math.max(1, ...data.counts);
     const start = time(data.from);
     const bars = data.counts.map((count, i) => {
@@ -247,14 +257,17 @@
     const token = list.tokens[list.page];
     const query = { ...rest, top, showInput: "false" };
     if (runtimeStatus.length) query.runtimeStatus = runtimeStatus.join(",");
-    const charted = loadHistogram().catch(() => $("#histogram").replaceChildren());
+    const since = mounted;
+    const charted = loadHistogram().catch(() => since === mounted && $("#histogram").replaceChildren());
     const counted = loadCounts().catch(() => { // the list says what went wrong; the chips just go blank
+      if (since !== mounted) return;
       for (const count of document.querySelectorAll("#filters .statuses .count")) count.textContent = "";
       $("#total-count").textContent = "";
     });
     const { data, headers } = await api("GET", "/instances", { query, headers: token ? { [CONTINUATION]: token } : {} });
     await counted;
     await charted;
+    if (since !== mounted) return;
     const next = headers.get(CONTINUATION);
     list.tokens[list.page + 1] = next;
     list.tokens.length = list.page + 2;
@@ -307,10 +320,12 @@
 
   async function loadInstance(path) {
     const query = { showHistory: "true", showHistoryOutput: "true", showInput: "true", showPending: "true" };
+    const since = mounted;
     const { data } = await api("GET", path, { query }).catch((error) => {
       const id = decodeURIComponent(path.split("/").pop());
       throw error.status === 404 ? new Error(`No instance '${id}' in this task hub: it was purged, or never started.`) : error;
     });
+    if (since !== mounted) return;
     $("#i-name").textContent = data.name;
     $("#i-status").replaceWith(Object.assign(statusBadge(data.runtimeStatus), { id: "i-status" }));
     $("#i-id").textContent = data.instanceId;
@@ -529,7 +544,9 @@
     const path = entityName ? `/entities/${encodeURIComponent(entityName)}` : "/entities";
     const more = $("#more-entities");
     const load = async (append) => {
+      const since = mounted;
       const { data, headers } = await api("GET", path, { query: { fetchState: "true", top: "50" }, headers: token ? { [CONTINUATION]: token } : {} });
+      if (since !== mounted) return;
       token = headers.get(CONTINUATION);
       const rows = (data || []).map((item) => el("tr", { dataset: { entity: `${item.entityId.name}@${item.entityId.key}` } },
         el("td", {}, item.entityId.name), el("td", { class: "id" }, item.entityId.key),
@@ -581,6 +598,7 @@
   }
 
   async function loadGraph() {
+    const since = mounted;
     const { data: functions } = await api("GET", "/functions");
     const cards = await Promise.all(functions.orchestrators.map(async (name) => {
       const [{ data: counts }, callees] = await Promise.all([api("GET", "/counts", { query: { name } }), calleesOf(name)]);
@@ -593,7 +611,7 @@
         el("div", { class: "chips" }, ...(chips.length ? chips : [el("span", { class: "none" }, "no instances")])),
         el("ul", { class: "calls" }, ...calls));
     }));
-    $("#graph").replaceChildren(...cards);
+    if (since === mounted) $("#graph").replaceChildren(...cards);
   }
 
   // ---- the host's own state (storage reachable, worker running), from /admin/host/status ----------
