@@ -1,4 +1,5 @@
-"""The testing benchmark in its short form, so it cannot rot: both suite runs and the monitor reported."""
+"""The testing benchmark in its short form, so it cannot rot: both suite runs and the monitor reported.
+It also proves the samples' storage-neutral tests pass on Azurite: the bench fails when they do not."""
 
 from __future__ import annotations
 
