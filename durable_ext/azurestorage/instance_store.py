@@ -213,7 +213,9 @@ class InstanceStore:
             whole = {"CreatedTime": started.timestamp, "Name": runtime_state.name, **row}
             listed = self._listed(instance_id, whole, previous_created)
         async with translated(f"Updating the status of instance '{instance_id}'"):
-            await asyncio.gather(self._write(await self._offload(row), merge=True), listed)
+            await asyncio.gather(
+                self._write(await self._offload(row), merge=True), _briefly(listed, EPISODE_INDEX_WAIT_S)
+            )
 
     async def delete(self, instance_id: str, created: datetime | None = None) -> bool:
         """Delete the row (``created``: its created time, where the index lists it)."""
@@ -275,12 +277,16 @@ class InstanceStore:
 
 
 CLIENT_INDEX_WAIT_S = 1.0
+EPISODE_INDEX_WAIT_S = 5.0
+"""An episode's commit waits this long at most for the index (its session is held meanwhile)."""
 """How long a client's write waits for the instance index: it is written in milliseconds, so a listing
 right after shows the change; when storage falters the index goes on trying, and the client answers."""
 
 
-async def _briefly(listed: Awaitable[None]) -> None:
-    await asyncio.wait([asyncio.ensure_future(listed)], timeout=CLIENT_INDEX_WAIT_S)
+async def _briefly(listed: Awaitable[None], within_s: float = CLIENT_INDEX_WAIT_S) -> None:
+    """Wait for the index to follow, but not past ``within_s``: it goes on retrying by itself, and
+    the repair sweep lists what it never could."""
+    await asyncio.wait([asyncio.ensure_future(listed)], timeout=within_s)
 
 
 def _done() -> asyncio.Future[None]:
