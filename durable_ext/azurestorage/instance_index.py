@@ -11,8 +11,9 @@ the rows' statuses. Spread so, writes to the index are not all queued on one par
 takes some thousands of operations a second in Azure Storage, and Azurite slows down with the size of
 a partition), and a listing merges one range query per partition, each in the same key order.
 
-The Instances table stays the truth: the index follows each write to it (the client's awaits the
-index; an episode's does not wait for it) and a listing reads each instance's row before it shows it.
+The Instances table stays the truth: the index follows each write to it (a client's write waits for
+the index up to 1 s, an episode's, which sends both at once, up to 5 s; the index goes on by itself
+after that) and a listing reads each instance's row before it shows it.
 A hub this version created has the index from its first instance on (the ``~meta`` row says so); a hub
 created before is listed from the Instances table, as the reference does. Entities are not indexed.
 """
