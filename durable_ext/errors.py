@@ -6,7 +6,7 @@ Storage errors are translated into these at the provider boundary.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core.divergence import Divergence
@@ -75,10 +75,14 @@ class NonDeterminismError(DurableExtError):
 class ActivityFailedError(DurableExtError):
     """An activity raised; ``reason`` and ``details`` go into the ``TaskFailed`` event."""
 
-    def __init__(self, reason: str, details: str | None = None) -> None:
+    def __init__(
+        self, reason: str, details: str | None = None, failure_details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.details = details
+        self.failure_details = failure_details
+        """DurableTask's ``FailureDetails``, when the activity reported them (the gRPC protocol)."""
 
 
 class InstanceStateError(DurableExtError):

@@ -32,6 +32,7 @@ class TaskHubClient:
         *,
         version: str = "",
         scheduled_start_time: datetime | None = None,
+        tags: dict[str, str] | None = None,
     ) -> str:
         """Start an orchestration; return its instance id (a new uuid4 hex unless given)."""
         instance_id = instance_id or uuid.uuid4().hex
@@ -43,6 +44,7 @@ class TaskHubClient:
             input_json=input_json,
             version=version,
             scheduled_start_time=scheduled_start_time,
+            tags=tags,
         )
         message = TaskMessage(started, instance_id, execution_id, visible_at=scheduled_start_time)
         await self.service.create_instance(message)

@@ -15,6 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from .entities import (
     CONTINUE_EVENT,
@@ -40,6 +41,8 @@ class OperationResult:
     is_error: bool
     result: str | None
     """The JSON text of the operation's result, or of its error message."""
+    failure_details: dict[str, Any] | None = None
+    """DurableTask's ``FailureDetails`` of a failed operation, when its runner reports them (gRPC)."""
 
 
 @dataclass
@@ -142,6 +145,8 @@ def finish_batch(
         response: dict[str, object] = {"result": result.result}
         if result.is_error:
             response["exceptionType"] = "Error"
+        if result.failure_details is not None:
+            response["failureDetails"] = result.failure_details
         send(
             request.parent_instance_id,
             request.id,

@@ -161,7 +161,7 @@ def _complete(state: OrchestrationRuntimeState, completion: Completion, result: 
         -1,
         OrchestrationStatus=int(completion.status),
         Result=completion.result,
-        FailureDetails=None,
+        FailureDetails=completion.failure_details,
     )
     state.add(completed)
     parent = state.parent_instance
@@ -181,6 +181,8 @@ def _complete(state: OrchestrationRuntimeState, completion: Completion, result: 
             Reason=completion.result,
             Details=completion.details,
         )
+        if completion.failure_details is not None:
+            reply.props["FailureDetails"] = completion.failure_details
     result.orchestrator_messages.append(
         TaskMessage(
             reply,

@@ -70,6 +70,8 @@ class Completion:
     details: str | None = None
     continue_input: str | None = None
     carry_over_events: list[HistoryEvent] = field(default_factory=list)
+    failure_details: dict[str, Any] | None = None
+    """DurableTask's ``FailureDetails`` of a failure reported with them (the gRPC protocol's)."""
 
 
 @dataclass

@@ -25,8 +25,11 @@ class OrchestrationRunner(Protocol):
 
 
 class ActivityRunner(Protocol):
-    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
-        """Run the activity; raise :class:`ActivityFailedError` when it fails."""
+    async def run(
+        self, name: str, input_json: str | None, instance_id: str, *, execution_id: str | None, task_id: int
+    ) -> str | None:
+        """Run the activity (task ``task_id`` of the execution); raise :class:`ActivityFailedError` when
+        it fails."""
         ...
 
 
@@ -150,7 +153,13 @@ class TaskHubWorker:
         try:
             if item.poison_reason is not None:
                 raise ActivityFailedError(item.poison_reason)
-            result = await self.activities.run(name, scheduled.input, item.message.instance_id)
+            result = await self.activities.run(
+                name,
+                scheduled.input,
+                item.message.instance_id,
+                execution_id=item.message.execution_id,
+                task_id=scheduled.event_id,
+            )
             response = event(EventType.TaskCompleted, -1, TaskScheduledId=scheduled.event_id, Result=result)
         except ActivityFailedError as failure:
             response = event(
@@ -160,6 +169,8 @@ class TaskHubWorker:
                 Reason=failure.reason,
                 Details=failure.details,
             )
+            if failure.failure_details is not None:
+                response.props["FailureDetails"] = failure.failure_details
         context.properties["response"] = TaskMessage(
             response, item.message.instance_id, item.message.execution_id
         )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 
 from ..core.client import TaskHubClient
@@ -13,7 +14,7 @@ from ..core.health import StorageHealth
 from ..core.jobs import JobRunner
 from ..core.retention import Retention
 from ..core.service import TaskHubService
-from ..core.worker import TaskHubWorker
+from ..core.worker import ActivityRunner, OrchestrationRunner, TaskHubWorker
 from ..core.worker_id import default_worker_id
 from ..errors import ConfigurationError
 from .entity_runner import SdkEntityRunner
@@ -29,11 +30,26 @@ log = logging.getLogger("durable_ext.extension")
 SettingLookup = Callable[[str], "str | None"]
 
 
+@dataclass(frozen=True)
+class Runners:
+    """Who runs the hub's orchestrations, entities and activities (the app's, through the SDK, unless
+    the host hands them to gRPC workers)."""
+
+    orchestrations: OrchestrationRunner
+    activities: ActivityRunner
+    entities: OrchestrationRunner
+
+
 class DurableTaskExtension:
     """Owns the task hub worker for the app's own hub, and clients for any hub the app names."""
 
     def __init__(
-        self, options: DurableTaskOptions, get_setting: SettingLookup, *, system_key: str | None = None
+        self,
+        options: DurableTaskOptions,
+        get_setting: SettingLookup,
+        *,
+        system_key: str | None = None,
+        runners: Runners | None = None,
     ) -> None:
         self.options = options
         self.get_setting = get_setting
@@ -49,18 +65,14 @@ class DurableTaskExtension:
         self._entity_pool = ThreadPoolExecutor(
             options.max_concurrent_entity_functions, thread_name_prefix="entity"
         )
+        runners = runners or self._sdk_runners()
         self.worker = TaskHubWorker(
             self.service,
-            SdkOrchestrationRunner(self.functions, self._orchestrator_pool),
-            SdkActivityRunner(self.functions, self.http_activity),
+            runners.orchestrations,
+            runners.activities,
             max_concurrent_orchestrations=options.max_concurrent_orchestrator_functions,
             max_concurrent_activities=options.max_concurrent_activity_functions,
-            entities=SdkEntityRunner(
-                self.functions,
-                self._entity_pool,
-                max_batch_size=options.max_entity_operation_batch_size,
-                reorder_window=timedelta(minutes=options.entity_message_reorder_window_minutes),
-            ),
+            entities=runners.entities,
         )
         self.jobs = JobRunner(self.service.jobs, self.client, default_worker_id())
         """Runs the hub's bulk jobs (``core.jobs``) beside the worker."""
@@ -73,6 +85,18 @@ class DurableTaskExtension:
         self.storage_watch = StorageWatch(self.service.health)
         self.starter = WorkerStarter(self._start_worker, self.storage_watch)
         self._other_hubs: dict[tuple[str, str], tuple[TaskHubService, TaskHubClient]] = {}
+
+    def _sdk_runners(self) -> Runners:
+        return Runners(
+            SdkOrchestrationRunner(self.functions, self._orchestrator_pool),
+            SdkActivityRunner(self.functions, self.http_activity),
+            SdkEntityRunner(
+                self.functions,
+                self._entity_pool,
+                max_batch_size=self.options.max_entity_operation_batch_size,
+                reorder_window=timedelta(minutes=self.options.entity_message_reorder_window_minutes),
+            ),
+        )
 
     @property
     def hub_name(self) -> str:

@@ -136,7 +136,15 @@ class SdkActivityRunner:
         self.functions = functions
         self.http = http or HttpActivity()
 
-    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+    async def run(
+        self,
+        name: str,
+        input_json: str | None,
+        instance_id: str,
+        *,
+        execution_id: str | None = None,
+        task_id: int = -1,
+    ) -> str | None:
         if name == HTTP_ACTIVITY_NAME:
             return await self.http.run(input_json)
         handler = self.functions.activity(name)

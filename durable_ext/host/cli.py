@@ -20,6 +20,7 @@ from .durable_commands import add_durable_commands, run_durable_command
 from .host import FunctionsHost
 from .logs import configure_logging
 from .settings import load_settings
+from .sidecar_host import DEFAULT_GRPC_PORT, SidecarHost
 from .supervisor import Supervisor
 
 log = logging.getLogger("durable_ext.cli")
@@ -64,8 +65,38 @@ def build_parser() -> argparse.ArgumentParser:
         "default: host.json storageProvider.type, else azurestorage",
     )
     start.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
+    _add_sidecar_command(commands)
     add_durable_commands(commands)
     return parser
+
+
+def _add_sidecar_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sidecar = commands.add_parser(
+        "sidecar",
+        help="serve the task hub to Durable Task SDK workers and clients over gRPC (no app)",
+        description="Serve TaskHubSidecarService, the backend protocol of every Durable Task SDK, on "
+        "the task hub named by host.json in --script-root (if there is one), on any provider.",
+    )
+    sidecar.add_argument(
+        "--script-root", type=Path, default=Path("."), help="where host.json and local.settings.json are"
+    )
+    sidecar.add_argument(
+        "--port",
+        type=cli_arguments.port,
+        default=DEFAULT_GRPC_PORT,
+        help=f"gRPC port, 0 for any free one (default: {DEFAULT_GRPC_PORT})",
+    )
+    sidecar.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    sidecar.add_argument(
+        "--http-port",
+        type=cli_arguments.port,
+        default=None,
+        help="also serve the management API and the monitor on this port (default: not served)",
+    )
+    sidecar.add_argument(
+        "--storage", type=cli_arguments.storage, default=None, help="the task hub's provider"
+    )
+    sidecar.add_argument("--log-level", type=cli_arguments.log_level, default=None, help="DEBUG, INFO, ...")
 
 
 def version_text() -> str:
@@ -92,7 +123,21 @@ async def _run_host(args: argparse.Namespace) -> None:
     await host.serve_forever(stop)
 
 
+async def _run_sidecar(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sidecar = SidecarHost(
+        args.script_root, host=args.host, port=args.port, http_port=args.http_port, storage=args.storage
+    )
+    await sidecar.serve_forever(stop)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "sidecar":
+        asyncio.run(_run_sidecar(args))
+        return 0
     if args.command == "durable":
         output, code = asyncio.run(run_durable_command(args))
         print(output)
@@ -117,7 +162,7 @@ def _configured_storage(script_root: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level if args.command == "start" else "WARNING")
+    configure_logging(args.log_level if args.command in ("start", "sidecar") else "WARNING")
     try:
         return _run(args)
     except (AppLoadError, ConfigurationError) as exc:

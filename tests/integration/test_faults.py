@@ -39,7 +39,7 @@ class BrokenEngine(SdkOrchestrationRunner):
 class CrashingActivities(SdkActivityRunner):
     """The activity ``hello`` with input ``crash`` never completes: its worker fails every time."""
 
-    async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+    async def run(self, name: str, input_json: str | None, instance_id: str, **_: object) -> str | None:
         if name == "hello" and input_json and "crash" in input_json:
             raise RuntimeError("the worker died running it")
         return await super().run(name, input_json, instance_id)
@@ -125,7 +125,7 @@ async def slow_activity_worker(
     runs: list[str] = []
 
     class SlowActivities(SdkActivityRunner):
-        async def run(self, name: str, input_json: str | None, instance_id: str) -> str | None:
+        async def run(self, name: str, input_json: str | None, instance_id: str, **_: object) -> str | None:
             runs.append(instance_id)
             await asyncio.sleep(seconds)
             return await super().run(name, input_json, instance_id)
