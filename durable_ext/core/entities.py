@@ -32,6 +32,13 @@ def is_request_event(name: str | None) -> bool:
     return bool(name) and str(name).startswith(REQUEST_EVENT)
 
 
+def lock_member_id(member: Any) -> str:
+    """An entity of a lock set as an instance id: the engine keeps ids, .NET writers name/key objects."""
+    if isinstance(member, dict):
+        return f"@{str(member.get('name', '')).lower()}@{member.get('key', '')}"
+    return str(member)
+
+
 def is_entity_instance(instance_id: str | None) -> bool:
     return bool(instance_id) and str(instance_id).startswith("@")
 

@@ -20,10 +20,12 @@ from typing import Any
 from .entities import (
     CONTINUE_EVENT,
     RELEASE_EVENT,
+    REQUEST_EVENT,
     EntityId,
     RequestMessage,
     SchedulerState,
     is_request_event,
+    lock_member_id,
     scheduled_request_event,
 )
 from .history import EventType, HistoryEvent, OrchestrationStatus, execution_started, utc_now
@@ -51,6 +53,9 @@ class EntityBatch:
     state: SchedulerState
     requests: list[RequestMessage] = field(default_factory=list)
     reschedule: list[RequestMessage] = field(default_factory=list)
+    locks: list[RequestMessage] = field(default_factory=list)
+    """Lock requests this batch granted: each goes on to the next entity of its lock set, or, from
+    the last one, tells the orchestration that its critical section holds every lock."""
     continue_later: bool = False
     received: int = 0
     """How many messages this episode took in; none means there is nothing to commit."""
@@ -89,13 +94,42 @@ def plan_batch(
                 state.locked_by = None
         elif name == CONTINUE_EVENT:
             state.suspended = False
-    if not state.suspended:
-        while state.queue:
-            if len(batch.requests) >= max_batch_size:
-                batch.continue_later = True  # persist this batch's effects before the next one
-                break
-            batch.requests.append(state.queue.pop(0))
+    _take_batch(batch, max_batch_size)
     return batch
+
+
+def _take_batch(batch: EntityBatch, max_batch_size: int) -> None:
+    """Take the queued requests this batch runs, in order. A lock request at the head of the queue locks
+    the entity for its orchestration; while it is locked only that orchestration's requests run, and
+    the others wait in the queue until it releases the lock."""
+    state = batch.state
+    while not state.suspended:
+        index = _next_request(state)
+        if index is None:
+            return
+        if state.queue[index].is_lock_request:
+            lock = state.queue.pop(index)
+            state.locked_by = lock.parent_instance_id
+            batch.locks.append(lock)
+            continue
+        if len(batch.requests) >= max_batch_size:
+            batch.continue_later = True  # persist this batch's effects before the next one
+            return
+        batch.requests.append(state.queue.pop(index))
+
+
+def _next_request(state: SchedulerState) -> int | None:
+    if state.locked_by is None:
+        return 0 if state.queue else None
+    holder = state.locked_by.lower()
+    return next(
+        (
+            i
+            for i, r in enumerate(state.queue)
+            if (r.parent_instance_id or "").lower() == holder and not r.is_lock_request
+        ),
+        None,
+    )
 
 
 def _take_request(batch: EntityBatch, sorter: MessageSorter, event: HistoryEvent, now: datetime) -> None:
@@ -107,13 +141,6 @@ def _take_request(batch: EntityBatch, sorter: MessageSorter, event: HistoryEvent
             batch.entity.instance_id,
             exc,
             event.input,
-        )
-        return
-    if request.is_lock_request:
-        log.error(
-            "Entity '%s' dropped a lock request from '%s': critical sections are not supported",
-            batch.entity.instance_id,
-            request.parent_instance_id,
         )
         return
     if request.scheduled_time is not None:
@@ -153,6 +180,12 @@ def finish_batch(
             json.dumps(response, separators=(",", ":")),
             target_execution_id=request.parent_execution_id,
         )
+    for lock in batch.locks:
+        target, message = _lock_step(lock)
+        if target is None:
+            send(str(lock.parent_instance_id), lock.id, message, target_execution_id=lock.parent_execution_id)
+        else:
+            send(target, REQUEST_EVENT, message)
     own_id = batch.entity.instance_id
     for request in batch.reschedule:
         due = request.scheduled_time
@@ -165,6 +198,27 @@ def finish_batch(
         OrchestrationStatus.ContinuedAsNew, scheduler.to_json(), continue_input=scheduler.to_json()
     )
     return ReplayOutcome(commands, completion, custom_status=entity_status(scheduler))
+
+
+LOCK_GRANTED = json.dumps({"result": json.dumps("Lock Acquisition Completed")}, separators=(",", ":"))
+"""What the last entity of a lock set answers the orchestration (its critical section has begun)."""
+
+
+def _lock_step(lock: RequestMessage) -> tuple[str | None, str]:
+    """Where a granted lock request goes next: the next entity of the lock set (the request, one
+    position on), or ``None`` and the answer to the orchestration when this was the last."""
+    lockset = [lock_member_id(member) for member in lock.extra.get("lockset") or []]
+    position = int(lock.extra.get("pos") or 0)
+    if position + 1 >= len(lockset):
+        return None, LOCK_GRANTED
+    forward = RequestMessage(
+        None,
+        lock.id,
+        parent_instance_id=lock.parent_instance_id,
+        parent_execution_id=lock.parent_execution_id,
+        extra={**lock.extra, "pos": position + 1},
+    )  # unstamped: it is the entity's, not the orchestration's, so the next entity takes it as it comes
+    return lockset[position + 1], forward.to_json()
 
 
 def entity_status(scheduler: SchedulerState) -> str:

@@ -140,6 +140,7 @@ class ActionReader:
                 is_signal=True,
                 input=optional_text(signal, "input"),
                 parent_instance_id=self.instance_id,
+                parent_execution_id=self.execution_id,
                 scheduled_time=optional_time(signal, "scheduledTime"),
             )
             return self._request(task_id, optional_text(signal, "targetInstanceId") or "", request)

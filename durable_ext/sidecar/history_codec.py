@@ -14,7 +14,13 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..core.entities import RELEASE_EVENT, RequestMessage, is_entity_instance, is_request_event
+from ..core.entities import (
+    RELEASE_EVENT,
+    RequestMessage,
+    is_entity_instance,
+    is_request_event,
+    lock_member_id,
+)
 from ..core.history import EventType, HistoryEvent, OrchestrationStatus
 from .failure_details import details_to_proto, recorded_failure
 from .proto import pb, stamp, status_to_proto, text
@@ -213,7 +219,7 @@ class HistoryTranslator:
             return pb.HistoryEvent(
                 entityLockRequested=pb.EntityLockRequestedEvent(
                     criticalSectionId=request.id,
-                    lockSet=[_entity_text(member) for member in request.extra.get("lockset") or []],
+                    lockSet=[lock_member_id(member) for member in request.extra.get("lockset") or []],
                     position=int(request.extra.get("pos") or 0),
                     parentInstanceId=text(request.parent_instance_id),
                 )
@@ -283,12 +289,6 @@ def _plain_text(result: Any) -> str:
     except ValueError:
         return str(result)
     return decoded if isinstance(decoded, str) else str(result)
-
-
-def _entity_text(member: Any) -> str:
-    if isinstance(member, dict):
-        return f"@{str(member.get('name', '')).lower()}@{member.get('key', '')}"
-    return str(member)
 
 
 def _json_object(text_value: str | None) -> dict[str, Any]:
