@@ -1,0 +1,1 @@
+"""Orchestrations, activities and entities written with the plain ``durabletask`` SDK, for the sidecar."""
