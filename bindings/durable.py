@@ -18,6 +18,29 @@ from .sdk_fixes import keep_falsy_signal_inputs
 log = logging.getLogger("durable_ext.bindings")
 
 
+GRPC_PROPERTY = "durableRequiresGrpc"
+"""What the 2.x SDK's decorators put on every durable binding: it speaks the gRPC protocol."""
+
+
+def speaks_grpc(binding: dict[str, Any]) -> bool:
+    return bool(binding.get(GRPC_PROPERTY))
+
+
+def is_grpc_app(functions: list[FunctionInfo]) -> bool:
+    """True for an app of the 2.x SDK: its durable bindings say it needs the gRPC protocol."""
+    return any(speaks_grpc(b) for f in functions for b in f.bindings)
+
+
+def _grpc_handler(function: FunctionInfo, invoker: FunctionInvoker) -> Callable[[str], Any]:
+    """The 2.x SDK's orchestrator or entity function, called as the Functions worker calls it: the
+    base64 request as its trigger argument (and a ``context`` if it wants one)."""
+
+    async def handle(request: str) -> Any:
+        return await invoker.invoke(request, InvocationContext(str(uuid.uuid4()), function.name))
+
+    return handle
+
+
 def durable_name(function: FunctionInfo, trigger_property: str) -> str:
     """The registered durable name: the trigger's override property if set, else the function name."""
     override = function.trigger.get(trigger_property)
@@ -44,8 +67,10 @@ class OrchestrationTriggerBinding:
 
     def create_listener(self, invoker: FunctionInvoker) -> Listener:
         name = durable_name(self.function, "orchestration")
-        # the SDK wrapper is called positionally with the context JSON, like the Functions worker would
-        self.extension.functions.add_orchestrator(name, self.function.user_function)
+        if speaks_grpc(self.function.trigger):
+            self.extension.functions.add_orchestrator(name, _grpc_handler(self.function, invoker))
+        else:  # the 1.x SDK's wrapper is called positionally with the context JSON, as the worker does
+            self.extension.functions.add_orchestrator(name, self.function.user_function)
         return _StartEngine(self.extension)
 
 
@@ -56,8 +81,10 @@ class EntityTriggerBinding:
 
     def create_listener(self, invoker: FunctionInvoker) -> Listener:
         name = durable_name(self.function, "entityName")
-        # like orchestrators: the SDK's entity wrapper takes the batch JSON and returns the result JSON
-        self.extension.functions.add_entity(name, self.function.user_function)
+        if speaks_grpc(self.function.trigger):
+            self.extension.functions.add_entity(name, _grpc_handler(self.function, invoker))
+        else:  # like orchestrators: the 1.x SDK's entity wrapper takes the batch JSON, returns the result's
+            self.extension.functions.add_entity(name, self.function.user_function)
         return _StartEngine(self.extension)
 
 
@@ -116,6 +143,8 @@ class DurableClientInputBinding:
 
     default_hub: bool = True
     system_key: str | None = None
+    grpc_address: Callable[[], str | None] | None = None
+    """For the 2.x SDK's client: where this host serves the gRPC protocol."""
 
     def value(self, invocation: InvocationContext) -> Any:
         return client_binding_json(
@@ -124,6 +153,7 @@ class DurableClientInputBinding:
             self.connection_name,
             default_hub=self.default_hub,
             system_key=self.system_key,
+            grpc_address=self.grpc_address() if self.grpc_address is not None else None,
         )
 
 
@@ -145,9 +175,11 @@ class DurableClientBindingProvider:
         self.extension = extension
         self.server_base_url = server_base_url
         self.resolve = resolve
-        keep_falsy_signal_inputs()
 
     def create_input(self, function: FunctionInfo, binding: dict[str, Any]) -> DurableClientInputBinding:
+        grpc = speaks_grpc(binding)
+        if not grpc:
+            keep_falsy_signal_inputs()
         hub = self.resolve(str(binding.get("taskHub") or self.extension.hub_name))
         connection = binding.get("connectionName")
         connection = self.resolve(str(connection)) if connection else None
@@ -158,6 +190,7 @@ class DurableClientBindingProvider:
             self.server_base_url,
             self.extension.is_own_hub(hub),
             self.extension.system_key,
+            (lambda: self.extension.grpc_address) if grpc else None,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import ActivityFailedError, ConcurrencyConflictError
@@ -31,6 +32,16 @@ class ActivityRunner(Protocol):
         """Run the activity (task ``task_id`` of the execution); raise :class:`ActivityFailedError` when
         it fails."""
         ...
+
+
+@dataclass(frozen=True)
+class Runners:
+    """Who runs a hub's orchestrations, entities and activities: the app's functions through its SDK,
+    or the gRPC workers connected to the host."""
+
+    orchestrations: OrchestrationRunner
+    activities: ActivityRunner
+    entities: OrchestrationRunner
 
 
 def _merge(first: EpisodeResult, then: EpisodeResult) -> EpisodeResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, urlencode
 
+from ..sidecar.server import MAX_MESSAGE_BYTES
 from .http_api import NO_CONNECTION, RPC_BASE, SCOPED_RPC_BASE, WEBHOOK_BASE
 from .http_common import link_query
 from .status_payload import management_links
@@ -19,11 +20,15 @@ def client_binding_json(
     *,
     default_hub: bool = True,
     system_key: str | None = None,
+    grpc_address: str | None = None,
 ) -> str:
     """``server_base_url`` is where this host serves HTTP, e.g. ``http://127.0.0.1:7071``.
 
     For another hub than the app's own (``default_hub`` false), the RPC base URL names the hub and the
     connection in its path, so every call of the SDK client goes to that hub.
+
+    ``grpc_address`` (``host:port``) is for the 2.x SDK's client, which calls the gRPC protocol there
+    (naming the hub in its metadata) and builds its management links from ``httpBaseUrl``.
     """
     rpc_base = RPC_BASE
     if not default_hub or connection_name:
@@ -33,7 +38,7 @@ def client_binding_json(
     query = link_query(hub_name, connection_name, system_key)
     webhooks = f"{server_base_url}{WEBHOOK_BASE}"
     start = f"{webhooks}/orchestrators/{{functionName}}[/{{instanceId}}]"
-    binding = {
+    binding: dict[str, object] = {
         "taskHubName": hub_name,
         "creationUrls": {
             "createNewInstancePostUri": f"{start}?{urlencode(query)}",
@@ -48,4 +53,8 @@ def client_binding_json(
         "connectionName": connection_name,
         "httpBaseUrl": None,
     }
+    if grpc_address is not None:
+        binding.update(
+            rpcBaseUrl=grpc_address, httpBaseUrl=webhooks, maxGrpcMessageSizeInBytes=MAX_MESSAGE_BYTES
+        )
     return json.dumps(binding)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 
 from ..core.client import TaskHubClient
@@ -14,30 +13,19 @@ from ..core.health import StorageHealth
 from ..core.jobs import JobRunner
 from ..core.retention import Retention
 from ..core.service import TaskHubService
-from ..core.worker import ActivityRunner, OrchestrationRunner, TaskHubWorker
+from ..core.worker import Runners, TaskHubWorker
 from ..core.worker_id import default_worker_id
 from ..errors import ConfigurationError
-from .entity_runner import SdkEntityRunner
 from .functions import FunctionRegistry
+from .grpc_app_runners import AppExecution, app_runners
 from .http_activity import HttpActivity
 from .options import DurableTaskOptions
 from .providers import create_service
-from .runners import SdkActivityRunner, SdkOrchestrationRunner
 from .storage_watch import StorageWatch, WorkerStarter
 
 log = logging.getLogger("durable_ext.extension")
 
 SettingLookup = Callable[[str], "str | None"]
-
-
-@dataclass(frozen=True)
-class Runners:
-    """Who runs the hub's orchestrations, entities and activities (the app's, through the SDK, unless
-    the host hands them to gRPC workers)."""
-
-    orchestrations: OrchestrationRunner
-    activities: ActivityRunner
-    entities: OrchestrationRunner
 
 
 class DurableTaskExtension:
@@ -50,7 +38,10 @@ class DurableTaskExtension:
         *,
         system_key: str | None = None,
         runners: Runners | None = None,
+        grpc_app: bool = False,
     ) -> None:
+        """``runners``: who runs the hub's work (default: the app's functions). ``grpc_app``: the app's
+        SDK speaks the gRPC protocol (the 2.x SDK)."""
         self.options = options
         self.get_setting = get_setting
         self.system_key = system_key
@@ -65,7 +56,9 @@ class DurableTaskExtension:
         self._entity_pool = ThreadPoolExecutor(
             options.max_concurrent_entity_functions, thread_name_prefix="entity"
         )
-        runners = runners or self._sdk_runners()
+        self.grpc_address: str | None = None
+        """Where this host serves the gRPC protocol (``host:port``), when it does."""
+        runners = runners or (self._grpc_app_runners() if grpc_app else self._sdk_runners())
         self.worker = TaskHubWorker(
             self.service,
             runners.orchestrations,
@@ -86,7 +79,18 @@ class DurableTaskExtension:
         self.starter = WorkerStarter(self._start_worker, self.storage_watch)
         self._other_hubs: dict[tuple[str, str], tuple[TaskHubService, TaskHubClient]] = {}
 
+    def _grpc_app_runners(self) -> Runners:
+        return app_runners(
+            AppExecution(self.functions),
+            max_batch_size=self.options.max_entity_operation_batch_size,
+            reorder_window_minutes=self.options.entity_message_reorder_window_minutes,
+        )
+
     def _sdk_runners(self) -> Runners:
+        """The 1.x SDK's runners (imported here: an app of the 2.x SDK has no 1.x SDK to import)."""
+        from .entity_runner import SdkEntityRunner
+        from .runners import SdkActivityRunner, SdkOrchestrationRunner
+
         return Runners(
             SdkOrchestrationRunner(self.functions, self._orchestrator_pool),
             SdkActivityRunner(self.functions, self.http_activity),

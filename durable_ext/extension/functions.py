@@ -8,11 +8,15 @@ from typing import Any
 
 from ..errors import ConfigurationError
 
-OrchestratorHandler = Callable[[str], str]
-"""The SDK's orchestrator ``handle``: context JSON in, state JSON out (or raises)."""
+OrchestratorHandler = Callable[[str], Any]
+"""The SDK's orchestrator ``handle``. The 1.x SDK's takes the context JSON and returns the state JSON
+(or raises); the 2.x SDK's takes a base64 ``OrchestratorRequest`` and gives (awaitable) a base64
+``OrchestratorResponse``."""
 ActivityHandler = Callable[[Any], Awaitable[Any]]
 """Calls the user's activity with its decoded input and returns what it returned."""
-EntityHandler = Callable[[str], str]
+EntityHandler = Callable[[str], Any]
+"""The SDK's entity ``handle``: batch JSON to result JSON (1.x), or base64 ``EntityBatchRequest`` to
+(awaitable) base64 ``EntityBatchResult`` (2.x)."""
 
 
 @dataclass

@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the task hub's provider: azurestorage, or memory for a demo (nothing durable); "
         "default: host.json storageProvider.type, else azurestorage",
     )
+    start.add_argument(
+        "--grpc-port",
+        type=cli_arguments.port,
+        default=None,
+        help="also serve the Durable Task gRPC protocol to clients on this port, 0 for any free one "
+        "(an app of the 2.x SDK always has it; default: any free port for those, else not served)",
+    )
     start.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
     _add_sidecar_command(commands)
     add_durable_commands(commands)
@@ -119,6 +126,7 @@ async def _run_host(args: argparse.Namespace) -> None:
         port=args.port,
         worker_process=args.worker_process,
         storage=args.storage,
+        grpc_port=args.grpc_port,
     )
     await host.serve_forever(stop)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bindings.base import FunctionInfo, Listener
 from bindings.catalog import BindingServices, providers
-from bindings.durable import close_sdk_client_session
+from bindings.durable import close_sdk_client_session, is_grpc_app
 from bindings.host_id import host_id
 from bindings.http import HttpTriggerListener
 from bindings.registry import BindingRegistry
@@ -22,6 +22,8 @@ from ..extension.http_api import ManagementApi
 from ..extension.http_availability import management_budget
 from ..extension.monitor import MONITOR_PATH, MonitorPage
 from ..extension.options import AZURE_STORAGE, MEMORY, DurableTaskOptions, storage_type_of
+from ..sidecar.broker import WorkItemBroker
+from ..sidecar.server import SidecarServer
 from .admin import HostAdmin
 from .app_loader import load_function_app
 from .auth import is_loopback_bind
@@ -60,6 +62,7 @@ class FunctionsHost:
         port: int = 7071,
         worker_process: bool = False,
         storage: str | None = None,
+        grpc_port: int | None = None,
     ) -> None:
         self.script_root = script_root.resolve()
         self.host = host
@@ -68,6 +71,9 @@ class FunctionsHost:
         """One of several processes started by ``--workers``: shares the port; storage is started."""
         self.storage = storage
         """The task hub's provider when not host.json's ``storageProvider.type`` (``--storage``)."""
+        self.grpc_port = grpc_port
+        """Where to serve the gRPC protocol (0: any free port); an app of the 2.x SDK always has it."""
+        self.grpc: SidecarServer | None = None
         self.azurite: AzuriteProcess | None = None
         self.extension: DurableTaskExtension | None = None
         self.server: HttpServer | None = None
@@ -86,8 +92,13 @@ class FunctionsHost:
             self.azurite = await start_storage(settings, options, self.script_root)
         keys = HostKeys.from_settings(settings.get)
         loaded = load_function_app(self.script_root, settings)
-        self.extension = extension = DurableTaskExtension(options, settings.get, system_key=keys.durabletask)
+        grpc_app = is_grpc_app(loaded.functions)
+        self.extension = extension = DurableTaskExtension(
+            options, settings.get, system_key=keys.durabletask, grpc_app=grpc_app
+        )
         use_clock(extension.service.clock)
+        if grpc_app or self.grpc_port is not None:
+            await self._serve_grpc(extension)
         router = HttpRouter(settings.route_prefix)
         self.server = server = HttpServer(
             router, self.host, self.port, reuse_port=self.worker_process, keys=keys
@@ -125,6 +136,15 @@ class FunctionsHost:
         for listener in self._listeners:
             await listener.start()
         self._log_summary(router, options, [binding.function for binding, _ in bound], settings)
+
+    async def _serve_grpc(self, extension: DurableTaskExtension) -> None:
+        """The gRPC protocol beside HTTP: the 2.x SDK's client calls it, and so may any Durable Task
+        SDK's client (the app's functions do the work, so no worker is handed any)."""
+        self.grpc = SidecarServer(
+            lambda hub: extension.client_for(hub, None), WorkItemBroker(), self.host, self.grpc_port or 0
+        )
+        await self.grpc.start()
+        extension.grpc_address = self.grpc.address
 
     def _log_summary(
         self,
@@ -165,6 +185,8 @@ class FunctionsHost:
     async def stop(self) -> None:
         for listener in self._listeners:
             await listener.stop()
+        if self.grpc is not None:
+            await self.grpc.stop()
         if self.extension is not None:
             await self.extension.stop()
         if self.server is not None:

@@ -18,7 +18,7 @@ from ..extension.http_api import ManagementApi
 from ..extension.monitor import MONITOR_PATH, MonitorPage
 from ..extension.options import MEMORY, DurableTaskOptions, storage_type_of
 from ..sidecar.broker import WorkItemBroker
-from ..sidecar.engine import grpc_runners
+from ..sidecar.engine import broker_runners
 from ..sidecar.server import SidecarServer
 from .azurite import AzuriteProcess
 from .host import start_storage
@@ -61,7 +61,7 @@ class SidecarHost:
         if options.storage_type != MEMORY:
             self.azurite = await start_storage(settings, options, self.script_root)
         broker = WorkItemBroker()
-        runners = grpc_runners(
+        runners = broker_runners(
             broker,
             max_batch_size=options.max_entity_operation_batch_size,
             reorder_window_minutes=options.entity_message_reorder_window_minutes,

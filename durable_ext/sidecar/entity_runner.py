@@ -18,9 +18,9 @@ from ..core.history import EventType, HistoryEvent, utc_now
 from ..core.replay import Command, ReplayOutcome
 from ..core.state import OrchestrationRuntimeState
 from ..errors import DurableExtError
-from .broker import WorkItemBroker, WorkKind
 from .failure_details import details_from_proto
 from .proto import optional_text, optional_time, pb, text
+from .runners import ExecuteEntity
 
 log = logging.getLogger("durable_ext.entities")
 
@@ -30,8 +30,8 @@ class EntityBatchFailed(DurableExtError):
 
 
 class GrpcEntityRunner:
-    def __init__(self, broker: WorkItemBroker, *, max_batch_size: int, reorder_window_minutes: float) -> None:
-        self.broker = broker
+    def __init__(self, execute: ExecuteEntity, *, max_batch_size: int, reorder_window_minutes: float) -> None:
+        self.execute = execute
         self.max_batch_size = max_batch_size
         self.reorder_window = timedelta(minutes=reorder_window_minutes)
 
@@ -50,11 +50,7 @@ class GrpcEntityRunner:
                 for r in batch.requests
             ],
         )
-
-        def build(token: str) -> pb.WorkItem:
-            return pb.WorkItem(entityRequest=request, completionToken=token)
-
-        result: pb.EntityBatchResult = await self.broker.submit(WorkKind.ENTITY, batch.entity.name, build)
+        result = await self.execute(batch.entity.name, request)
         if result.HasField("failureDetails"):
             raise EntityBatchFailed(
                 f"Entity '{batch.entity.instance_id}': the worker could not run the batch: "

@@ -1,15 +1,25 @@
-"""The engine's orchestration, entity and activity runners for work done by gRPC workers."""
+"""The engine's orchestration and activity runners for the gRPC protocol.
+
+Each runner turns the engine's work into the protocol's request, has it executed (by a connected
+worker through the broker, or by the app's own 2.x SDK in this process) and reads the response.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from ..core.replay import ReplayOutcome
 from ..core.state import OrchestrationRuntimeState
 from ..errors import ActivityFailedError
 from .actions import ActionReader
-from .broker import WorkItemBroker, WorkKind
 from .failure_details import details_from_proto
 from .history_codec import HistoryTranslator
 from .proto import optional_text, pb, text
+
+ExecuteOrchestration = Callable[[str, pb.OrchestratorRequest], Awaitable[pb.OrchestratorResponse]]
+"""Runs an orchestrator (by name) over a request and gives its response."""
+ExecuteActivity = Callable[[str, pb.ActivityRequest], Awaitable[pb.ActivityResponse]]
+ExecuteEntity = Callable[[str, pb.EntityBatchRequest], Awaitable[pb.EntityBatchResult]]
 
 
 def orchestrator_request(state: OrchestrationRuntimeState) -> pb.OrchestratorRequest:
@@ -25,28 +35,21 @@ def orchestrator_request(state: OrchestrationRuntimeState) -> pb.OrchestratorReq
 
 
 class GrpcOrchestrationRunner:
-    """Sends an episode to a worker as an ``OrchestratorRequest`` and reads its response's actions."""
+    """Runs an episode as an ``OrchestratorRequest`` and records the actions of its response."""
 
-    def __init__(self, broker: WorkItemBroker) -> None:
-        self.broker = broker
+    def __init__(self, execute: ExecuteOrchestration) -> None:
+        self.execute = execute
 
     async def run(self, state: OrchestrationRuntimeState) -> ReplayOutcome:
-        request = orchestrator_request(state)
-
-        def build(token: str) -> pb.WorkItem:
-            return pb.WorkItem(orchestratorRequest=request, completionToken=token)
-
-        response: pb.OrchestratorResponse = await self.broker.submit(
-            WorkKind.ORCHESTRATION, state.name or "", build
-        )
+        response = await self.execute(state.name or "", orchestrator_request(state))
         return ActionReader(state).outcome(response)
 
 
 class GrpcActivityRunner:
-    """Sends a scheduled task to a worker as an ``ActivityRequest``."""
+    """Runs a scheduled task as an ``ActivityRequest``."""
 
-    def __init__(self, broker: WorkItemBroker) -> None:
-        self.broker = broker
+    def __init__(self, execute: ExecuteActivity) -> None:
+        self.execute = execute
 
     async def run(
         self, name: str, input_json: str | None, instance_id: str, *, execution_id: str | None, task_id: int
@@ -59,11 +62,7 @@ class GrpcActivityRunner:
             ),
             taskId=task_id,
         )
-
-        def build(token: str) -> pb.WorkItem:
-            return pb.WorkItem(activityRequest=request, completionToken=token)
-
-        response: pb.ActivityResponse = await self.broker.submit(WorkKind.ACTIVITY, name, build)
+        response = await self.execute(name, request)
         if response.HasField("failureDetails"):
             failure = response.failureDetails
             raise ActivityFailedError(
