@@ -19,6 +19,7 @@ from . import cli_arguments
 from .durable_commands import add_durable_commands, run_durable_command
 from .host import FunctionsHost
 from .logs import configure_logging
+from .sdk2_runtime import needs_sdk2_runtime, run_in_sdk2_runtime
 from .settings import load_settings
 from .sidecar_host import DEFAULT_GRPC_PORT, SidecarHost
 from .supervisor import Supervisor
@@ -142,7 +143,9 @@ async def _run_sidecar(args: argparse.Namespace) -> None:
     await sidecar.serve_forever(stop)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command == "start" and needs_sdk2_runtime(args.script_root.resolve()):
+        run_in_sdk2_runtime(args.script_root.resolve(), argv)  # does not return
     if args.command == "sidecar":
         asyncio.run(_run_sidecar(args))
         return 0
@@ -169,10 +172,11 @@ def _configured_storage(script_root: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
     configure_logging(args.log_level if args.command in ("start", "sidecar") else "WARNING")
     try:
-        return _run(args)
+        return _run(args, arguments)
     except (AppLoadError, ConfigurationError) as exc:
         print(f"durable-ext: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,8 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from durabletask import task
+from durabletask.entities import EntityInstanceId
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -23,7 +25,9 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client: df.DurableFunctionsClient) -> func.HttpResponse:
     body = req.get_body()
-    instance_id = await client.start_new(req.route_params["function_name"], client_input=req.get_json() if body else None)
+    instance_id = await client.start_new(
+        req.route_params["function_name"], client_input=req.get_json() if body else None
+    )
     return client.create_check_status_response(req, instance_id)
 
 
@@ -59,7 +63,9 @@ def fan_out_fan_in(context: df.DurableOrchestrationContext) -> Any:
 @app.orchestration_trigger(context_name="context")
 def approval(context: df.DurableOrchestrationContext) -> Any:
     """Human interaction: waits for an ``approve`` event, or gives up after the timeout."""
-    timeout = context.create_timer(context.current_utc_datetime + timedelta(seconds=context.get_input() or 60))
+    timeout = context.create_timer(
+        context.current_utc_datetime + timedelta(seconds=context.get_input() or 60)
+    )
     answer = context.wait_for_external_event("approve")
     winner = yield context.task_any([answer, timeout])
     if winner == answer:
@@ -69,11 +75,15 @@ def approval(context: df.DurableOrchestrationContext) -> Any:
 
 
 @app.orchestration_trigger(context_name="context")
-def counts_under_lock(context: df.DurableOrchestrationContext) -> Any:
-    """Adds to two counters in a critical section that holds both."""
-    first, second = df.EntityId("counter", "a"), df.EntityId("counter", "b")
-    yield context.call_entity(first, "add", 1)
-    return (yield context.call_entity(first, "get"))
+def moves_under_lock(context: task.OrchestrationContext, keys: list[str]) -> Any:
+    """A durabletask-style orchestrator ``(context, input)``: moves one counter's value into another
+    inside a critical section that holds both, so no other caller sees them half-way."""
+    source, target = (EntityInstanceId("counter", key) for key in keys)
+    with (yield context.lock_entities([source, target])):
+        value = yield context.call_entity(source, "get")
+        yield context.call_entity(target, "add", value)
+        yield context.call_entity(source, "reset")
+    return (yield context.call_entity(target, "get"))
 
 
 @app.activity_trigger(input_name="city")
