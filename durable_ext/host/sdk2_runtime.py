@@ -158,7 +158,7 @@ def _cache_root() -> Path:
 
 
 def _digest(requirements: str) -> str:
-    own = metadata.version("durable-ext")
+    own = f"{metadata.version('durable-ext')} {' '.join(_own_source())}"
     return hashlib.sha256(f"{own}\n{requirements}".encode()).hexdigest()[:10]
 
 

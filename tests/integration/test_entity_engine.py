@@ -238,16 +238,31 @@ async def test_orchestration_signals_and_calls_an_entity(engine: EntityEngine) -
 
 
 @every_provider()
-async def test_a_lock_request_is_dropped_and_the_entity_goes_on(engine: EntityEngine) -> None:
-    """Critical sections are not supported (the Python SDK has no lock API): a lock request that
-    reaches an entity is dropped, the entity is not locked, and its other operations run."""
+async def test_a_lock_holds_other_callers_back_until_it_is_released(engine: EntityEngine) -> None:
+    """A critical section: the lock request locks the entity for its orchestration; a client's
+    operation waits in the queue until the holder releases the lock, then runs."""
     entity = EntityId.of("journal", "locked")
     lock = RequestMessage(
-        None, str(uuid.uuid4()), parent_instance_id="someone", extra={"lockset": [entity.to_json()]}
+        None,
+        str(uuid.uuid4()),
+        parent_instance_id="holder",
+        parent_execution_id="holder-execution",
+        extra={"lockset": [entity.instance_id], "pos": 0},
     )
     raised = event(EventType.EventRaised, -1, Name=REQUEST_EVENT, Input=lock.to_json())
     await engine.client.service.send_message(TaskMessage(raised, entity.instance_id, None))
     await engine.client.signal_entity(entity, "record", _input("after the lock"))
+    for _ in range(100):
+        state = await engine.client.get_state(entity.instance_id)
+        status = json.loads((state.custom_status if state else None) or "{}")
+        if status.get("lockedBy") == "holder" and status.get("queueSize") == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert status == {"entityExists": False, "queueSize": 1, "lockedBy": "holder"}
+    release = event(
+        EventType.EventRaised, -1, Name="release", Input=json.dumps({"parent": "holder", "id": lock.id})
+    )
+    await engine.client.service.send_message(TaskMessage(release, entity.instance_id, None))
     await _read_until(engine.client, entity, ["after the lock"])
     state = await engine.client.get_state(entity.instance_id)
     assert state is not None
