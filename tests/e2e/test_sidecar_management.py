@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 from durabletask import client, worker
 
 from .durabletask_app import functions
+from .hosting import REPO_ROOT
 from .sidecar_hosting import RunningSidecar, SidecarStorage, run_sidecar, start_worker_process
 
 TIMEOUT_S = 30
@@ -142,3 +146,20 @@ def test_a_worker_killed_while_it_runs_an_activity_loses_nothing(
     state = dt_client.wait_for_orchestration_completion(instance_id, timeout=TIMEOUT_S)
     assert state is not None and state.runtime_status == client.OrchestrationStatus.COMPLETED
     assert state.get_output() == f"done by {os.getpid()}"
+
+
+def test_the_sample_worker_and_client_run_on_the_sidecar(tmp_path: Path) -> None:
+    """On a sidecar of their own: workers that filter for nothing take whatever the hub has."""
+    script = REPO_ROOT / "samples" / "durabletask_sidecar" / "worker_and_client.py"
+    for own in run_sidecar(tmp_path, SidecarStorage(("--storage", "memory"), {})):
+        done = subprocess.run(
+            [sys.executable, str(script), own.address],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr + own.log()
+    output = json.loads(done.stdout.strip().splitlines()[-1])
+    assert output["greetings"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert output["total so far"] == 3
