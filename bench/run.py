@@ -50,7 +50,7 @@ class Sizes:
 
 
 FULL = Sizes(1000, 100, 1000, (100, 1000), 100, 100, 1000, 50, 300, (1, 2, 3), 300, 2)
-QUICK = Sizes(60, 10, 40, (20,), 10, 10, 50, 5, 2, (1, 2), 30, 1)
+QUICK = Sizes(30, 6, 20, (20,), 6, 6, 25, 3, 2, (1, 2), 16, 1)
 
 
 async def queue_floor(connection_string: str, total: int, in_flight: int, progress: Progress) -> Row:
