@@ -26,7 +26,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -43,7 +42,6 @@ SDK_LINE_MARK = "DURABLE_EXT_SDK_LINE"
 """Set on the host started again in that environment (so it never starts itself once more)."""
 MIN_PYTHON = (3, 13)
 PIP_TIMEOUT_S = 900.0
-LOCK_WAIT_S = 900.0
 _SDK = "azure-functions-durable"
 _ONE_X_ONLY = ("azure-functions", "azure-functions-durable")
 _SPEC = re.compile(r"^\s*azure[-_.]functions[-_.]durable\s*(\[[^\]]*\])?\s*(?P<spec>[^;#]*)", re.IGNORECASE)
@@ -211,29 +209,19 @@ def _run(command: list[str], what: str) -> None:
 
 @contextlib.contextmanager
 def _lock(path: Path) -> Iterator[None]:
-    if sys.platform == "win32":
+    """Hold an exclusive lock on ``path``, waiting for a process that makes the environment (the kernel
+    releases its lock if it dies; its pip runs end within ``PIP_TIMEOUT_S``)."""
+    if sys.platform == "win32":  # no flock; the rename into place still keeps an environment whole
         yield
         return
     import fcntl
 
-    deadline = time.monotonic() + LOCK_WAIT_S
     with path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ConfigurationError(
-                        f"Another durable-ext process has been making {path.with_suffix('')} for over "
-                        f"{LOCK_WAIT_S:.0f} s. Stop it and run again."
-                    ) from None
-                time.sleep(0.5)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
 
 if __name__ == "__main__":  # make the environment ahead of time: python -m durable_ext.host.sdk2_runtime APP
     logging.basicConfig(level=logging.INFO, format="%(message)s")
