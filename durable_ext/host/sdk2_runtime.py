@@ -223,6 +223,7 @@ def _lock(path: Path) -> Iterator[None]:
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+
 if __name__ == "__main__":  # make the environment ahead of time: python -m durable_ext.host.sdk2_runtime APP
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     print(sdk2_environment(Path(sys.argv[1]).resolve()))
