@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 7071
 
-.PHONY: install browser netns postgres sdk2-env run test lint typecheck unit bench bench-peers bench-quick bench-testing clean
+.PHONY: install system browser netns postgres sdk2-env checks run test lint typecheck unit bench bench-peers bench-quick bench-testing clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,26 +18,15 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed
 
-# $(call apt_tool,command,Debian package,what skips without it): install the package when the command is
-# missing, as root with apt-get; otherwise say what to install. The tests that need it fail in CI.
-apt_tool = @command -v $(1) >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null; \
-	  else \
-	    echo "$(1) is missing: install it (sudo apt-get install $(2)) or $(3)"; \
-	  fi; }
+# Debian packages the tests need, installed in one apt-get call when their commands are missing (as root
+# with apt-get; otherwise it says what to install): Chromium for the monitor's browser tests, PostgreSQL
+# (its initdb and postgres binaries) for the relational provider's, and iproute2's `ip` for the test that
+# calls the host from another network namespace. The tests that need them fail in CI without them.
+SYSTEM_TOOLS := chromium:chromium pg_ctlcluster:postgresql ip:iproute2
+system:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; 	if [ -z "$$missing" ]; then exit 0; fi; 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; 	else 	  echo "missing:$$missing (sudo apt-get install$$missing); the tests that need them skip or fail"; 	fi
 
-# Debian's Chromium for the monitor's browser tests.
-browser:
-	$(call apt_tool,chromium,chromium,the monitor's browser tests skip)
-
-# Debian's PostgreSQL (its initdb and postgres binaries) for the relational provider's tests.
-postgres:
-	$(call apt_tool,pg_ctlcluster,postgresql,the PostgreSQL provider's tests fail)
-
-# iproute2's `ip` for the test that calls the host from another network namespace (it also needs root).
-netns:
-	$(call apt_tool,ip,iproute2,the keys-over-a-network test skips)
+browser netns postgres: system
 
 run: install
 	$(BIN)/durable-ext start --script-root . --port $(PORT)
@@ -54,7 +43,12 @@ typecheck: install
 sdk2-env: install
 	( $(BIN)/python -m durable_ext.host.sdk2_runtime samples/sdk2_app > .sdk2-env.log 2>&1 & )
 
-test: sdk2-env lint typecheck browser netns postgres
+# Two at a time: the system packages download while pip installs, and the 2.x environment is made
+# while lint and types run.
+checks: sdk2-env lint typecheck system
+
+test:
+	$(MAKE) --no-print-directory -j2 checks
 	$(BIN)/pytest -q --durations=30
 
 bench: install

@@ -345,6 +345,7 @@ async def test_list_instances_filters_and_pages(host: RunningHost, http: aiohttp
     ids = await _start_quick_batch(http, host, prefix, 5)
     running = prefix + "zz"
     await start(http, host, "waiter", running)
+    await wait_for(http, host, running, "Running")  # a loaded machine may not have run its start yet
 
     pages = await _pages(http, host, f"instances?instanceIdPrefix={prefix}&top=2")
     assert pages == [ids[0:2], ids[2:4], [ids[4], running]]
